@@ -1,0 +1,47 @@
+# One task runner. `make demo` and `make test` work on a fresh machine: the first run
+# creates .venv and installs the project (about a minute when torch is on local disk).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: demo test test-slow bench lint format data clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# Debian's Fashion-MNIST package, installed when missing and the machine allows it.
+data:
+	@if [ ! -f $(FMNIST) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's dataset-fashion-mnist"; \
+	    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	      || echo "warning: could not install dataset-fashion-mnist; semhash will try a download"; \
+	  else echo "note: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"; fi; \
+	fi
+
+demo: $(STAMP) data
+	$(BIN)/semhash demo
+
+test: $(STAMP) data
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP) data
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP) data
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check retrieval indexer query tests
+	$(BIN)/ruff format --check retrieval indexer query tests
+
+format: $(STAMP)
+	$(BIN)/ruff format retrieval indexer query tests
+	$(BIN)/ruff check --fix retrieval indexer query tests
+
+clean:
+	rm -rf $(VENV) semhash-demo .pytest_cache

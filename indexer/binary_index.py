@@ -1,0 +1,90 @@
+"""A FAISS binary index with the project's own stable int64 ids.
+
+`IndexBinaryIDMap2` over `IndexBinaryFlat`: exact Hamming search, ids chosen by us, codes
+retrievable by id. Search returns `(D, I)` like FAISS, each row sorted by (distance, id) so
+that results are deterministic; missing neighbours are `-1`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from retrieval.errors import SemhashError
+from retrieval.fsutil import atomic_write
+
+
+class BinaryIndex:
+    def __init__(self, bits: int, index: faiss.IndexBinary | None = None):
+        if bits % 8:
+            raise ValueError("bits must be a multiple of 8")
+        self.bits = bits
+        self.index = index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
+
+    def __len__(self) -> int:
+        return self.index.ntotal
+
+    def _check(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        if codes.ndim != 2 or codes.shape[1] != self.bits // 8:
+            raise SemhashError(
+                f"codes of {codes.shape[-1] * 8} bits do not fit an index of {self.bits} bits."
+            )
+        return codes
+
+    def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self.index.add_with_ids(self._check(codes), ids)
+
+    def remove(self, ids: np.ndarray) -> int:
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        return int(self.index.remove_ids(sel))
+
+    def reconstruct(self, item_id: int) -> np.ndarray:
+        try:
+            return self.index.reconstruct(int(item_id))
+        except RuntimeError:
+            raise SemhashError(f"id {item_id} is not in the index.") from None
+
+    def ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def codes(self) -> np.ndarray:
+        """All stored codes (N, bits // 8) uint8, in the order of `ids()`."""
+        flat = faiss.downcast_IndexBinary(self.index.index)
+        return faiss.vector_to_array(flat.xb).reshape(-1, self.bits // 8)
+
+    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by Hamming distance: (D int32 (Q, k), I int64 (Q, k))."""
+        codes = self._check(codes)
+        k = max(1, min(k, len(self))) if len(self) else 1
+        D, I = self.index.search(codes, k)
+        order = np.lexsort((np.where(I < 0, np.iinfo(np.int64).max, I), D), axis=1)
+        return np.take_along_axis(D, order, 1), np.take_along_axis(I, order, 1)
+
+    def range_search(self, codes: np.ndarray, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """All items within Hamming distance <= radius, per query: [(D, I), ...] sorted."""
+        codes = self._check(codes)
+        lims, D, I = self.index.range_search(codes, radius + 1)  # FAISS keeps d < radius
+        out = []
+        for q in range(len(codes)):
+            d, i = D[lims[q] : lims[q + 1]], I[lims[q] : lims[q + 1]]
+            order = np.lexsort((i, d))
+            out.append((d[order].astype(np.int32), i[order].astype(np.int64)))
+        return out
+
+    # -- files --------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        data = faiss.serialize_index_binary(self.index)
+        atomic_write(Path(path), data.tobytes())
+
+    @classmethod
+    def load(cls, path: str | Path) -> BinaryIndex:
+        path = Path(path)
+        try:
+            index = faiss.read_index_binary(str(path))
+        except RuntimeError as exc:
+            raise SemhashError(f"cannot read the index file {path} ({exc}).") from None
+        return cls(index.d, index)

@@ -1,0 +1,76 @@
+"""Showing results: a plain text table, JSON lines, and a contact sheet (Pillow)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageOps
+
+from query.search import QueryResult
+
+THUMB = 96
+
+
+def as_json_lines(results: list[QueryResult]) -> str:
+    """One JSON object per query on its own line: {"query": ..., "results": [...]}."""
+    return "\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in results)
+
+
+def as_table(results: list[QueryResult], root: str | None = None) -> str:
+    """A readable table per query; paths are shown relative to `root` when possible."""
+    blocks = []
+    for res in results:
+        lines = [f"query: {res.query}  ({res.method}, {len(res.results)} results)"]
+        has_title = any(h.title and h.title != Path(h.path).name for h in res.results)
+        header = f"{'rank':>4}  {'id':>8}  {'distance':>8}  {'label':<16}  path"
+        lines.append(header + ("  title" if has_title else ""))
+        for rank, hit in enumerate(res.results, 1):
+            path = _short(hit.path, root)
+            line = f"{rank:>4}  {hit.id:>8}  {hit.distance:>8}  {hit.label[:16]:<16}  {path}"
+            lines.append(line + (f"  {hit.title[:60]}" if has_title else ""))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _short(path: str, root: str | None) -> str:
+    if root:
+        try:
+            return os.path.relpath(path, root)
+        except ValueError:
+            pass
+    return path
+
+
+def _thumb(path: str, size: int = THUMB) -> Image.Image:
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
+            return ImageOps.pad(img, (size, size), color=(255, 255, 255))
+    except (OSError, ValueError):
+        return Image.new("RGB", (size, size), (200, 200, 200))
+
+
+def contact_sheet(results: list[QueryResult], out: str | Path, per_row: int = 10) -> Path:
+    """Draw one row per query: the query image, then its neighbours with their distances."""
+    pad, text_h = 6, 14
+    cols = 1 + min(per_row, max((len(r.results) for r in results), default=0))
+    cell_w, cell_h = THUMB + pad, THUMB + text_h + pad
+    sheet = Image.new("RGB", (cols * cell_w + pad * 2, len(results) * cell_h + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, res in enumerate(results):
+        y = pad + row * cell_h
+        sheet.paste(_thumb(res.query), (pad, y))
+        draw.text((pad, y + THUMB + 1), "query", fill=(200, 0, 0))
+        draw.line(
+            [(cell_w + pad // 2, y), (cell_w + pad // 2, y + THUMB)], fill=(200, 0, 0), width=2
+        )
+        for col, hit in enumerate(res.results[:per_row], 1):
+            x = pad * 2 + col * cell_w
+            sheet.paste(_thumb(hit.path), (x, y))
+            draw.text((x, y + THUMB + 1), f"d={hit.distance} {hit.label[:9]}", fill=(0, 0, 0))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out

@@ -1,0 +1,133 @@
+"""From a trained autoencoder to packed binary codes, and the checkpoint that keeps both.
+
+A `HashEncoder` bundles the model with its per-bit thresholds (the median of each real code
+over the training items, so every bit splits the collection in half). Codes follow FAISS
+conventions: `uint8` arrays of `bits // 8` bytes per item, bit order as `np.packbits`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from retrieval import __version__
+from retrieval.errors import SemhashError
+from retrieval.fsutil import atomic_write
+from retrieval.models import HashingAutoencoder, ModelConfig, build_model
+from retrieval.progress import progress
+from retrieval.training import resolve_device
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """Boolean (N, bits) -> uint8 (N, bits // 8), FAISS binary layout."""
+    return np.packbits(np.asarray(bits, dtype=bool), axis=1)
+
+
+def hamming(a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Brute-force popcount Hamming distances between packed codes: (len(a), len(b)) int32."""
+    out = np.empty((len(a), len(b)), dtype=np.int32)
+    for i in range(0, len(a), chunk):
+        xor = np.bitwise_xor(a[i : i + chunk, None, :], b[None, :, :])
+        out[i : i + chunk] = np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
+    return out
+
+
+@dataclass
+class HashEncoder:
+    """A trained model plus thresholds: maps stored items to packed binary codes."""
+
+    model: HashingAutoencoder
+    thresholds: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)  # e.g. the vocabulary of a text model
+    batch_size: int = 1024
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.cfg
+
+    @property
+    def bits(self) -> int:
+        return self.model.cfg.bits
+
+    @torch.no_grad()
+    def real(self, data, show_progress: bool = False) -> np.ndarray:
+        """Real-valued codes (N, bits) float32 in (0, 1), before thresholding."""
+        self.model.eval()
+        out = []
+        starts = range(0, data.shape[0], self.batch_size)
+        for i in progress(starts, desc="encoding", unit="batch", show=show_progress):
+            x = self.model.prepare(data[i : i + self.batch_size])
+            out.append(self.model.real_codes(x).float().cpu().numpy())
+        if not out:
+            return np.zeros((0, self.bits), dtype=np.float32)
+        return np.concatenate(out)
+
+    def fit_thresholds(self, real: np.ndarray) -> np.ndarray:
+        """Per-bit median of the real codes of the training items."""
+        self.thresholds = np.median(real, axis=0).astype(np.float32)
+        return self.thresholds
+
+    def binarize(self, real: np.ndarray) -> np.ndarray:
+        if self.thresholds is None:
+            raise RuntimeError("thresholds are not fitted; call fit_thresholds first")
+        return pack_bits(real > self.thresholds)
+
+    def encode(self, data, show_progress: bool = False) -> np.ndarray:
+        """Packed uint8 codes (N, bits // 8)."""
+        return self.binarize(self.real(data, show_progress))
+
+    def fingerprint(self) -> str:
+        """A short hash of weights, thresholds and config: two encoders with the same
+        fingerprint produce the same codes."""
+        digest = hashlib.sha256(repr(sorted(self.config.to_dict().items())).encode())
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        if self.thresholds is not None:
+            digest.update(self.thresholds.tobytes())
+        return digest.hexdigest()[:16]
+
+    # -- checkpoint ---------------------------------------------------------------------
+    def save(self, path: str | Path, train_info: dict | None = None) -> None:
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()},
+            "thresholds": torch.from_numpy(self.thresholds)
+            if self.thresholds is not None
+            else None,
+            "extra": self.extra,
+            "train": train_info or {},
+            "versions": {"semhash": __version__, "torch": str(torch.__version__)},
+        }
+        buf = io.BytesIO()
+        torch.save(ckpt, buf)
+        atomic_write(Path(path), buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device | str = "cpu") -> HashEncoder:
+        path = Path(path)
+        if not path.is_file():
+            raise SemhashError(f"model file {path} does not exist.")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            cfg = ModelConfig.from_dict(ckpt["config"])
+            model = build_model(cfg)
+            model.load_state_dict(ckpt["state_dict"])
+        except SemhashError:
+            raise
+        except Exception as exc:  # torch raises many types for a bad file
+            raise SemhashError(f"{path} is not a semhash model checkpoint ({exc}).") from None
+        model.to(resolve_device(str(device))).eval()
+        th = ckpt.get("thresholds")
+        return cls(model, None if th is None else th.numpy(), ckpt.get("extra") or {})

@@ -1,0 +1,59 @@
+"""Shared fixtures: small seeded image folders and one tiny collection built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from indexer.pipeline import IndexOptions, index_folder
+from retrieval.training import TrainConfig
+
+CLASSES = ("bars", "columns", "diagonal")
+
+
+def pattern(cls: int, rng: np.random.Generator, size: int = 28) -> np.ndarray:
+    """A noisy gray image whose bright structure depends on its class."""
+    img = rng.normal(40, 20, (size, size))
+    off = rng.integers(0, 4)
+    if cls == 0:
+        img[off::6, :] += 170
+    elif cls == 1:
+        img[:, off::6] += 170
+    else:
+        idx = np.arange(size)
+        for w in range(3):
+            img[idx, (idx + off + w) % size] += 170
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_image_folder(root: Path, per_class: int = 40, seed: int = 0, rgb: bool = False) -> Path:
+    rng = np.random.default_rng(seed)
+    for c, name in enumerate(CLASSES):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            arr = pattern(c, rng)
+            img = Image.fromarray(arr)
+            if rgb:
+                img = Image.merge("RGB", (img, img.point(lambda v: v // 2), img))
+            img.save(root / name / f"{name}-{i:03d}.png")
+    return root
+
+
+def fast_options(**kw) -> IndexOptions:
+    return IndexOptions(train=TrainConfig(epochs=kw.pop("epochs", 3), batch_size=64), **kw)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    return make_image_folder(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="session")
+def collection(tmp_path_factory, image_folder) -> Path:
+    """A 16-bit collection over `image_folder` (trained once per test session)."""
+    path = tmp_path_factory.mktemp("coll") / "tiny.semhash"
+    index_folder(image_folder, path, fast_options(bits=16))
+    return path
