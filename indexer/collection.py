@@ -5,7 +5,8 @@
       model.pt           the encoder (config, weights, thresholds, vocabulary)
       codes.index        FAISS IndexBinaryIDMap2, ids = metadata ids
       metadata.sqlite    item rows (unless another SQLAlchemy URL was given)
-      raw.npy            model-size input of every item, row = id (raw baselines)
+      raw.npy | raw.npz  model input of every item, row = id (raw baselines): pixels at
+                         model size, or sparse word counts for text
       index.log          what each indexing run did and skipped
 
 Opening checks that the model, the index and the sidecar belong together, so codes from
@@ -15,6 +16,7 @@ two different models are never mixed.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import torch
+from scipy import sparse
 
 from indexer.binary_index import BinaryIndex
 from indexer.metadata import MetadataStore
@@ -34,8 +37,9 @@ from retrieval.fsutil import atomic_write
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-SIDECAR, MODEL, INDEX, DB, RAW, LOG = (
-    "collection.json", "model.pt", "codes.index", "metadata.sqlite", "raw.npy", "index.log",
+SIDECAR, MODEL, INDEX, DB, RAW, RAW_SPARSE, LOG = (
+    "collection.json", "model.pt", "codes.index", "metadata.sqlite", "raw.npy", "raw.npz",
+    "index.log",
 )  # fmt: skip
 
 
@@ -128,22 +132,27 @@ class Collection:
     def add(self, ids: np.ndarray, codes: np.ndarray, raw: np.ndarray, rows: list[dict]) -> None:
         """Append items: codes and raw inputs first (files), then the metadata rows."""
         self.index.add(codes, ids)
-        flat = raw.reshape(len(raw), -1)
         old = self.raw()
-        expected = 0 if old is None else len(old)
+        expected = 0 if old is None else old.shape[0]
         if len(ids) and (ids.min() != expected or ids.max() != expected + len(ids) - 1):
             raise ValueError("raw rows must follow the ids")
-        self._raw = flat if old is None else np.concatenate([old, flat])
+        if sparse.issparse(raw):
+            self._raw = raw.tocsr() if old is None else sparse.vstack([old, raw]).tocsr()
+        else:
+            flat = np.asarray(raw).reshape(len(raw), -1)
+            self._raw = flat if old is None else np.concatenate([old, flat])
         self.index.save(self.path / INDEX)
-        _save_npy(self.path / RAW, self._raw)
+        _save_raw(self.path, self._raw)
         self.meta.add(rows)
         self.info["count"] = len(self.index)
         self.save()
 
-    def raw(self) -> np.ndarray | None:
-        """Model-size inputs of all items (row = id), memory-mapped."""
+    def raw(self):
+        """Model inputs of all items (row = id): pixels memory-mapped, or sparse word counts."""
         if self._raw is None and (self.path / RAW).exists():
             self._raw = np.load(self.path / RAW, mmap_mode="r")
+        elif self._raw is None and (self.path / RAW_SPARSE).exists():
+            self._raw = sparse.load_npz(self.path / RAW_SPARSE).tocsr()
         return self._raw
 
     def save(self) -> None:
@@ -165,12 +174,14 @@ class Collection:
         self.meta.close()
 
 
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    import io
-
+def _save_raw(folder: Path, raw) -> None:
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr))
-    atomic_write(path, buf.getvalue())
+    if sparse.issparse(raw):
+        sparse.save_npz(buf, raw)
+        atomic_write(folder / RAW_SPARSE, buf.getvalue())
+    else:
+        np.save(buf, np.ascontiguousarray(raw))
+        atomic_write(folder / RAW, buf.getvalue())
 
 
 def _now() -> str:

@@ -19,3 +19,24 @@ def raw_l2(raw: np.ndarray | None, queries: np.ndarray, k: int, chunk: int = 655
     q = np.ascontiguousarray(queries.reshape(len(queries), dim), dtype=np.float32) / 255.0
     D, I = index.search(q, min(k, len(raw)))
     return np.sqrt(np.maximum(D, 0)), I.astype(np.int64)
+
+
+def tfidf_cosine(raw_counts, query_counts, k: int):
+    """Exact TF-IDF cosine search over word counts: (D = 1 - cosine, I ids = rows).
+
+    IDF comes from the collection; term frequencies are sublinear (1 + log tf)."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    if raw_counts is None or not raw_counts.shape[0]:
+        raise SemhashError("this collection keeps no word counts for the TF-IDF baseline.")
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(raw_counts)
+    db = tfidf.transform(raw_counts).astype(np.float32).T.tocsr()
+    q = tfidf.transform(query_counts).astype(np.float32)
+    k = min(k, raw_counts.shape[0])
+    D, I = [], []
+    for start in range(0, q.shape[0], 256):
+        sims = (q[start : start + 256] @ db).toarray()
+        top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        D.append(1.0 - np.take_along_axis(sims, top, 1))
+        I.append(top)
+    return np.concatenate(D), np.concatenate(I).astype(np.int64)

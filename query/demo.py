@@ -19,7 +19,7 @@ from indexer.collection import Collection
 from indexer.pipeline import IndexOptions, IndexReport, index_folder
 from query.evaluate import evaluate_collection
 from query.render import contact_sheet
-from query.search import QueryResult, load_image_queries, search
+from query.search import QueryResult, load_queries, search
 from retrieval import datasets
 from retrieval.progress import timed
 
@@ -67,7 +67,7 @@ def run_demo(out: str | Path = "semhash-demo", opts: IndexOptions | None = None,
         report = index_folder(folder, out / "fashion-mnist.semhash", opts)
     coll = Collection.open(out / "fashion-mnist.semhash")
     with timed("search", timings):
-        queries = load_image_queries(coll, out / "queries")
+        queries = load_queries(coll, out / "queries")
         codes = search(coll, queries, k=10)
         raw = search(coll, queries, k=10, baseline="raw")
     sheets = [

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from indexer.collection import Collection
 from query import baselines
+from query.search import load_queries
 from retrieval import metrics
 from retrieval.codes import hamming
 
@@ -25,7 +28,8 @@ def scores(relevant: np.ndarray) -> dict:
 
 def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str], raw: bool = True):
     """P@10, P@100 and mAP@1000 of the collection's codes (exact Hamming ranking, ties in
-    database order) and, if `raw`, of Euclidean search on raw pixels, for labelled queries."""
+    database order) and, if `raw`, of the raw baseline (pixels L2, TF-IDF cosine for text),
+    for labelled queries (model inputs `inputs`)."""
     label_of = coll.meta.labels()
     ids, codes = coll.index.ids(), coll.index.codes()
     order = np.argsort(ids, kind="stable")
@@ -36,6 +40,27 @@ def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str],
     ranked = metrics.rank_by_distance(hamming(q_codes, db_codes), 1000)
     out = {"codes": scores(metrics.relevance(q_labels, db_labels, ranked))}
     if raw:
-        _, rows = baselines.raw_l2(np.asarray(coll.raw())[db_ids], inputs, 1000)
+        stored = coll.raw()
+        if coll.kind == "text":
+            _, rows = baselines.tfidf_cosine(stored[db_ids], inputs, 1000)
+        else:
+            _, rows = baselines.raw_l2(np.asarray(stored[db_ids]), inputs, 1000)
         out["raw"] = scores(metrics.relevance(q_labels, db_labels, rows))
     return out
+
+
+def evaluate_folder(coll: Collection, folder: str | Path, limit: int | None = None,
+                    seed: int = 0) -> dict:  # fmt: skip
+    """Evaluate on a labelled folder of queries (label = parent folder relative to it);
+    `limit` keeps a seeded sample of that many queries."""
+    folder = Path(folder)
+    queries = load_queries(coll, folder)
+    labels = [str(Path(name).parent.relative_to(folder)) for name in queries.names]
+    picks = np.arange(len(labels))
+    if limit is not None and limit < len(labels):
+        picks = np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
+    inputs = queries.inputs[picks]
+    result = evaluate_collection(coll, inputs, [labels[i] for i in picks])
+    result["queries"] = len(picks)
+    result["skipped"] = queries.skipped
+    return result

@@ -1,8 +1,9 @@
-"""Answering queries against a collection: by image file, folder of images, or stored id.
+"""Answering queries against a collection: by file, folder, typed text, or stored id.
 
 A query is turned into the collection's model input, encoded with the collection's own
 encoder, and looked up by Hamming distance; `baseline="raw"` answers the same query by
-Euclidean distance on raw model-size pixels instead, in the same result format.
+Euclidean distance on raw model-size pixels (TF-IDF cosine for text) instead, in the same
+result format.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from indexer.collection import Collection
-from indexer.pipeline import load_images
 from query import baselines
+from retrieval import text
 from retrieval.errors import SemhashError
 from retrieval.images import is_image_path, list_images
+from retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
 
 BASELINES = ("raw",)
 
@@ -45,7 +47,8 @@ class QueryResult:
 
 @dataclass
 class Queries:
-    """Model-ready queries: names, inputs (N, ...) uint8, and files that could not be read."""
+    """Model-ready queries: names, inputs (uint8 pixels or sparse word counts), and the
+    files that could not be used."""
 
     names: list[str]
     inputs: np.ndarray
@@ -66,11 +69,57 @@ def load_image_queries(coll: Collection, query: str | Path) -> Queries:
         raise SemhashError(f"{query} is not an image file (by its extension).")
     if not paths:
         raise SemhashError(f"no image files were found in {query}.")
-    cfg = coll.encoder.config
-    loaded, skipped = load_images(paths, cfg.image_size, cfg.channels)
-    if query.is_file() and skipped:
-        raise SemhashError(f"{query} cannot be read: {skipped[0][1]}.")
-    return Queries([str(p) for p in loaded.paths], loaded.arrays, skipped)
+    loaded = ImageSource().read(paths, coll.encoder, TrainSpec())
+    if query.is_file() and loaded.skipped:
+        raise SemhashError(f"{query} cannot be read: {loaded.skipped[0][1]}.")
+    return Queries([str(p) for p in loaded.paths], loaded.items, loaded.skipped)
+
+
+def load_queries(coll: Collection, query: str | Path) -> Queries:
+    """A query file or folder, read the way the collection's items were read."""
+    query = Path(query)
+    if coll.kind == "image":
+        return load_image_queries(coll, query)
+    if query.is_file() and is_image_path(query):
+        raise SemhashError(f"{coll.path} is a text collection; it cannot be searched with images.")
+    return load_text_queries(coll, query)
+
+
+def load_text_queries(coll: Collection, query: str | Path) -> Queries:
+    """A text file or a folder of them; queries with no vocabulary word are skipped."""
+    query = Path(query)
+    if not query.exists():
+        raise SemhashError(f"{query} does not exist.")
+    paths = text.list_documents(query)
+    if not paths:
+        raise SemhashError(f"no text files were found in {query}.")
+    loaded = TextSource().read(paths, coll.encoder, TrainSpec())
+    if query.is_file() and loaded.skipped:
+        raise SemhashError(f"{query} cannot be read: {loaded.skipped[0][1]}.")
+    names = [str(p) for p in loaded.paths]
+    return _text_inputs(
+        coll, names, [d.text for d in loaded.items], loaded.skipped, query.is_file()
+    )
+
+
+def text_query(coll: Collection, query_text: str) -> Queries:
+    """A query typed on the command line."""
+    if coll.kind != "text":
+        raise SemhashError(f"{coll.path} is an {coll.kind} collection; --text needs a text one.")
+    return _text_inputs(coll, [query_text], [query_text], [], single=True)
+
+
+def _text_inputs(coll, names, texts, skipped, single: bool) -> Queries:
+    counts = vocabulary(coll.encoder).counts(texts)
+    empty = np.flatnonzero(counts.getnnz(axis=1) == 0)
+    if single and len(empty):
+        raise SemhashError(
+            "nothing to search with: the query has only stop words or words the collection "
+            "does not know."
+        )
+    keep = np.setdiff1d(np.arange(len(names)), empty)
+    skipped = skipped + [(names[i], "no known words to search with") for i in empty]
+    return Queries([names[i] for i in keep], counts[keep], skipped)
 
 
 def id_queries(coll: Collection, ids: list[int]) -> Queries:
@@ -80,13 +129,11 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
     if missing:
         raise SemhashError(f"id {missing[0]} is not in {coll.path}.")
     raw = coll.raw()
-    shape = (len(ids), *_input_shape(coll))
-    return Queries([rows[i].path for i in ids], np.asarray(raw[ids]).reshape(shape))
-
-
-def _input_shape(coll: Collection) -> tuple[int, ...]:
+    if coll.kind == "text":
+        return Queries([rows[i].path for i in ids], raw[ids])
     cfg = coll.encoder.config
-    return (cfg.channels, cfg.image_size, cfg.image_size)
+    shape = (len(ids), cfg.channels, cfg.image_size, cfg.image_size)
+    return Queries([rows[i].path for i in ids], np.asarray(raw[ids]).reshape(shape))
 
 
 def search(
@@ -97,16 +144,17 @@ def search(
     of them when k is given)."""
     if k is not None and k < 1:
         raise SemhashError("-k must be at least 1.")
-    if not len(queries.names):
+    if not queries.names:
         return []
     if baseline is not None:
         if baseline not in BASELINES:
             raise SemhashError(
                 f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}."
             )
-        D, I = baselines.raw_l2(coll.raw(), queries.inputs, k or 10)
+        raw_search = baselines.tfidf_cosine if coll.kind == "text" else baselines.raw_l2
+        D, I = raw_search(coll.raw(), queries.inputs, k or 10)
         pairs = list(zip(D, I, strict=True))
-        method = "raw-l2"
+        method = "tfidf-cosine" if coll.kind == "text" else "raw-l2"
     else:
         codes = coll.encoder.encode(queries.inputs)
         if radius is not None:

@@ -61,25 +61,23 @@ def training_options(fn):
     """Options shared by `train` and `index`."""
     options = [
         click.option("--bits", default=64, show_default=True, help="Code length (multiple of 8)."),
-        click.option(
-            "--epochs", default=None, type=int, help="Training epochs (default: model's)."
-        ),
-        click.option(
-            "--image-size", default=0, help="Square input size (default 28 gray, 32 colour)."
-        ),
-        click.option(
-            "--model-type", default="conv-dae", show_default=True, help="Autoencoder family."
-        ),
+        click.option("--epochs", type=int, help="Training epochs (default: the model's)."),
+        click.option("--kind", type=click.Choice(["image", "text"]),
+                     help="Collection kind (default: inferred from the files)."),
+        click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
+        click.option("--vocab", default=2000, show_default=True, help="Vocabulary size (text)."),
+        click.option("--model-type", default="", help="Autoencoder family (default: the kind's)."),
         click.option("--seed", default=0, show_default=True, help="Random seed for training."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
-    ]
+    ]  # fmt: skip
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def _index_options(bits, epochs, image_size, model_type, seed, device, **extra):
+def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, device, **extra):
     from indexer.pipeline import IndexOptions
+    from retrieval.sources import TrainSpec
     from retrieval.training import TrainConfig
 
     tcfg = TrainConfig(seed=seed)
@@ -87,8 +85,11 @@ def _index_options(bits, epochs, image_size, model_type, seed, device, **extra):
         if epochs < 1:
             raise SemhashError("--epochs must be at least 1.")
         tcfg.epochs = epochs
-    return IndexOptions(bits=bits, image_size=image_size, device=device, train=tcfg,
-                        model_type=model_type, **extra)  # fmt: skip
+    if vocab < 2:
+        raise SemhashError("--vocab must be at least 2.")
+    spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
+                     device=device, train=tcfg)  # fmt: skip
+    return IndexOptions(spec=spec, kind=kind, **extra)
 
 
 @click.group(cls=SemhashGroup)
@@ -106,11 +107,11 @@ def cli():
 @training_options
 @common
 def train(folder, out, **kwargs):
-    """Train a hashing autoencoder on the images in FOLDER and save it to --out."""
+    """Train a hashing autoencoder on the images or documents in FOLDER, save it to --out."""
     from indexer.pipeline import train_folder
 
     info = train_folder(folder, out, _index_options(**kwargs))
-    click.echo(f"trained on {info['items']} images in {info['seconds']:.1f} s -> {out} "
+    click.echo(f"trained on {info['items']} items in {info['seconds']:.1f} s -> {out} "
                f"(fingerprint {info['fingerprint']})")  # fmt: skip
     _report_skipped(info["skipped"])
 
@@ -125,7 +126,9 @@ def train(folder, out, **kwargs):
 @training_options
 @common
 def index(folder, collection, model_path, db_url, **kwargs):
-    """Index every image below FOLDER into a collection (trains a model if none is given)."""
+    """Index every image or document below FOLDER into a collection.
+
+    Trains a model on the folder unless --model is given; run it again to add new files."""
     from indexer.pipeline import index_folder
 
     opts = _index_options(**kwargs, model_path=model_path, db_url=db_url)
@@ -157,32 +160,48 @@ def _report_skipped(skipped) -> None:
 
 @cli.command()
 @click.argument("collection", type=click.Path(path_type=Path))
-@click.option("--query", "query_path", type=click.Path(path_type=Path),
-              help="An image file, or a folder of images (one result set each).")  # fmt: skip
+@click.option(
+    "--query",
+    "query_path",
+    type=click.Path(path_type=Path),
+    help="A file, or a folder of files (one result set each).",
+)
+@click.option("--text", "query_text", help="Search a text collection with this text.")
 @click.option("--id", "item_ids", type=int, multiple=True, help="Search with a stored item.")
-@click.option("-k", "k", type=int, default=None, help="Number of neighbours [default: 10].")
+@click.option("-k", "k", type=int, help="Number of neighbours [default: 10].")
 @click.option("--radius", type=int, help="All items within this Hamming distance instead.")
-@click.option("--baseline", type=click.Choice(["raw"]), help="Answer with a raw-data baseline.")
+@click.option(
+    "--baseline",
+    type=click.Choice(["raw"]),
+    help="Answer with the raw-data baseline (pixels L2, text TF-IDF cosine).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @common
-def search(collection, query_path, item_ids, k, radius, baseline, as_json, sheet, device):
-    """Find the items of COLLECTION most like a query image, folder or stored id."""
+def search(
+    collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet, device
+):
+    """Find the items of COLLECTION most like a query file, folder, text or stored id."""
     from indexer.collection import Collection
     from query import render
     from query import search as s
 
-    if (query_path is None) == (not item_ids):
-        raise SemhashError("give exactly one of --query or --id.")
+    if sum([query_path is not None, query_text is not None, bool(item_ids)]) != 1:
+        raise SemhashError("give exactly one of --query, --text or --id.")
     if radius is not None and baseline:
         raise SemhashError("--radius applies to codes only, not to --baseline.")
     coll = Collection.open(collection, device)
-    queries = (
-        s.id_queries(coll, list(item_ids)) if item_ids else s.load_image_queries(coll, query_path)
-    )
-    results = s.search(coll, queries, k=k if k or radius is not None else 10, radius=radius,
-                       baseline=baseline)  # fmt: skip
+    if sheet and coll.kind != "image":
+        raise SemhashError("--sheet draws images; this is a text collection.")
+    if item_ids:
+        queries = s.id_queries(coll, list(item_ids))
+    elif query_text is not None:
+        queries = s.text_query(coll, query_text)
+    else:
+        queries = s.load_queries(coll, query_path)
+    k = k if k or radius is not None else 10
+    results = s.search(coll, queries, k=k, radius=radius, baseline=baseline)
     click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
         render.contact_sheet(results, sheet)
@@ -227,7 +246,7 @@ def demo(out, epochs, device):
     from query import render
     from query.demo import run_demo
 
-    opts = _index_options(64, epochs, 0, "conv-dae", 0, device)
+    opts = _index_options(64, epochs, "image", 0, 2000, "", 0, device)
     rep = run_demo(out, opts)
     _print_index_report(rep.index)
     for codes, raw in rep.shown:
@@ -245,6 +264,58 @@ def demo(out, epochs, device):
         )
     click.echo(f"contact sheets: {', '.join(str(p) for p in rep.sheets)}")
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.timings.items()))
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option(
+    "--queries",
+    "folder",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Labelled queries: a folder of <label>/<file>.",
+)
+@click.option("--limit", type=int, help="Use a seeded sample of this many queries.")
+@click.option("--seed", default=0, show_default=True, help="Seed for --limit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@common
+def evaluate(collection, folder, limit, seed, as_json):
+    """Measure P@10, P@100 and mAP@1000 of COLLECTION on labelled queries, codes against
+    the raw baseline (relevant = same label)."""
+    from indexer.collection import Collection
+    from query.evaluate import evaluate_folder
+
+    coll = Collection.open(collection)
+    result = evaluate_folder(coll, folder, limit, seed)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
+    else:
+        raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
+        click.echo(f"{result['queries']} queries, {len(coll.index)} items, relevant = same label")
+        for name, label in (("codes", f"{coll.bits}-bit codes"), ("raw", raw_name)):
+            m = result[name]
+            click.echo(f"  {label:18} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
+                       f"  mAP@1000 {m['map@1000']:.3f}")  # fmt: skip
+    _report_skipped(result["skipped"])
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(["fashion-mnist", "cifar10", "20news"]))
+@common
+def data(name):
+    """Prepare a standard data set as folders (in the cache) and print where they are."""
+    from retrieval import datasets
+
+    if name == "fashion-mnist":
+        folders = [datasets.fashion_mnist_folder("train"), datasets.fashion_mnist_folder("test")]
+    elif name == "cifar10":
+        root = datasets.cifar10_folder()
+        folders = [root / "train", root / "test"]
+    else:
+        root = datasets.newsgroups_split()
+        folders = [root / "db", root / "queries"]
+    click.echo(f"collection: {folders[0]}")
+    click.echo(f"queries:    {folders[1]}")
 
 
 def main() -> None:

@@ -73,8 +73,12 @@ class HashEncoder:
         return np.concatenate(out)
 
     def fit_thresholds(self, real: np.ndarray) -> np.ndarray:
-        """Per-bit median of the real codes of the training items."""
-        self.thresholds = np.median(real, axis=0).astype(np.float32)
+        """Per-bit thresholds from the real codes of the training items: their median (every
+        bit splits the collection in half) or 0.5 (the code layer's own decision)."""
+        if self.config.threshold == "half":
+            self.thresholds = np.full(real.shape[1], 0.5, dtype=np.float32)
+        else:
+            self.thresholds = np.median(real, axis=0).astype(np.float32)
         return self.thresholds
 
     def binarize(self, real: np.ndarray) -> np.ndarray:

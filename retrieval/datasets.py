@@ -155,3 +155,35 @@ def cifar10_folder() -> Path:
 def newsgroups_folder() -> Path:
     """20 Newsgroups as `20_newsgroups/<group>/<message>` (unpacked once)."""
     return unpack_archive("20news-19997.tar.gz", "20_newsgroups")
+
+
+def newsgroups_split(n_queries: int = 1000, seed: int = 0) -> Path:
+    """The project's fixed 20 Newsgroups split, as folders `db/<group>/*` and `queries/...`.
+
+    All post paths are sorted and permuted with `np.random.default_rng(seed)`; the first
+    third of the permutation is the query split and the other two thirds (about 13,300
+    posts) the collection. The first `n_queries` posts of the query split, in permutation
+    order, are the evaluation queries. Files are copied once into the cache.
+    """
+    import shutil
+
+    src = newsgroups_folder()
+    dest = cache_dir() / f"20news-split-s{seed}-q{n_queries}"
+    if (dest / ".complete").exists():
+        return dest
+    posts = sorted(p.relative_to(src) for p in src.glob("*/*") if p.is_file())
+    order = np.random.default_rng(seed).permutation(len(posts))
+    n_query_split = len(posts) // 3
+    chosen = {"queries": order[:n_queries], "db": order[n_query_split:]}
+    for part, rows in chosen.items():
+        for i in rows:
+            target = dest / part / posts[i]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / posts[i], target)
+    (dest / ".complete").touch()
+    return dest
+
+
+def cifar10_split() -> Path:
+    """CIFAR-10's own split: `train/` (50,000, the collection) and `test/` (10,000)."""
+    return cifar10_folder()

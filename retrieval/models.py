@@ -33,6 +33,7 @@ class ModelConfig:
     corruption_level: float = 0.3  # masking probability or Gaussian std
     code_noise: float = 3.0  # std of the noise added before the code sigmoid in training
     balance_weight: float = 0.1  # penalty on bits that are not on half of the time
+    threshold: str = "median"  # per-bit threshold: "median" over the training items or "half"
     vocab_size: int = 0  # text models only
 
     def to_dict(self) -> dict:
@@ -48,11 +49,40 @@ class ModelConfig:
             raise SemhashError(
                 f"--bits must be a multiple of 8 between 8 and 1024, not {self.bits}."
             )
+        if self.kind not in ("image", "text"):
+            raise SemhashError(f"unknown kind {self.kind!r}; use image or text.")
         if self.kind == "image" and self.image_size % 4:
             raise SemhashError(f"the image size must be a multiple of 4, not {self.image_size}.")
         if self.model_type not in MODEL_TYPES:
             names = ", ".join(sorted(MODEL_TYPES))
             raise SemhashError(f"unknown model type {self.model_type!r}; choose one of {names}.")
+
+
+class ImageInput:
+    """uint8 pixels (N, C, H, W) -> floats in [0, 1]; Bernoulli (cross-entropy) likelihood."""
+
+    def prepare(self, batch, device: torch.device) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(batch), device=device).float().div_(255.0)
+
+    def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(out, x, reduction="sum") / len(x)
+
+
+class CountInput:
+    """Word counts (N, vocab), dense or scipy sparse -> log(1 + counts); the decoder's
+    softmax is a multinomial over the vocabulary (as in the constrained Poisson model)."""
+
+    def prepare(self, batch, device: torch.device) -> torch.Tensor:
+        dense = batch.toarray() if hasattr(batch, "toarray") else np.asarray(batch)
+        return torch.log1p(torch.as_tensor(dense, dtype=torch.float32, device=device))
+
+    def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        counts = torch.expm1(x)
+        words = counts.sum(1).clamp(min=1.0)
+        return (-(counts * F.log_softmax(out, 1)).sum(1) / words).mean()
+
+
+INPUTS = {"image": ImageInput, "text": CountInput}
 
 
 class HashingAutoencoder(nn.Module):
@@ -62,6 +92,7 @@ class HashingAutoencoder(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
+        self.inputs = INPUTS[cfg.kind]()
         self.encoder, self.decoder = self.build()
 
     def build(self) -> tuple[nn.Module, nn.Module]:
@@ -69,10 +100,9 @@ class HashingAutoencoder(nn.Module):
         raise NotImplementedError
 
     # -- data ---------------------------------------------------------------------------
-    def prepare(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Stored uint8 pixels (N, C, H, W) -> float input in [0, 1] on the model's device."""
-        x = torch.as_tensor(batch, device=self.device)
-        return x.float().div_(255.0)
+    def prepare(self, batch) -> torch.Tensor:
+        """Stored items (uint8 pixels or word counts) -> model input on the model's device."""
+        return self.inputs.prepare(batch, self.device)
 
     @property
     def device(self) -> torch.device:
@@ -102,13 +132,10 @@ class HashingAutoencoder(nn.Module):
         z = torch.sigmoid(logits)
         return z, self.decoder(z)
 
-    def reconstruction_loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(out, target, reduction="sum") / len(target)
-
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss on a clean batch `x`: reconstruct it from a corrupted copy."""
         z, out = self(self.corrupt(x))
-        recon = self.reconstruction_loss(out, x)
+        recon = self.inputs.loss(out, x)
         balance = ((z.mean(0) - 0.5) ** 2).sum() * x[0].numel()
         total = recon + self.cfg.balance_weight * balance
         return total, {"recon": recon.item(), "balance": balance.item()}
@@ -139,7 +166,19 @@ class ConvDAE(HashingAutoencoder):
         return encoder, decoder
 
 
-MODEL_TYPES: dict[str, type[HashingAutoencoder]] = {"conv-dae": ConvDAE}
+class BowAE(HashingAutoencoder):
+    """Deep bag-of-words autoencoder (Salakhutdinov & Hinton 2009, "Semantic hashing")."""
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        v, h, bits = self.cfg.vocab_size, self.cfg.hidden, self.cfg.bits
+        encoder = nn.Sequential(
+            nn.Linear(v, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, bits)
+        )
+        decoder = nn.Sequential(nn.Linear(bits, h), nn.ReLU(), nn.Linear(h, v))
+        return encoder, decoder
+
+
+MODEL_TYPES: dict[str, type[HashingAutoencoder]] = {"conv-dae": ConvDAE, "bow-ae": BowAE}
 
 
 def build_model(cfg: ModelConfig) -> HashingAutoencoder:

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    epochs: int = 6
+    epochs: int = 0  # 0: the default of the model's kind (DEFAULT_EPOCHS)
     batch_size: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-5
@@ -28,6 +28,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+DEFAULT_EPOCHS = {"image": 6, "text": 20}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -55,6 +58,7 @@ def train(
     if n < 2:
         raise SemhashError("at least two items are needed to train a model.")
     device = device or resolve_device()
+    epochs = cfg.epochs or DEFAULT_EPOCHS[model.cfg.kind]
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     rows = np.sort(rng.choice(n, cfg.max_items, replace=False)) if n > cfg.max_items else None
@@ -62,12 +66,12 @@ def train(
         data, n = data[rows], len(rows)
     model.to(device).train()
     batch = min(cfg.batch_size, n)
-    steps = cfg.epochs * math.ceil(n / batch)
+    steps = epochs * math.ceil(n / batch)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     start, last = time.perf_counter(), {}
     bar = progress(total=steps, desc="training", unit="batch")
-    for epoch in range(cfg.epochs):
+    for epoch in range(epochs):
         order = rng.permutation(n)
         for i in range(0, n - batch + 1 if n >= batch else 1, batch):
             x = model.prepare(data[np.sort(order[i : i + batch])])
@@ -79,8 +83,8 @@ def train(
             last = {"loss": loss.item(), **parts}
             bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{last['loss']:.1f}")
-        log.info("epoch %d/%d loss %.2f", epoch + 1, cfg.epochs, last.get("loss", float("nan")))
+        log.info("epoch %d/%d loss %.2f", epoch + 1, epochs, last.get("loss", float("nan")))
     bar.close()
     model.eval()
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "items": n, "epochs": cfg.epochs, "final": last}
+    return {"seconds": seconds, "items": n, "epochs": epochs, "final": last}

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from indexer.pipeline import IndexOptions, index_folder
+from retrieval.sources import TrainSpec
 from retrieval.training import TrainConfig
 
 CLASSES = ("bars", "columns", "diagonal")
@@ -42,8 +43,9 @@ def make_image_folder(root: Path, per_class: int = 40, seed: int = 0, rgb: bool 
     return root
 
 
-def fast_options(**kw) -> IndexOptions:
-    return IndexOptions(train=TrainConfig(epochs=kw.pop("epochs", 3), batch_size=64), **kw)
+def fast_options(epochs: int = 3, **kw) -> IndexOptions:
+    tcfg = TrainConfig(epochs=epochs, batch_size=64)
+    return IndexOptions(spec=TrainSpec(train=tcfg, **kw))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,177 @@
+"""What differs between image and text collections, behind one small interface.
+
+A source lists the candidate files of a folder, reads them (skipping bad ones with a
+reason), trains an encoder on what it read, and turns read items into model input.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from retrieval import images, text
+from retrieval.codes import HashEncoder
+from retrieval.errors import SemhashError
+from retrieval.models import ModelConfig, build_model
+from retrieval.progress import progress
+from retrieval.training import TrainConfig, resolve_device, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSpec:
+    """How to train an encoder when a collection has none yet."""
+
+    bits: int = 64
+    model_type: str = ""  # "" = the kind's default
+    image_size: int = 0  # 0: 28 for grayscale collections, 32 for colour ones
+    vocab: int = 2000
+    device: str = "auto"
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class Loaded:
+    """Items read from files: `items` is a uint8 array (images) or a list of Documents."""
+
+    paths: list[Path]
+    items: object
+    meta: list[dict]  # metadata columns per item (no id)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _pool_map(fn, paths: list[Path], desc: str, workers: int = 4):
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(fn, paths, chunksize=64)
+        yield from progress(results, total=len(paths), desc=desc, unit="file")
+
+
+def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None):
+    torch.manual_seed(spec.train.seed)  # weight initialisation is part of the seeded run
+    model = build_model(cfg)
+    info = train(model, data, spec.train, resolve_device(spec.device))
+    encoder = HashEncoder(model, extra=extra or {})
+    encoder.fit_thresholds(encoder.real(data, show_progress=True))
+    info["train_config"] = spec.train.to_dict()
+    return encoder, info
+
+
+class ImageSource:
+    kind = "image"
+
+    def list(self, root: Path) -> list[Path]:
+        return images.list_images(root)
+
+    def read(self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec) -> Loaded:
+        if encoder is not None:
+            size, channels = encoder.config.image_size, encoder.config.channels
+        else:
+            channels = images.sniff_channels(paths)
+            size = spec.image_size or (28 if channels == 1 else 32)
+
+        def one(path):
+            try:
+                return images.load_image(path, size, channels)
+            except images.UnreadableImage as exc:
+                return str(exc)
+
+        ok, arrays, meta, skipped = [], [], [], []
+        for path, res in zip(paths, _pool_map(one, paths, "reading"), strict=True):
+            if isinstance(res, str):
+                skipped.append((str(path), res))
+                continue
+            arr, info = res
+            ok.append(path)
+            arrays.append(arr)
+            meta.append({"sha256": info.sha256, "width": info.width, "height": info.height,
+                         "mode": info.mode, "title": path.name})  # fmt: skip
+        shape = (0, channels, size, size)
+        stacked = np.stack(arrays) if arrays else np.zeros(shape, dtype=np.uint8)
+        return Loaded(ok, stacked, meta, skipped)
+
+    def fit(self, loaded: Loaded, spec: TrainSpec) -> tuple[HashEncoder, dict]:
+        return train_image_encoder(loaded.items, spec)
+
+    def features(self, loaded: Loaded, encoder: HashEncoder) -> np.ndarray:
+        return loaded.items
+
+
+def train_image_encoder(data: np.ndarray, spec: TrainSpec) -> tuple[HashEncoder, dict]:
+    """Train a hashing autoencoder on uint8 images (N, C, S, S) and fit its thresholds."""
+    cfg = ModelConfig(model_type=spec.model_type or "conv-dae", kind="image", bits=spec.bits,
+                      channels=data.shape[1], image_size=data.shape[2])  # fmt: skip
+    return _fit(cfg, data, spec)
+
+
+class TextSource:
+    kind = "text"
+
+    def list(self, root: Path) -> list[Path]:
+        return text.list_documents(root)
+
+    def read(self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec) -> Loaded:
+        def one(path):
+            try:
+                return text.read_document(path)
+            except text.UnreadableText as exc:
+                return str(exc)
+
+        ok, docs, meta, skipped = [], [], [], []
+        for path, res in zip(paths, _pool_map(one, paths, "reading"), strict=True):
+            if isinstance(res, str):
+                skipped.append((str(path), res))
+                continue
+            ok.append(path)
+            docs.append(res)
+            meta.append({"sha256": res.sha256, "title": res.title})
+        return Loaded(ok, docs, meta, skipped)
+
+    def fit(self, loaded: Loaded, spec: TrainSpec) -> tuple[HashEncoder, dict]:
+        return train_text_encoder([d.text for d in loaded.items], spec)
+
+    def features(self, loaded: Loaded, encoder: HashEncoder):
+        return vocabulary(encoder).counts(d.text for d in loaded.items)
+
+
+def vocabulary(encoder: HashEncoder) -> text.Vocabulary:
+    if "vocab" not in encoder.extra:
+        raise SemhashError("this model has no vocabulary: it is not a text model.")
+    return text.Vocabulary(list(encoder.extra["vocab"]))
+
+
+def train_text_encoder(texts: list[str], spec: TrainSpec) -> tuple[HashEncoder, dict]:
+    """Build the vocabulary, then train a bag-of-words hashing autoencoder on the counts."""
+    vocab = text.Vocabulary.build(texts, spec.vocab)
+    if len(vocab) < 2:
+        raise SemhashError("the documents share too few words to build a vocabulary.")
+    counts = vocab.counts(texts)
+    cfg = ModelConfig(model_type=spec.model_type or "bow-ae", kind="text", bits=spec.bits,
+                      vocab_size=len(vocab), **TEXT_DEFAULTS)  # fmt: skip
+    return _fit(cfg, counts, spec, {"vocab": vocab.words})
+
+
+TEXT_DEFAULTS = {
+    "hidden": 500, "corruption": "mask", "corruption_level": 0.3, "code_noise": 4.0,
+    "balance_weight": 0.0, "threshold": "half",
+}  # fmt: skip
+SOURCES = {"image": ImageSource, "text": TextSource}
+
+
+def infer_kind(root: Path) -> str:
+    """image if the folder holds image files, text if it holds text files."""
+    if images.list_images(root):
+        return "image"
+    paths = text.list_documents(root)
+    for path in paths[:50]:
+        try:
+            text.read_document(path)
+            return "text"
+        except text.UnreadableText:
+            continue
+    raise SemhashError(f"no image or text files were found in {root}.")
