@@ -4,31 +4,36 @@
       collection.json    sidecar: kind, bits, model fingerprint, counts, versions
       model.pt           the encoder (config, weights, thresholds, vocabulary)
       codes.index        FAISS IndexBinaryIDMap2, ids = metadata ids
-      metadata.sqlite    item rows (unless another SQLAlchemy URL was given)
-      raw.npy | raw.npz  model input of every item, row = id (raw baselines): pixels at
-                         model size, or sparse word counts for text
-      index.log          what each indexing run did and skipped
+      metadata.sqlite    item rows and commit state (unless another SQLAlchemy URL is given)
+      raw/NNNNNNNN.npz   model input of every item by id (raw baselines, search by id)
+      index.log          what each run added, changed, removed and skipped
+      .lock              held by the one process allowed to write
 
-Opening checks that the model, the index and the sidecar belong together, so codes from
-two different models are never mixed.
+Writes go in chunks. Each chunk writes its raw inputs and the index file (temporary name,
+fsync, rename), then commits its metadata rows in one transaction: that commit is the
+point where the chunk counts. Opening for writing reconciles whatever a killed run left
+behind, so a collection always opens, searches, and resumes without duplicate ids.
+Opening also checks that model, index and sidecar belong together, so codes of two
+different models are never mixed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import fcntl
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 import torch
-from scipy import sparse
 
 from indexer.binary_index import BinaryIndex
 from indexer.metadata import MetadataStore
+from indexer.raw_store import RawStore
 from retrieval import __version__
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
@@ -36,15 +41,25 @@ from retrieval.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-SIDECAR, MODEL, INDEX, DB, RAW, RAW_SPARSE, LOG = (
-    "collection.json", "model.pt", "codes.index", "metadata.sqlite", "raw.npy", "raw.npz",
-    "index.log",
+FORMAT = 2
+SIDECAR, MODEL, INDEX, DB, RAW, LOG, LOCK = (
+    "collection.json", "model.pt", "codes.index", "metadata.sqlite", "raw", "index.log", ".lock",
 )  # fmt: skip
 
 
 def default_db_url(path: Path) -> str:
     return f"sqlite:///{(path / DB).resolve()}"
+
+
+@dataclass
+class Chunk:
+    """Items to write together: new ones and changed ones (re-encoded under their id)."""
+
+    ids: np.ndarray
+    codes: np.ndarray
+    inputs: object  # uint8 pixels or sparse counts, one row per id
+    new_rows: list[dict] = field(default_factory=list)
+    changed_rows: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -54,7 +69,10 @@ class Collection:
     encoder: HashEncoder
     index: BinaryIndex
     meta: MetadataStore
-    _raw: np.ndarray | None = field(default=None, repr=False)
+    raw: RawStore
+    writable: bool = False
+    _lock: int | None = field(default=None, repr=False)
+    repairs: dict = field(default_factory=dict)  # what opening for writing fixed
 
     @property
     def kind(self) -> str:
@@ -70,39 +88,39 @@ class Collection:
         path = Path(path)
         if (path / SIDECAR).exists():
             raise SemhashError(f"{path} already holds a collection.")
-        if path.exists() and any(path.iterdir()):
+        if path.exists() and not path.is_dir():
+            raise SemhashError(f"{path} exists and is not a folder.")
+        if path.exists() and any(p.name != LOCK for p in path.iterdir()):
             raise SemhashError(f"{path} exists and is not an empty folder or a collection.")
         path.mkdir(parents=True, exist_ok=True)
+        lock = _acquire(path)
         info = {
-            "format": FORMAT,
-            "kind": encoder.config.kind,
-            "bits": encoder.bits,
-            "model_type": encoder.config.model_type,
-            "model_fingerprint": encoder.fingerprint(),
-            "db_url": db_url or "",
-            "count": 0,
-            "created_at": _now(),
-        }
+            "format": FORMAT, "kind": encoder.config.kind, "bits": encoder.bits,
+            "model_type": encoder.config.model_type, "model_fingerprint": encoder.fingerprint(),
+            "db_url": db_url or "", "count": 0, "created_at": _now(),
+        }  # fmt: skip
         encoder.save(path / MODEL)
-        coll = cls(
-            path,
-            info,
-            encoder,
-            BinaryIndex(encoder.bits),
-            MetadataStore(db_url or default_db_url(path)),
-        )
-        coll.save()
+        meta = MetadataStore(db_url or default_db_url(path))
+        index = BinaryIndex(encoder.bits)
+        coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), True, lock)
+        index.save(path / INDEX)
+        coll.save_info()  # the sidecar last: until it exists this is no collection
         return coll
 
     @classmethod
-    def open(cls, path: str | Path, device: torch.device | str = "cpu") -> Collection:
+    def open(cls, path: str | Path, device: torch.device | str = "cpu", write: bool = False):
+        """Open for searching, or with `write=True` take the writer's lock and reconcile."""
         path = Path(path)
         if not (path / SIDECAR).is_file():
             raise SemhashError(f"{path} is not a semhash collection (no {SIDECAR}).")
+        lock = _acquire(path) if write else None
         try:
             info = json.loads((path / SIDECAR).read_text())
         except (OSError, ValueError) as exc:
             raise SemhashError(f"cannot read {path / SIDECAR} ({exc}).") from None
+        if info.get("format") != FORMAT:
+            raise SemhashError(f"{path} has collection format {info.get('format')}; "
+                               f"this semhash reads format {FORMAT}: index it again.")  # fmt: skip
         encoder = HashEncoder.load(path / MODEL, device)
         if encoder.fingerprint() != info["model_fingerprint"]:
             raise SemhashError(
@@ -114,7 +132,10 @@ class Collection:
                 f"the index in {path} holds {index.bits}-bit codes, not {info['bits']}."
             )
         meta = MetadataStore(info.get("db_url") or default_db_url(path))
-        return cls(path, info, encoder, index, meta)
+        coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), write, lock)
+        if write:
+            coll.repairs = coll.reconcile()
+        return coll
 
     def check_model(self, encoder: HashEncoder) -> None:
         """Refuse an encoder whose codes would not be comparable with the stored ones."""
@@ -125,45 +146,112 @@ class Collection:
             )
         if encoder.fingerprint() != self.info["model_fingerprint"]:
             raise SemhashError(
-                f"{self.path} was built with another model; use its own model or rebuild it."
+                f"{self.path} was built with another model; use its own model, "
+                "or --rebuild to re-encode everything with the new one."
             )
 
-    # -- contents -----------------------------------------------------------------------
-    def add(self, ids: np.ndarray, codes: np.ndarray, raw: np.ndarray, rows: list[dict]) -> None:
-        """Append items: codes and raw inputs first (files), then the metadata rows."""
-        self.index.add(codes, ids)
-        old = self.raw()
-        expected = 0 if old is None else old.shape[0]
-        if len(ids) and (ids.min() != expected or ids.max() != expected + len(ids) - 1):
-            raise ValueError("raw rows must follow the ids")
-        if sparse.issparse(raw):
-            self._raw = raw.tocsr() if old is None else sparse.vstack([old, raw]).tocsr()
-        else:
-            flat = np.asarray(raw).reshape(len(raw), -1)
-            self._raw = flat if old is None else np.concatenate([old, flat])
-        self.index.save(self.path / INDEX)
-        _save_raw(self.path, self._raw)
-        self.meta.add(rows)
-        self.info["count"] = len(self.index)
-        self.save()
-
-    def raw(self):
-        """Model inputs of all items (row = id): pixels memory-mapped, or sparse word counts."""
-        if self._raw is None and (self.path / RAW).exists():
-            self._raw = np.load(self.path / RAW, mmap_mode="r")
-        elif self._raw is None and (self.path / RAW_SPARSE).exists():
-            self._raw = sparse.load_npz(self.path / RAW_SPARSE).tocsr()
-        return self._raw
-
-    def save(self) -> None:
-        self.info["updated_at"] = _now()
-        self.info["versions"] = {
-            "semhash": __version__,
-            "faiss": faiss.__version__,
-            "torch": str(torch.__version__),
+    # -- consistency --------------------------------------------------------------------
+    def problems(self) -> dict[str, list[int]]:
+        """Differences between the index, the metadata and the raw store (ids)."""
+        live = set(self.meta.labels())
+        in_index = self.index.ids()
+        uniq, counts = np.unique(in_index, return_counts=True)
+        stored = set(self.raw.all()[0].tolist())
+        committed = int(self.meta.state("raw_seq", "-1"))
+        return {
+            "uncommitted input chunks": [s for s, _ in self.raw.chunks() if s > committed],
+            "duplicate ids in the index": uniq[counts > 1].tolist(),
+            "codes without a live metadata row": sorted(set(uniq.tolist()) - live),
+            "live rows without a code": sorted(live - set(uniq.tolist())),
+            "live rows without stored input": sorted(live - stored),
         }
-        if not (self.path / INDEX).exists():
+
+    def reconcile(self) -> dict[str, int]:
+        """Undo what a killed writer left half done (needs the writer's lock)."""
+        dropped = self.raw.truncate(int(self.meta.state("raw_seq", "-1")))
+        for tmp in self.path.glob("*.tmp"):
+            tmp.unlink()
+        found = self.problems()
+        fixed = {"raw chunks dropped": dropped}
+        dup = found["duplicate ids in the index"]
+        orphans = found["codes without a live metadata row"]
+        if dup or orphans:
+            codes = {i: self.index.reconstruct(i) for i in dup if i not in orphans}
+            self.index.remove(np.array(dup + orphans, dtype=np.int64))
+            if codes:
+                self.index.add(np.stack(list(codes.values())), np.array(list(codes)))
             self.index.save(self.path / INDEX)
+        missing = sorted(set(found["live rows without a code"])
+                         | set(found["live rows without stored input"]))  # fmt: skip
+        if missing:  # encode them again on the next run, under the same ids
+            self.index.remove(np.array(missing, dtype=np.int64))
+            self.index.save(self.path / INDEX)
+            self.meta.invalidate(missing)
+        fixed.update({"orphan codes removed": len(orphans), "duplicates removed": len(dup),
+                      "rows to encode again": len(missing)})  # fmt: skip
+        if any(fixed.values()):
+            log.warning("repaired %s: %s", self.path, fixed)
+            self.log_event(f"repaired: {fixed}")
+        return fixed
+
+    # -- writing ------------------------------------------------------------------------
+    def write(self, chunk: Chunk) -> None:
+        """Raw inputs, then the index file, then the metadata commit (the commit point)."""
+        assert self.writable, "open the collection with write=True"
+        seq = self.raw.append(chunk.ids, chunk.inputs)
+        changed = np.array([r["id"] for r in chunk.changed_rows], dtype=np.int64)
+        if len(changed):
+            self.index.remove(changed)
+        self.index.add(chunk.codes, chunk.ids)
+        self.index.save(self.path / INDEX)
+        self.meta.commit(chunk.new_rows, chunk.changed_rows, {"raw_seq": seq})
+
+    def remove(self, ids) -> int:
+        """Soft-delete rows, then drop their codes from the index."""
+        assert self.writable, "open the collection with write=True"
+        ids = np.asarray(sorted(set(int(i) for i in ids)), dtype=np.int64)
+        n = self.meta.soft_delete(ids)
+        self.index.remove(ids)
+        self.index.save(self.path / INDEX)
+        return n
+
+    def compact(self) -> None:
+        """Rewrite the raw store with live items only."""
+        live = np.array(sorted(self.meta.labels()), dtype=np.int64)
+        seq = self.raw.compact(live)
+        self.meta.commit(state={"raw_seq": seq})
+        self.raw.truncate_before(seq)
+
+    def replace_model(self, encoder: HashEncoder) -> None:
+        """Start over with another model: empty index, every live row to encode again."""
+        assert self.writable, "open the collection with write=True"
+        self.encoder = encoder
+        self.index = BinaryIndex(encoder.bits)
+        self.index.save(self.path / INDEX)
+        self.meta.invalidate(sorted(self.meta.labels()))
+        encoder.save(self.path / MODEL)
+        self.info.update(bits=encoder.bits, model_type=encoder.config.model_type,
+                         model_fingerprint=encoder.fingerprint())  # fmt: skip
+        self.save_info()
+
+    # -- reading ------------------------------------------------------------------------
+    def inputs(self, ids) -> object:
+        """Stored model inputs for `ids` (rows in the same order)."""
+        try:
+            return self.raw.get(np.asarray(ids, dtype=np.int64))
+        except KeyError as exc:
+            raise SemhashError(f"{self.path} keeps no input for that item ({exc}).") from None
+
+    def live_inputs(self) -> tuple[np.ndarray, object]:
+        """(ids, inputs) of every live item, ids ascending."""
+        ids = np.array(sorted(self.meta.labels()), dtype=np.int64)
+        return ids, self.inputs(ids) if len(ids) else None
+
+    def save_info(self) -> None:
+        self.info["count"] = len(self.index)
+        self.info["updated_at"] = _now()
+        self.info["versions"] = {"semhash": __version__, "faiss": faiss.__version__,
+                                 "torch": str(torch.__version__)}  # fmt: skip
         atomic_write(self.path / SIDECAR, json.dumps(self.info, indent=2).encode())
 
     def log_event(self, text: str) -> None:
@@ -171,17 +259,24 @@ class Collection:
             fh.write(f"{_now()} {text}\n")
 
     def close(self) -> None:
+        if self.writable:
+            self.save_info()
         self.meta.close()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
 
 
-def _save_raw(folder: Path, raw) -> None:
-    buf = io.BytesIO()
-    if sparse.issparse(raw):
-        sparse.save_npz(buf, raw)
-        atomic_write(folder / RAW_SPARSE, buf.getvalue())
-    else:
-        np.save(buf, np.ascontiguousarray(raw))
-        atomic_write(folder / RAW, buf.getvalue())
+def _acquire(path: Path) -> int:
+    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SemhashError(
+            f"another semhash process is writing to {path}; try again when it has finished."
+        ) from None
+    return fd
 
 
 def _now() -> str:

@@ -10,7 +10,19 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, create_engine, func, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    create_engine,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -32,8 +44,19 @@ class Item(Base):
     width: Mapped[int] = mapped_column(Integer, default=0)
     height: Mapped[int] = mapped_column(Integer, default=0)
     mode: Mapped[str] = mapped_column(String(16), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=-1)  # bytes on disk when read
+    mtime: Mapped[float] = mapped_column(Float, default=-1.0)  # modification time when read
     added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=lambda: _now())
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class State(Base):
+    """Key/value facts committed together with rows (e.g. the last raw chunk written)."""
+
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String)
 
 
 def _now() -> dt.datetime:
@@ -73,12 +96,81 @@ class MetadataStore:
         except SQLAlchemyError as exc:
             raise SemhashError(f"cannot open the metadata database {url} ({exc}).") from None
 
+    def commit(self, new: Iterable[dict] = (), changed: Iterable[dict] = (),
+               state: dict[str, str] | None = None) -> None:  # fmt: skip
+        """One transaction: insert `new` rows, update `changed` rows (by id, undeleting
+        them) and set `state` keys. This is the commit point of every indexing chunk."""
+        with Session(self.engine) as session, session.begin():
+            session.add_all(Item(**row) for row in new)
+            for row in changed:
+                item = session.get(Item, row["id"])
+                for key, value in row.items():
+                    setattr(item, key, value)
+                item.deleted = False
+                item.added_at = _now()
+            for key, value in (state or {}).items():
+                session.merge(State(key=key, value=str(value)))
+
     def add(self, rows: Iterable[dict]) -> int:
         """Insert rows (dicts of `Item` columns, each with its id) in one transaction."""
         rows = list(rows)
-        with Session(self.engine) as session, session.begin():
-            session.add_all(Item(**row) for row in rows)
+        self.commit(new=rows)
         return len(rows)
+
+    def state(self, key: str, default: str | None = None) -> str | None:
+        with Session(self.engine) as session:
+            found = session.get(State, key)
+            return default if found is None else found.value
+
+    def soft_delete(self, ids: Sequence[int]) -> int:
+        """Mark rows deleted (they stay for the record, search never returns them)."""
+        ids = [int(i) for i in ids]
+        with Session(self.engine) as session, session.begin():
+            n = 0
+            for start in range(0, len(ids), 900):
+                stmt = (
+                    update(Item)
+                    .where(Item.id.in_(ids[start : start + 900]), Item.deleted.is_(False))
+                    .values(deleted=True)
+                )
+                n += session.execute(stmt).rowcount
+        return n
+
+    def purge(self, ids: Sequence[int]) -> None:
+        """Delete rows for good (rows whose codes never reached the index)."""
+        ids = [int(i) for i in ids]
+        with Session(self.engine) as session, session.begin():
+            for start in range(0, len(ids), 900):
+                session.execute(delete(Item).where(Item.id.in_(ids[start : start + 900])))
+
+    def live(self) -> dict[str, tuple[int, str, int, float]]:
+        """path -> (id, sha256, size, mtime) of every live row."""
+        with Session(self.engine) as session:
+            stmt = select(Item.path, Item.id, Item.sha256, Item.size, Item.mtime).where(
+                Item.deleted.is_(False)
+            )
+            return {row[0]: tuple(row[1:]) for row in session.execute(stmt)}
+
+    def invalidate(self, ids: Sequence[int]) -> None:
+        """Forget the content hash of rows so that the next run encodes them again."""
+        ids = [int(i) for i in ids]
+        with Session(self.engine) as session, session.begin():
+            for start in range(0, len(ids), 900):
+                stmt = (
+                    update(Item)
+                    .where(Item.id.in_(ids[start : start + 900]))
+                    .values(sha256="", size=-1, mtime=-1.0)
+                )
+                session.execute(stmt)
+
+    def ids_under(self, prefix: str) -> list[int]:
+        """Live ids whose path is `prefix` or lies below it."""
+        folder = prefix.rstrip("/") + "/"
+        with Session(self.engine) as session:
+            stmt = select(Item.id).where(
+                Item.deleted.is_(False), (Item.path == prefix) | Item.path.startswith(folder)
+            )
+            return list(session.scalars(stmt))
 
     def get(self, ids: Sequence[int]) -> dict[int, ItemRow]:
         """Rows for `ids` that exist and are not deleted, keyed by id."""
@@ -95,6 +187,11 @@ class MetadataStore:
         with Session(self.engine) as session:
             item = session.scalars(select(Item).where(Item.path == path)).first()
             return None if item is None or item.deleted else _row(item)
+
+    def any_by_path(self) -> dict[str, int]:
+        """path -> id of every row, deleted ones included (a path keeps its id for good)."""
+        with Session(self.engine) as session:
+            return {row[0]: row[1] for row in session.execute(select(Item.path, Item.id))}
 
     def count(self) -> int:
         with Session(self.engine) as session:

@@ -1,22 +1,26 @@
 """The indexing pipeline: folder -> readable items -> (trained) encoder -> collection.
 
-Bad files never stop a run: each is skipped with its reason, listed in the report and in
-the collection's log.
+Runs are incremental (unchanged files are not read again, changed ones are re-encoded
+under their id), written in chunks that each commit on their own (a killed run resumes
+where it stopped), and bad files never stop a run: each is skipped with its reason,
+listed in the report and in the collection's log.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from indexer.collection import SIDECAR, Collection
+from indexer.collection import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR, Chunk, Collection
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
-from retrieval.progress import timed
+from retrieval.progress import progress, timed
 from retrieval.sources import SOURCES, Loaded, TrainSpec, infer_kind
 from retrieval.training import resolve_device
 
@@ -29,6 +33,9 @@ class IndexOptions:
     kind: str | None = None  # None: from the collection, else inferred from the files
     model_path: Path | None = None
     db_url: str | None = None
+    chunk_size: int = 4096  # items per committed chunk
+    prune: bool = False  # drop entries whose files are gone
+    rebuild: bool = False  # re-encode everything with --model
 
 
 @dataclass
@@ -36,7 +43,9 @@ class IndexReport:
     collection: Path
     kind: str = ""
     added: int = 0
+    changed: int = 0
     unchanged: int = 0
+    removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     train_info: dict = field(default_factory=dict)
@@ -45,29 +54,107 @@ class IndexReport:
     @property
     def items_per_second(self) -> float:
         seconds = self.timings.get("encode", 0.0)
-        return self.added / seconds if seconds > 0 else float("nan")
+        n = self.added + self.changed
+        return n / seconds if seconds > 0 else float("nan")
 
 
-def _existing(collection: Path, opts: IndexOptions):
-    """(collection or None, encoder or None), refusing mismatched models and kinds."""
+@dataclass
+class Plan:
+    """Which listed files to read, and the id each changed or re-added one keeps."""
+
+    todo: list[Path]
+    keep_id: dict[Path, int]
+    unchanged: int
+    gone: list[int]
+
+
+def _key(path: Path) -> str:
+    return str(path.resolve())
+
+
+def _stat(path: Path) -> tuple[int, float]:
+    try:
+        st = path.stat()
+        return st.st_size, st.st_mtime
+    except OSError:
+        return -1, -1.0
+
+
+def plan(coll: Collection, paths: list[Path], root: Path, prune: bool) -> Plan:
+    live, every = coll.meta.live(), coll.meta.any_by_path()
+    todo, keep_id, unchanged, seen = [], {}, 0, set()
+    for path in paths:
+        key = _key(path)
+        seen.add(key)
+        row = live.get(key)
+        if row is not None and row[1] and (row[2], row[3]) == _stat(path):
+            unchanged += 1
+            continue
+        if key in every:
+            keep_id[path] = every[key]
+        todo.append(path)
+    gone = []
+    if prune:
+        prefix = _key(root)
+        gone = [row[0] for key, row in live.items() if key not in seen and
+                (key == prefix or key.startswith(prefix.rstrip("/") + "/"))]  # fmt: skip
+    return Plan(todo, keep_id, unchanged, gone)
+
+
+def _clear_half_created(collection: Path) -> None:
+    """A folder with our files but no sidecar is a creation that was killed: start over."""
+    if not collection.is_dir() or (collection / SIDECAR).exists():
+        return
+    ours = {MODEL, INDEX, RAW, LOG, LOCK, "metadata.sqlite", "metadata.sqlite-journal"}
+    entries = list(collection.iterdir())
+    if entries and all(p.name in ours or p.name.endswith(".tmp") for p in entries):
+        log.warning("%s holds an unfinished collection; starting it again", collection)
+        for p in entries:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, HashEncoder | None]:
+    """(collection or None, the encoder to use or None), refusing mismatched models."""
     device = opts.spec.device
-    coll = Collection.open(collection, device) if (collection / SIDECAR).exists() else None
     encoder = HashEncoder.load(opts.model_path, resolve_device(device)) if opts.model_path else None
-    if coll is not None:
-        if encoder is not None:
-            coll.check_model(encoder)
+    _clear_half_created(collection)
+    if not (collection / SIDECAR).exists():
+        if opts.rebuild and encoder is None:
+            raise SemhashError("--rebuild needs --model: the model to re-encode with.")
+        return None, encoder
+    coll = Collection.open(collection, device, write=True)
+    try:
         if opts.kind and opts.kind != coll.kind:
             raise SemhashError(f"{collection} is a {coll.kind} collection, not a {opts.kind} one.")
-        encoder = coll.encoder
-    return coll, encoder
+        if encoder is not None and opts.rebuild:
+            if encoder.config.kind != coll.kind:
+                raise SemhashError(f"the model is a {encoder.config.kind} model, not {coll.kind}.")
+            if encoder.fingerprint() != coll.info["model_fingerprint"]:
+                coll.replace_model(encoder)
+        elif encoder is not None:
+            coll.check_model(encoder)
+        elif opts.rebuild:
+            raise SemhashError("--rebuild needs --model: the model to re-encode with.")
+    except SemhashError:
+        coll.close()
+        raise
+    return coll, coll.encoder
 
 
 def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -> IndexReport:
-    """Index every item below `root` into `collection` (created, or extended with new files)."""
+    """Index every item below `root` into `collection` (created, or brought up to date)."""
     root, collection = Path(root), Path(collection)
     if not root.exists():
         raise SemhashError(f"{root} does not exist.")
-    coll, encoder = _existing(collection, opts)
+    coll, encoder = _open(collection, opts)
+    try:
+        return _index(root, collection, coll, encoder, opts)
+    finally:
+        if coll is not None:
+            coll.close()
+
+
+def _index(root, collection, coll, encoder, opts) -> IndexReport:
     kind = coll.kind if coll else encoder.config.kind if encoder else opts.kind or infer_kind(root)
     if encoder is not None and encoder.config.kind != kind:
         raise SemhashError(f"the model is a {encoder.config.kind} model, not a {kind} one.")
@@ -77,57 +164,145 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
         paths = source.list(root)
     if not paths:
         raise SemhashError(f"no {kind} files were found in {root}.")
-    if coll is not None:
-        before = len(paths)
-        paths = [p for p in paths if coll.meta.by_path(_key(p)) is None]
-        report.unchanged = before - len(paths)
+    work = plan(coll, paths, root, opts.prune) if coll else Plan(paths, {}, 0, [])
+    report.unchanged = work.unchanged
 
-    with timed("read", report.timings):
-        loaded = source.read(paths, encoder, opts.spec)
-    report.skipped = loaded.skipped
-    if not loaded.paths and coll is None:
-        raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
-    if encoder is None:
+    if coll is None and encoder is None:  # train on the whole folder first
+        with timed("read", report.timings):
+            loaded = source.read(work.todo, None, opts.spec)
+        if not loaded.paths:
+            raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
             encoder, report.train_info = source.fit(loaded, opts.spec)
+        coll = Collection.create(collection, encoder, opts.db_url)
+        try:
+            _write_loaded(coll, source, loaded, root, work, report, opts.chunk_size)
+            return _finish(coll, root, work, report)
+        finally:
+            coll.close()
     if coll is None:
         coll = Collection.create(collection, encoder, opts.db_url)
-    if loaded.paths:
-        _add(coll, source, loaded, root, report)
+        try:
+            _write_paths(coll, source, root, work, report, opts)
+            return _finish(coll, root, work, report)
+        finally:
+            coll.close()
+    _write_paths(coll, source, root, work, report, opts)
+    return _finish(coll, root, work, report)
+
+
+def _write_paths(coll, source, root, work: Plan, report: IndexReport, opts) -> None:
+    """Read, encode and commit `work.todo` chunk by chunk."""
+    bar = progress(total=len(work.todo), desc="indexing", unit="file")
+    for start in range(0, len(work.todo), opts.chunk_size):
+        paths = work.todo[start : start + opts.chunk_size]
+        t0 = time.perf_counter()
+        loaded = source.read(paths, coll.encoder, opts.spec, show=False)
+        report.timings["read"] = report.timings.get("read", 0.0) + time.perf_counter() - t0
+        report.skipped += loaded.skipped
+        _write_chunk(coll, source, loaded, root, work, report)
+        bar.update(len(paths))
+    bar.close()
+
+
+def _write_loaded(coll, source, loaded: Loaded, root, work, report, chunk_size: int) -> None:
+    """Encode and commit items already in memory, chunk by chunk."""
+    report.skipped += loaded.skipped
+    for start in progress(range(0, len(loaded.paths), chunk_size), desc="indexing", unit="chunk"):
+        part = slice(start, start + chunk_size)
+        items = loaded.items[part]
+        sub = Loaded(loaded.paths[part], items, loaded.meta[part])
+        _write_chunk(coll, source, sub, root, work, report)
+
+
+def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Plan, report) -> None:
+    if not loaded.paths:
+        return
+    t0 = time.perf_counter()
+    inputs = source.features(loaded, coll.encoder)
+    codes = coll.encoder.encode(inputs)
+    report.timings["encode"] = report.timings.get("encode", 0.0) + time.perf_counter() - t0
+    next_id = coll.meta.next_id()
+    ids, new_rows, changed_rows = [], [], []
+    for path, meta in zip(loaded.paths, loaded.meta, strict=True):
+        size, mtime = _stat(path)
+        row = {"path": _key(path), "label": _label(path, root), "size": size, "mtime": mtime,
+               **meta}  # fmt: skip
+        if path in work.keep_id:
+            row["id"] = work.keep_id[path]
+            changed_rows.append(row)
+        else:
+            row["id"] = next_id
+            next_id += 1
+            new_rows.append(row)
+        ids.append(row["id"])
+    t0 = time.perf_counter()
+    coll.write(Chunk(np.array(ids, dtype=np.int64), codes, inputs, new_rows, changed_rows))
+    report.timings["write"] = report.timings.get("write", 0.0) + time.perf_counter() - t0
+    report.added += len(new_rows)
+    report.changed += len(changed_rows)
+
+
+def _finish(coll: Collection, root: Path, work: Plan, report: IndexReport) -> IndexReport:
+    if work.gone:
+        report.removed = coll.remove(work.gone)
     report.total = len(coll.index)
-    coll.log_event(f"index {root}: added {report.added}, unchanged {report.unchanged}, "
+    coll.log_event(f"index {root}: added {report.added}, changed {report.changed}, "
+                   f"unchanged {report.unchanged}, removed {report.removed}, "
                    f"skipped {len(report.skipped)}")  # fmt: skip
     for path, reason in report.skipped:
         log.warning("skipped %s: %s", path, reason)
         coll.log_event(f"skipped {path}: {reason}")
-    coll.close()
     return report
-
-
-def _add(coll: Collection, source, loaded: Loaded, root: Path, report: IndexReport) -> None:
-    start = time.perf_counter()
-    features = source.features(loaded, coll.encoder)
-    codes = coll.encoder.encode(features, show_progress=True)
-    report.timings["encode"] = time.perf_counter() - start
-    first = coll.meta.next_id()
-    ids = np.arange(first, first + len(loaded.paths), dtype=np.int64)
-    rows = [{"id": int(i), "path": _key(p), "label": _label(p, root), **m}
-            for i, p, m in zip(ids, loaded.paths, loaded.meta, strict=True)]  # fmt: skip
-    with timed("write", report.timings):
-        coll.add(ids, codes, features, rows)
-    report.added = len(ids)
-
-
-def _key(path: Path) -> str:
-    return str(path.resolve())
 
 
 def _label(path: Path, root: Path) -> str:
     """The parent folder relative to the indexed root ('' for files directly in it)."""
     if not root.is_dir():
         return ""
-    parent = path.parent.resolve().relative_to(root.resolve())
+    try:
+        parent = path.parent.resolve().relative_to(root.resolve())
+    except ValueError:  # a symlinked file: use the folder it is listed in
+        parent = Path(os.path.relpath(path.parent, root))
     return "" if str(parent) == "." else str(parent)
+
+
+def remove_items(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
+    """Remove items by id and/or everything indexed at or below `path`; returns the count."""
+    coll = Collection.open(collection, write=True)
+    try:
+        wanted = [int(i) for i in ids]
+        missing = set(wanted) - set(coll.meta.get(wanted))
+        if missing:
+            raise SemhashError(f"id {min(missing)} is not in {collection}.")
+        if path is not None:
+            found = coll.meta.ids_under(_key(Path(path)))
+            if not found:
+                raise SemhashError(f"nothing indexed in {collection} lies at or below {path}.")
+            wanted += found
+        n = coll.remove(wanted)
+        coll.log_event(f"removed {n} items")
+        return n
+    finally:
+        coll.close()
+
+
+def check_collection(collection: str | Path, repair: bool = False) -> dict:
+    """Problems found between index, metadata and stored inputs; with `repair`, fixed."""
+    coll = Collection.open(collection)
+    try:
+        found = coll.problems()
+        result = {"items": len(coll.index), "problems": {k: len(v) for k, v in found.items()}}
+    finally:
+        coll.close()
+    if repair:
+        coll = Collection.open(collection, write=True)  # opening for writing repairs
+        try:
+            result["repaired"] = coll.repairs
+            result["problems_after"] = {k: len(v) for k, v in coll.problems().items()}
+        finally:
+            coll.close()
+    return result
 
 
 def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
@@ -137,8 +312,7 @@ def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
         raise SemhashError(f"{root} does not exist.")
     kind = opts.kind or infer_kind(root)
     source = SOURCES[kind]()
-    paths = source.list(root)
-    loaded = source.read(paths, None, opts.spec)
+    loaded = source.read(source.list(root), None, opts.spec)
     if len(loaded.paths) < 2:
         raise SemhashError(f"fewer than two readable {kind} files in {root}.")
     encoder, info = source.fit(loaded, opts.spec)

@@ -9,7 +9,7 @@ from retrieval.errors import SemhashError
 
 
 def raw_l2(raw: np.ndarray | None, queries: np.ndarray, k: int, chunk: int = 65536):
-    """Exact Euclidean search on raw pixels scaled to [0, 1]: (D distances, I ids = rows)."""
+    """Exact Euclidean search on raw pixels scaled to [0, 1]: (D distances, I rows of `raw`)."""
     if raw is None or not len(raw):
         raise SemhashError("this collection keeps no raw data for the raw baseline.")
     dim = raw.shape[1]
@@ -22,7 +22,7 @@ def raw_l2(raw: np.ndarray | None, queries: np.ndarray, k: int, chunk: int = 655
 
 
 def tfidf_cosine(raw_counts, query_counts, k: int):
-    """Exact TF-IDF cosine search over word counts: (D = 1 - cosine, I ids = rows).
+    """Exact TF-IDF cosine search over word counts: (D = 1 - cosine, I rows of `raw_counts`).
 
     IDF comes from the collection; term frequencies are sublinear (1 + log tf)."""
     from sklearn.feature_extraction.text import TfidfTransformer

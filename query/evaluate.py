@@ -40,11 +40,11 @@ def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str],
     ranked = metrics.rank_by_distance(hamming(q_codes, db_codes), 1000)
     out = {"codes": scores(metrics.relevance(q_labels, db_labels, ranked))}
     if raw:
-        stored = coll.raw()
+        stored = coll.inputs(db_ids)
         if coll.kind == "text":
-            _, rows = baselines.tfidf_cosine(stored[db_ids], inputs, 1000)
+            _, rows = baselines.tfidf_cosine(stored, inputs, 1000)
         else:
-            _, rows = baselines.raw_l2(np.asarray(stored[db_ids]), inputs, 1000)
+            _, rows = baselines.raw_l2(np.asarray(stored), inputs, 1000)
         out["raw"] = scores(metrics.relevance(q_labels, db_labels, rows))
     return out
 

@@ -128,12 +128,12 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
     missing = [i for i in ids if i not in rows]
     if missing:
         raise SemhashError(f"id {missing[0]} is not in {coll.path}.")
-    raw = coll.raw()
+    inputs = coll.inputs(ids)
     if coll.kind == "text":
-        return Queries([rows[i].path for i in ids], raw[ids])
+        return Queries([rows[i].path for i in ids], inputs)
     cfg = coll.encoder.config
     shape = (len(ids), cfg.channels, cfg.image_size, cfg.image_size)
-    return Queries([rows[i].path for i in ids], np.asarray(raw[ids]).reshape(shape))
+    return Queries([rows[i].path for i in ids], np.asarray(inputs).reshape(shape))
 
 
 def search(
@@ -152,8 +152,9 @@ def search(
                 f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}."
             )
         raw_search = baselines.tfidf_cosine if coll.kind == "text" else baselines.raw_l2
-        D, I = raw_search(coll.raw(), queries.inputs, k or 10)
-        pairs = list(zip(D, I, strict=True))
+        ids, stored = coll.live_inputs()
+        D, rows = raw_search(stored, queries.inputs, k or 10)
+        pairs = list(zip(D, ids[rows], strict=True))
         method = "tfidf-cosine" if coll.kind == "text" else "raw-l2"
     else:
         codes = coll.encoder.encode(queries.inputs)

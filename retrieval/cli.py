@@ -123,15 +123,33 @@ def train(folder, out, **kwargs):
 @click.option("--model", "model_path", type=click.Path(path_type=Path),
               help="Use this trained model instead of training on the folder.")  # fmt: skip
 @click.option("--db", "db_url", help="SQLAlchemy URL for metadata (default: SQLite inside).")
+@click.option("--prune", is_flag=True, help="Remove entries whose files are gone.")
+@click.option("--rebuild", is_flag=True, help="Re-encode everything with --model.")
+@click.option(
+    "--chunk-size",
+    default=4096,
+    show_default=True,
+    help="Items committed together; a killed run resumes after the last chunk.",
+)
 @training_options
 @common
-def index(folder, collection, model_path, db_url, **kwargs):
+def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, **kwargs):
     """Index every image or document below FOLDER into a collection.
 
-    Trains a model on the folder unless --model is given; run it again to add new files."""
+    Trains a model on the folder unless --model is given. Run it again to bring the
+    collection up to date: only new or changed files are encoded."""
     from indexer.pipeline import index_folder
 
-    opts = _index_options(**kwargs, model_path=model_path, db_url=db_url)
+    if chunk_size < 1:
+        raise SemhashError("--chunk-size must be at least 1.")
+    opts = _index_options(
+        **kwargs,
+        model_path=model_path,
+        db_url=db_url,
+        prune=prune,
+        rebuild=rebuild,
+        chunk_size=chunk_size,
+    )
     report = index_folder(folder, collection, opts)
     _print_index_report(report)
 
@@ -139,14 +157,59 @@ def index(folder, collection, model_path, db_url, **kwargs):
 def _print_index_report(report) -> None:
     t = report.timings
     click.echo(
-        f"{report.collection}: added {report.added}, unchanged {report.unchanged}, "
+        f"{report.collection}: added {report.added}, changed {report.changed}, "
+        f"unchanged {report.unchanged}, removed {report.removed}, "
         f"skipped {len(report.skipped)}; {report.total} items in the collection"
     )
     if "train" in t:
         click.echo(f"training: {t['train']:.1f} s")
-    if report.added:
+    if report.added + report.changed:
         click.echo(f"encoding: {report.items_per_second:,.0f} items/s")
     _report_skipped(report.skipped)
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(path_type=Path),
+    help="Remove everything indexed at or below this path.",
+)
+@click.option("--id", "item_ids", type=int, multiple=True, help="Remove this item.")
+@common
+def remove(collection, path, item_ids):
+    """Remove items from COLLECTION by path or id (search never returns them again)."""
+    from indexer.pipeline import remove_items
+
+    if path is None and not item_ids:
+        raise SemhashError("give --path or --id.")
+    n = remove_items(collection, item_ids, path)
+    click.echo(f"removed {n} items from {collection}")
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--repair", is_flag=True, help="Fix what is found (takes the writer's lock).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@common
+def check(collection, repair, as_json):
+    """Verify that index, metadata and stored inputs of COLLECTION agree."""
+    from indexer.pipeline import check_collection
+
+    result = check_collection(collection, repair)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{collection}: {result['items']} items")
+    for name, n in result["problems"].items():
+        click.echo(f"  {name}: {n}")
+    if repair:
+        click.echo(f"repaired: {result['repaired']}")
+    after = result.get("problems_after", result["problems"])
+    if any(after.values()):
+        raise SemhashError("the collection has problems; run `semhash check --repair`.")
+    click.echo("ok")
 
 
 def _report_skipped(skipped) -> None:

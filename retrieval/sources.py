@@ -46,10 +46,10 @@ class Loaded:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _pool_map(fn, paths: list[Path], desc: str, workers: int = 4):
+def _pool_map(fn, paths: list[Path], show: bool = True, workers: int = 4):
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(fn, paths, chunksize=64)
-        yield from progress(results, total=len(paths), desc=desc, unit="file")
+        yield from progress(results, show, total=len(paths), desc="reading", unit="file")
 
 
 def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None):
@@ -68,7 +68,9 @@ class ImageSource:
     def list(self, root: Path) -> list[Path]:
         return images.list_images(root)
 
-    def read(self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec) -> Loaded:
+    def read(
+        self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec, show: bool = True
+    ) -> Loaded:
         if encoder is not None:
             size, channels = encoder.config.image_size, encoder.config.channels
         else:
@@ -82,7 +84,7 @@ class ImageSource:
                 return str(exc)
 
         ok, arrays, meta, skipped = [], [], [], []
-        for path, res in zip(paths, _pool_map(one, paths, "reading"), strict=True):
+        for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
             if isinstance(res, str):
                 skipped.append((str(path), res))
                 continue
@@ -115,7 +117,9 @@ class TextSource:
     def list(self, root: Path) -> list[Path]:
         return text.list_documents(root)
 
-    def read(self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec) -> Loaded:
+    def read(
+        self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec, show: bool = True
+    ) -> Loaded:
         def one(path):
             try:
                 return text.read_document(path)
@@ -123,7 +127,7 @@ class TextSource:
                 return str(exc)
 
         ok, docs, meta, skipped = [], [], [], []
-        for path, res in zip(paths, _pool_map(one, paths, "reading"), strict=True):
+        for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
             if isinstance(res, str):
                 skipped.append((str(path), res))
                 continue

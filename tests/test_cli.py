@@ -121,7 +121,7 @@ def test_reindex_adds_only_new_files_and_skips_bad_ones(tmp_path):
     shutil.copytree(extra / "bars", folder / "new")
     (folder / "new" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     result = run("index", folder, "-c", coll, "-q")
-    assert "added 2, unchanged 30, skipped 1" in result.output
+    assert "added 2, changed 0, unchanged 30, removed 0, skipped 1" in result.output
     assert "broken.png" in result.output
     assert json.loads(run("info", coll, "--json").output)["items"] == 32
     assert "broken.png" in (coll / "index.log").read_text()
