@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,8 @@ def load_image(path: str | Path, size: int, channels: int) -> tuple[np.ndarray, 
     """
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block or never end
+            raise UnreadableImage("not a regular file")
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableImage(f"cannot read file ({exc.strerror or exc})") from None
