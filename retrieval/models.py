@@ -31,8 +31,9 @@ class ModelConfig:
     hidden: int = 512
     corruption: str = "mask"  # "mask", "gaussian" or "none"
     corruption_level: float = 0.3  # masking probability or Gaussian std
+    code_layer: str = "noise"  # "noise" (sigmoid of noisy logits) or "bernoulli" (straight-through)
     code_noise: float = 3.0  # std of the noise added before the code sigmoid in training
-    balance_weight: float = 0.1  # penalty on bits that are not on half of the time
+    balance_weight: float = 50.0  # penalty on bits that are not on for half of the items
     threshold: str = "median"  # per-bit threshold: "median" over the training items or "half"
     vocab_size: int = 0  # text models only
 
@@ -58,8 +59,11 @@ class ModelConfig:
             raise SemhashError(f"unknown model type {self.model_type!r}; choose one of {names}.")
 
 
-class ImageInput:
+class ImageInput(nn.Module):
     """uint8 pixels (N, C, H, W) -> floats in [0, 1]; Bernoulli (cross-entropy) likelihood."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
 
     def prepare(self, batch, device: torch.device) -> torch.Tensor:
         return torch.as_tensor(np.asarray(batch), device=device).float().div_(255.0)
@@ -68,36 +72,49 @@ class ImageInput:
         return F.binary_cross_entropy_with_logits(out, x, reduction="sum") / len(x)
 
 
-class CountInput:
-    """Word counts (N, vocab), dense or scipy sparse -> log(1 + counts); the decoder's
-    softmax is a multinomial over the vocabulary (as in the constrained Poisson model)."""
+class CountInput(nn.Module):
+    """Word counts (N, vocab), dense or scipy sparse -> log(1 + counts) as input; the decoder's
+    softmax is a multinomial over the vocabulary (as in the constrained Poisson model), fitted
+    to the counts weighted by `word_weight` (the IDF, set from the training documents)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.register_buffer("word_weight", torch.ones(cfg.vocab_size))
 
     def prepare(self, batch, device: torch.device) -> torch.Tensor:
         dense = batch.toarray() if hasattr(batch, "toarray") else np.asarray(batch)
         return torch.log1p(torch.as_tensor(dense, dtype=torch.float32, device=device))
 
     def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        counts = torch.expm1(x)
-        words = counts.sum(1).clamp(min=1.0)
-        return (-(counts * F.log_softmax(out, 1)).sum(1) / words).mean()
+        target = torch.expm1(x) * self.word_weight
+        mass = target.sum(1).clamp(min=1e-6)
+        return (-(target * F.log_softmax(out, 1)).sum(1) / mass).mean()
 
 
 INPUTS = {"image": ImageInput, "text": CountInput}
 
 
 class HashingAutoencoder(nn.Module):
-    """Base class: corruption, binary-ish code layer, loss. Override `build()` only."""
+    """Base class: input handling, corruption, binary code layer, loss. Override `build()`;
+    a family with a penalty of its own also overrides `regularizer()`."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.inputs = INPUTS[cfg.kind]()
+        self.inputs = INPUTS[cfg.kind](cfg)
         self.encoder, self.decoder = self.build()
 
     def build(self) -> tuple[nn.Module, nn.Module]:
         """Return (encoder, decoder): input -> `bits` logits, `bits` codes -> output logits."""
         raise NotImplementedError
+
+    def regularizer(self, x: torch.Tensor, logits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """A family's own penalty, added to the loss (scalar; none by default).
+
+        `x` is the clean batch, `logits` the code logits, `z` the codes the decoder saw.
+        """
+        return x.new_zeros(())
 
     # -- data ---------------------------------------------------------------------------
     def prepare(self, batch) -> torch.Tensor:
@@ -125,20 +142,38 @@ class HashingAutoencoder(nn.Module):
         """Real-valued codes in (0, 1) before thresholding."""
         return torch.sigmoid(self.code_logits(x))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def binary_ish(self, logits: torch.Tensor) -> torch.Tensor:
+        """The code the decoder sees in training, pushed towards 0/1: a straight-through
+        Bernoulli sample (value 0 or 1, gradient of the probability), or the sigmoid of
+        noisy logits (Salakhutdinov & Hinton's semantic-hashing noise)."""
+        q = torch.sigmoid(logits)
+        if not self.training:
+            return q
+        if self.cfg.code_layer == "bernoulli":
+            return q + (torch.bernoulli(q) - q).detach()
+        if self.cfg.code_noise > 0:
+            return torch.sigmoid(logits + self.cfg.code_noise * torch.randn_like(logits))
+        return q
+
+    def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(codes z, reconstruction logits, code logits)."""
         logits = self.code_logits(x)
-        if self.training and self.cfg.code_noise > 0:
-            logits = logits + self.cfg.code_noise * torch.randn_like(logits)
-        z = torch.sigmoid(logits)
-        return z, self.decoder(z)
+        z = self.binary_ish(logits)
+        return z, self.decoder(z), logits
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z, out, _ = self._run(x)
+        return z, out
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Training loss on a clean batch `x`: reconstruct it from a corrupted copy."""
-        z, out = self(self.corrupt(x))
+        """Training loss on a clean batch `x`: reconstruct it from a corrupted copy, keep
+        every bit on for about half of the items, plus the family's own penalty."""
+        z, out, logits = self._run(self.corrupt(x))
         recon = self.inputs.loss(out, x)
-        balance = ((z.mean(0) - 0.5) ** 2).sum() * x[0].numel()
-        total = recon + self.cfg.balance_weight * balance
-        return total, {"recon": recon.item(), "balance": balance.item()}
+        balance = ((torch.sigmoid(logits).mean(0) - 0.5) ** 2).sum()
+        reg = self.regularizer(x, logits, z)
+        total = recon + self.cfg.balance_weight * balance + reg
+        return total, {"recon": recon.item(), "balance": balance.item(), "reg": reg.item()}
 
 
 class ConvDAE(HashingAutoencoder):

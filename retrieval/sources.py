@@ -52,9 +52,11 @@ def _pool_map(fn, paths: list[Path], show: bool = True, workers: int = 4):
         yield from progress(results, show, total=len(paths), desc="reading", unit="file")
 
 
-def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None):
+def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, setup=None):
     torch.manual_seed(spec.train.seed)  # weight initialisation is part of the seeded run
     model = build_model(cfg)
+    if setup is not None:
+        setup(model)
     info = train(model, data, spec.train, resolve_device(spec.device))
     encoder = HashEncoder(model, extra=extra or {})
     encoder.fit_thresholds(encoder.real(data, show_progress=True))
@@ -157,12 +159,20 @@ def train_text_encoder(texts: list[str], spec: TrainSpec) -> tuple[HashEncoder, 
     counts = vocab.counts(texts)
     cfg = ModelConfig(model_type=spec.model_type or "bow-ae", kind="text", bits=spec.bits,
                       vocab_size=len(vocab), **TEXT_DEFAULTS)  # fmt: skip
-    return _fit(cfg, counts, spec, {"vocab": vocab.words})
+    df = np.asarray((counts > 0).sum(axis=0)).ravel()
+    idf = torch.as_tensor(np.log((1 + counts.shape[0]) / (1 + df)) + 1, dtype=torch.float32)
+
+    def weigh_words(model):  # reconstruct the words weighted by their IDF
+        model.inputs.word_weight.copy_(idf)
+
+    return _fit(cfg, counts, spec, {"vocab": vocab.words}, weigh_words)
 
 
+# The recipe that measured best on 20 Newsgroups (see README): straight-through Bernoulli
+# codes, half of the words dropped from the input, a light bit-balance penalty.
 TEXT_DEFAULTS = {
-    "hidden": 500, "corruption": "mask", "corruption_level": 0.3, "code_noise": 4.0,
-    "balance_weight": 0.0, "threshold": "half",
+    "hidden": 500, "corruption": "mask", "corruption_level": 0.5, "code_layer": "bernoulli",
+    "balance_weight": 0.1, "threshold": "median",
 }  # fmt: skip
 SOURCES = {"image": ImageSource, "text": TextSource}
 

@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    epochs: int = 0  # 0: the default of the model's kind (DEFAULT_EPOCHS)
-    batch_size: int = 256
-    lr: float = 2e-3
+    epochs: int = 0  # 0: the default of the model's kind (KIND_DEFAULTS)
+    batch_size: int = 0
+    lr: float = 0.0
     weight_decay: float = 1e-5
     seed: int = 0
     max_items: int = 200_000  # train on a seeded sample of larger collections
@@ -30,7 +30,10 @@ class TrainConfig:
         return asdict(self)
 
 
-DEFAULT_EPOCHS = {"image": 6, "text": 20}
+KIND_DEFAULTS = {
+    "image": {"epochs": 6, "batch_size": 256, "lr": 2e-3},
+    "text": {"epochs": 20, "batch_size": 100, "lr": 1e-3},
+}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -58,17 +61,19 @@ def train(
     if n < 2:
         raise SemhashError("at least two items are needed to train a model.")
     device = device or resolve_device()
-    epochs = cfg.epochs or DEFAULT_EPOCHS[model.cfg.kind]
+    defaults = KIND_DEFAULTS[model.cfg.kind]
+    epochs = cfg.epochs or defaults["epochs"]
+    lr, batch = cfg.lr or defaults["lr"], cfg.batch_size or defaults["batch_size"]
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     rows = np.sort(rng.choice(n, cfg.max_items, replace=False)) if n > cfg.max_items else None
     if rows is not None:
         data, n = data[rows], len(rows)
     model.to(device).train()
-    batch = min(cfg.batch_size, n)
+    batch = min(batch, n)
     steps = epochs * math.ceil(n / batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     start, last = time.perf_counter(), {}
     bar = progress(total=steps, desc="training", unit="batch")
     for epoch in range(epochs):
@@ -87,4 +92,5 @@ def train(
     bar.close()
     model.eval()
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "items": n, "epochs": epochs, "final": last}
+    return {"seconds": seconds, "items": n, "epochs": epochs, "lr": lr, "batch_size": batch,
+            "final": last}  # fmt: skip
