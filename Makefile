@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test test-slow bench lint format data clean
+.PHONY: demo test test-slow bench lint format data postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,20 @@ data:
 	  else echo "note: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"; fi; \
 	fi
 
+# Debian's PostgreSQL server binaries, for the throwaway server of tests/test_postgres.py.
+postgres:
+	@if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's postgresql (server binaries for the tests)"; \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the PostgreSQL tests cannot run"; \
+	  else echo "note: PostgreSQL is not installed (apt-get install postgresql); its tests skip"; fi; \
+	fi
+
 demo: $(STAMP) data
 	$(BIN)/semhash demo
 
-test: $(STAMP) data
+test: $(STAMP) data postgres
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP) data

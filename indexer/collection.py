@@ -4,7 +4,8 @@
       collection.json    sidecar: kind, bits, model fingerprint, counts, versions
       model.pt           the encoder (config, weights, thresholds, vocabulary)
       codes.index        FAISS IndexBinaryIDMap2, ids = metadata ids
-      metadata.sqlite    item rows and commit state (unless another SQLAlchemy URL is given)
+      metadata.sqlite    item rows and commit state (unless another SQLAlchemy URL is given;
+                         collection.json then records that URL without its password)
       raw/NNNNNNNN.npz   model input of every item by id (raw baselines, search by id)
       index.log          what each run added, changed, removed and skipped
       .lock              held by the one process allowed to write
@@ -30,9 +31,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 import torch
+from sqlalchemy import make_url
 
 from indexer.binary_index import BinaryIndex
-from indexer.metadata import MetadataStore
+from indexer.metadata import MetadataStore, safe_url
 from indexer.raw_store import RawStore
 from retrieval import __version__
 from retrieval.codes import HashEncoder
@@ -47,8 +49,43 @@ SIDECAR, MODEL, INDEX, DB, RAW, LOG, LOCK = (
 )  # fmt: skip
 
 
+DB_URL_ENV = "SEMHASH_DB_URL"  # the full metadata URL, password included
+
+
 def default_db_url(path: Path) -> str:
     return f"sqlite:///{(path / DB).resolve()}"
+
+
+def new_metadata(url: str) -> MetadataStore:
+    """The store of a new collection: refused unless the database is empty."""
+    meta = MetadataStore(url)
+    if not meta.is_empty():
+        meta.close()
+        raise SemhashError(
+            f"the metadata database {safe_url(url)} already holds items; give each collection "
+            "an empty database of its own."
+        )
+    return meta
+
+
+def open_metadata(path: Path, stored: str, given: str | None = None) -> MetadataStore:
+    """The store of an existing collection. collection.json keeps its database URL without
+    the password (`stored`, "" for the SQLite file inside); the full URL comes from `given`
+    (--db) or $SEMHASH_DB_URL when they name that same database, else the driver finds the
+    password on its own (PostgreSQL: PGPASSWORD, ~/.pgpass)."""
+    own = stored or default_db_url(path)
+    env = os.environ.get(DB_URL_ENV)
+    if given and safe_url(given) != safe_url(own):
+        where = safe_url(stored) if stored else "its own SQLite file"
+        raise SemhashError(f"{path} keeps its metadata in {where}, not in {safe_url(given)}.")
+    url = given or (env if stored and env and safe_url(env) == safe_url(stored) else own)
+    try:
+        return MetadataStore(url)
+    except SemhashError as exc:
+        if not stored or make_url(url).password is not None:
+            raise
+        raise SemhashError(f"{exc} {SIDECAR} keeps no password: if one is needed, set "
+                           f"{DB_URL_ENV} to the full URL (or PGPASSWORD).") from None  # fmt: skip
 
 
 @dataclass
@@ -85,6 +122,8 @@ class Collection:
     # -- create / open ------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, encoder: HashEncoder, db_url: str | None = None):
+        """A new collection; metadata in `db_url` (else $SEMHASH_DB_URL, else SQLite inside),
+        which must be an empty database."""
         path = Path(path)
         if (path / SIDECAR).exists():
             raise SemhashError(f"{path} already holds a collection.")
@@ -93,14 +132,19 @@ class Collection:
         if path.exists() and any(p.name != LOCK for p in path.iterdir()):
             raise SemhashError(f"{path} exists and is not an empty folder or a collection.")
         path.mkdir(parents=True, exist_ok=True)
+        db_url = db_url or os.environ.get(DB_URL_ENV) or None
         lock = _acquire(path)
+        try:
+            meta = new_metadata(db_url or default_db_url(path))
+        except SemhashError:
+            os.close(lock)
+            raise
         info = {
             "format": FORMAT, "kind": encoder.config.kind, "bits": encoder.bits,
             "model_type": encoder.config.model_type, "model_fingerprint": encoder.fingerprint(),
-            "db_url": db_url or "", "count": 0, "created_at": _now(),
+            "db_url": safe_url(db_url) if db_url else "", "count": 0, "created_at": _now(),
         }  # fmt: skip
         encoder.save(path / MODEL)
-        meta = MetadataStore(db_url or default_db_url(path))
         index = BinaryIndex(encoder.bits)
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), True, lock)
         index.save(path / INDEX)
@@ -108,12 +152,23 @@ class Collection:
         return coll
 
     @classmethod
-    def open(cls, path: str | Path, device: torch.device | str = "cpu", write: bool = False):
-        """Open for searching, or with `write=True` take the writer's lock and reconcile."""
+    def open(cls, path: str | Path, device: torch.device | str = "cpu", write: bool = False,
+             db_url: str | None = None):  # fmt: skip
+        """Open for searching, or with `write=True` take the writer's lock and reconcile.
+        `db_url` (--db) may repeat the collection's database URL, with its password."""
         path = Path(path)
         if not (path / SIDECAR).is_file():
             raise SemhashError(f"{path} is not a semhash collection (no {SIDECAR}).")
         lock = _acquire(path) if write else None
+        try:
+            return cls._open(path, device, write, db_url, lock)
+        except BaseException:
+            if lock is not None:
+                os.close(lock)
+            raise
+
+    @classmethod
+    def _open(cls, path: Path, device, write: bool, db_url: str | None, lock: int | None):
         try:
             info = json.loads((path / SIDECAR).read_text())
         except (OSError, ValueError) as exc:
@@ -131,7 +186,7 @@ class Collection:
             raise SemhashError(
                 f"the index in {path} holds {index.bits}-bit codes, not {info['bits']}."
             )
-        meta = MetadataStore(info.get("db_url") or default_db_url(path))
+        meta = open_metadata(path, info.get("db_url") or "", db_url)
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), write, lock)
         if write:
             coll.repairs = coll.reconcile()
@@ -257,6 +312,12 @@ class Collection:
     def log_event(self, text: str) -> None:
         with open(self.path / LOG, "a", encoding="utf-8") as fh:
             fh.write(f"{_now()} {text}\n")
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.writable:

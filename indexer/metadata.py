@@ -2,6 +2,7 @@
 
 One row per indexed item, keyed by the same int64 id as its code in the FAISS index.
 `get(ids)` returns rows keyed by id, the metadata-provider interface that search uses.
+The same queries run on SQLite and PostgreSQL (tests/test_postgres.py runs both).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 
 from sqlalchemy import (
+    URL,
     BigInteger,
     Boolean,
     DateTime,
@@ -20,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     func,
+    make_url,
     select,
     update,
 )
@@ -63,6 +67,29 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def safe_url(url: str) -> str:
+    """`url` without its password: what may be written to disk or shown."""
+    u = make_url(url)
+    if u.password is None:
+        return url
+    bare = URL.create(u.drivername, u.username, None, u.host, u.port, u.database, u.query)
+    return bare.render_as_string(hide_password=False)
+
+
+def _engine_url(url: str) -> URL:
+    """Plain `postgresql://` means psycopg2 to SQLAlchemy; take psycopg 3 (the `postgres`
+    extra) instead when only that one is installed."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql" and find_spec("psycopg2") is None and find_spec("psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _clean(row: dict) -> dict:
+    """PostgreSQL text cannot hold NUL characters: store them (everywhere) as U+FFFD."""
+    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+
+
 @dataclass(frozen=True)
 class ItemRow:
     """A plain, detached copy of one row."""
@@ -91,20 +118,36 @@ class MetadataStore:
     def __init__(self, url: str):
         self.url = url
         try:
-            self.engine = create_engine(url)
+            self.url = safe_url(url)
+            self.engine = create_engine(_engine_url(url))
             Base.metadata.create_all(self.engine)
+        except ImportError as exc:
+            raise SemhashError(
+                f"the database driver for {self.url} is not installed ({exc}); for PostgreSQL "
+                "install the `postgres` extra: pip install 'semantic-hashing[postgres]'."
+            ) from None
         except SQLAlchemyError as exc:
-            raise SemhashError(f"cannot open the metadata database {url} ({exc}).") from None
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise SemhashError(
+                f"cannot open the metadata database {self.url} ({reason})."
+            ) from None
+
+    def is_empty(self) -> bool:
+        """True when the database holds no item and no state yet (a new collection's)."""
+        with Session(self.engine) as session:
+            return session.scalars(select(Item.id).limit(1)).first() is None and (
+                session.scalars(select(State.key).limit(1)).first() is None
+            )
 
     def commit(self, new: Iterable[dict] = (), changed: Iterable[dict] = (),
                state: dict[str, str] | None = None) -> None:  # fmt: skip
         """One transaction: insert `new` rows, update `changed` rows (by id, undeleting
         them) and set `state` keys. This is the commit point of every indexing chunk."""
         with Session(self.engine) as session, session.begin():
-            session.add_all(Item(**row) for row in new)
+            session.add_all(Item(**_clean(row)) for row in new)
             for row in changed:
                 item = session.get(Item, row["id"])
-                for key, value in row.items():
+                for key, value in _clean(row).items():
                     setattr(item, key, value)
                 item.deleted = False
                 item.added_at = _now()
@@ -164,12 +207,12 @@ class MetadataStore:
                 session.execute(stmt)
 
     def ids_under(self, prefix: str) -> list[int]:
-        """Live ids whose path is `prefix` or lies below it."""
+        """Live ids whose path is `prefix` or lies below it (exact, case-sensitive match:
+        no LIKE, whose wildcards and SQLite's case folding would reach other folders)."""
         folder = prefix.rstrip("/") + "/"
+        below = func.substr(Item.path, 1, len(folder)) == folder
         with Session(self.engine) as session:
-            stmt = select(Item.id).where(
-                Item.deleted.is_(False), (Item.path == prefix) | Item.path.startswith(folder)
-            )
+            stmt = select(Item.id).where(Item.deleted.is_(False), (Item.path == prefix) | below)
             return list(session.scalars(stmt))
 
     def get(self, ids: Sequence[int]) -> dict[int, ItemRow]:

@@ -17,7 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.collection import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR, Chunk, Collection
+from indexer.collection import (
+    DB_URL_ENV,
+    INDEX,
+    LOCK,
+    LOG,
+    MODEL,
+    RAW,
+    SIDECAR,
+    Chunk,
+    Collection,
+    new_metadata,
+)
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
 from retrieval.progress import progress, timed
@@ -121,8 +132,10 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, Hash
     if not (collection / SIDECAR).exists():
         if opts.rebuild and encoder is None:
             raise SemhashError("--rebuild needs --model: the model to re-encode with.")
+        if db_url := opts.db_url or os.environ.get(DB_URL_ENV):  # refused before training
+            new_metadata(db_url).close()
         return None, encoder
-    coll = Collection.open(collection, device, write=True)
+    coll = Collection.open(collection, device, write=True, db_url=opts.db_url)
     try:
         if opts.kind and opts.kind != coll.kind:
             raise SemhashError(f"{collection} is a {coll.kind} collection, not a {opts.kind} one.")

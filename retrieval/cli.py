@@ -122,7 +122,8 @@ def train(folder, out, **kwargs):
               help="Collection folder to create or extend.")  # fmt: skip
 @click.option("--model", "model_path", type=click.Path(path_type=Path),
               help="Use this trained model instead of training on the folder.")  # fmt: skip
-@click.option("--db", "db_url", help="SQLAlchemy URL for metadata (default: SQLite inside).")
+@click.option("--db", "db_url", help="SQLAlchemy URL for metadata, e.g. postgresql://user@host/db "
+              "(default: $SEMHASH_DB_URL, else SQLite inside).")  # fmt: skip
 @click.option("--prune", is_flag=True, help="Remove entries whose files are gone.")
 @click.option("--rebuild", is_flag=True, help="Re-encode everything with --model.")
 @click.option(
@@ -254,17 +255,17 @@ def search(
         raise SemhashError("give exactly one of --query, --text or --id.")
     if radius is not None and baseline:
         raise SemhashError("--radius applies to codes only, not to --baseline.")
-    coll = Collection.open(collection, device)
-    if sheet and coll.kind != "image":
-        raise SemhashError("--sheet draws images; this is a text collection.")
-    if item_ids:
-        queries = s.id_queries(coll, list(item_ids))
-    elif query_text is not None:
-        queries = s.text_query(coll, query_text)
-    else:
-        queries = s.load_queries(coll, query_path)
-    k = k if k or radius is not None else 10
-    results = s.search(coll, queries, k=k, radius=radius, baseline=baseline)
+    with Collection.open(collection, device) as coll:
+        if sheet and coll.kind != "image":
+            raise SemhashError("--sheet draws images; this is a text collection.")
+        if item_ids:
+            queries = s.id_queries(coll, list(item_ids))
+        elif query_text is not None:
+            queries = s.text_query(coll, query_text)
+        else:
+            queries = s.load_queries(coll, query_path)
+        k = k if k or radius is not None else 10
+        results = s.search(coll, queries, k=k, radius=radius, baseline=baseline)
     click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
         render.contact_sheet(results, sheet)
@@ -280,15 +281,15 @@ def info(collection, as_json):
     """Describe a collection: kind, code length, model, counts, labels."""
     from indexer.collection import Collection
 
-    coll = Collection.open(collection)
-    labels = coll.meta.labels()
-    data = {
-        **coll.info,
-        "items": len(coll.index),
-        "metadata_rows": len(labels),
-        "labels": len(set(labels.values())),
-        "model": coll.encoder.config.to_dict(),
-    }
+    with Collection.open(collection) as coll:
+        labels = coll.meta.labels()
+        data = {
+            **coll.info,
+            "items": len(coll.index),
+            "metadata_rows": len(labels),
+            "labels": len(set(labels.values())),
+            "model": coll.encoder.config.to_dict(),
+        }
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -348,8 +349,8 @@ def evaluate(collection, folder, limit, seed, as_json):
     from indexer.collection import Collection
     from query.evaluate import evaluate_folder
 
-    coll = Collection.open(collection)
-    result = evaluate_folder(coll, folder, limit, seed)
+    with Collection.open(collection) as coll:
+        result = evaluate_folder(coll, folder, limit, seed)
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:

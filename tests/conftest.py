@@ -1,7 +1,9 @@
-"""Shared fixtures: small seeded image folders and one tiny collection built once."""
+"""Shared fixtures: small seeded image folders, one tiny collection built once, and a
+PostgreSQL server for the session."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ from PIL import Image
 from indexer.pipeline import IndexOptions, index_folder
 from retrieval.sources import TrainSpec
 from retrieval.training import TrainConfig
+
+from .pg_server import NoServer, PostgresServer
 
 CLASSES = ("bars", "columns", "diagonal")
 
@@ -59,3 +63,37 @@ def collection(tmp_path_factory, image_folder) -> Path:
     path = tmp_path_factory.mktemp("coll") / "tiny.semhash"
     index_folder(image_folder, path, fast_options(bits=16))
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on a free localhost port, stopped at the end of the session.
+    Skipped, with the reason, where none can run; with SEMHASH_REQUIRE_POSTGRES=1 (CI)
+    that is a failure instead."""
+    try:
+        import psycopg  # noqa: F401
+
+        server = PostgresServer()
+    except (ImportError, NoServer) as exc:
+        _no_server(f"{exc} (pip install -e '.[postgres]')" if isinstance(exc, ImportError)
+                   else str(exc))  # fmt: skip
+    try:
+        server.start()
+    except NoServer as exc:
+        server.stop()
+        _no_server(str(exc))
+    yield server
+    server.stop()
+
+
+def _no_server(reason: str) -> None:
+    reason = f"no PostgreSQL server: {reason}"
+    if os.environ.get("SEMHASH_REQUIRE_POSTGRES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """The URL (password included) of a new, empty PostgreSQL database."""
+    return postgres.url(postgres.create_database())
