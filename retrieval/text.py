@@ -21,7 +21,7 @@ from scipy import sparse
 
 TEXT_EXTENSIONS = {".txt", ".md", ".text", ".rst"}
 MAX_BYTES = 4 * 1024 * 1024  # read at most this much of a document
-TOKEN = re.compile(r"[a-z][a-z']+")
+TOKEN = re.compile(r"\b[a-z][a-z]+\b")  # alphabetic words of 2+ letters, as scikit-learn
 HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:( |$)")
 
 

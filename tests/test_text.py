@@ -98,8 +98,8 @@ def test_vocabulary_by_document_frequency():
     assert vocab.words == ["banana", "cherry", "durian"]  # apple is too common
     counts = Vocabulary(["apple", "banana"]).counts(["apple apple banana kiwi", "kiwi"])
     assert counts.toarray().tolist() == [[2.0, 1.0], [0.0, 0.0]]
-    assert tokenize("Don't STOP the Rocket-launch!", frozenset({"the"})) == [
-        "don't", "stop", "rocket", "launch",
+    assert tokenize("Don't STOP the Rocket-launch at 9pm!", frozenset({"the"})) == [
+        "don", "stop", "rocket", "launch", "at",
     ]  # fmt: skip
 
 
