@@ -28,12 +28,12 @@ class ModelConfig:
     channels: int = 1
     image_size: int = 28
     width: int = 32  # channels of the first conv layer; doubled at each stride
-    hidden: int = 512
-    corruption: str = "mask"  # "mask", "gaussian" or "none"
-    corruption_level: float = 0.3  # masking probability or Gaussian std
-    code_layer: str = "noise"  # "noise" (sigmoid of noisy logits) or "bernoulli" (straight-through)
-    code_noise: float = 3.0  # std of the noise added before the code sigmoid in training
-    balance_weight: float = 50.0  # penalty on bits that are not on for half of the items
+    hidden: int = 256
+    corruption: str = "shift"  # "shift" (random shifts and flips), "mask", "gaussian", "none"
+    corruption_level: float = 3.0  # shift in pixels, masking probability or Gaussian std
+    code_layer: str = "linear"  # "linear", "noise" (sigmoid of noisy logits), "bernoulli"
+    code_noise: float = 3.0  # std of the noise before the sigmoid ("noise" code layer)
+    balance_weight: float = 0.0  # penalty on bits that are not on for half of the items
     threshold: str = "median"  # per-bit threshold: "median" over the training items or "half"
     vocab_size: int = 0  # text models only
 
@@ -57,6 +57,22 @@ class ModelConfig:
         if self.model_type not in MODEL_TYPES:
             names = ", ".join(sorted(MODEL_TYPES))
             raise SemhashError(f"unknown model type {self.model_type!r}; choose one of {names}.")
+
+
+def shift_and_flip(x: torch.Tensor, shift: int) -> torch.Tensor:
+    """Each image of a batch moved by up to `shift` pixels (zero padding) and mirrored
+    left-right with probability 1/2."""
+    n, c, h, w = x.shape
+    dev = x.device
+    padded = F.pad(x, (shift, shift, shift, shift))
+    dy = torch.randint(0, 2 * shift + 1, (n,), device=dev)
+    dx = torch.randint(0, 2 * shift + 1, (n,), device=dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :]
+    out = padded[torch.arange(n, device=dev)[:, None, None, None],
+                 torch.arange(c, device=dev)[None, :, None, None], rows, cols]  # fmt: skip
+    flip = (torch.rand(n, device=dev) < 0.5)[:, None, None, None]
+    return torch.where(flip, out.flip(-1), out)
 
 
 class ImageInput(nn.Module):
@@ -131,6 +147,8 @@ class HashingAutoencoder(nn.Module):
             return x * (torch.rand_like(x) >= level)
         if self.cfg.corruption == "gaussian":
             return x + level * torch.randn_like(x)
+        if self.cfg.corruption == "shift":
+            return shift_and_flip(x, int(level))
         return x
 
     # -- codes --------------------------------------------------------------------------
@@ -143,9 +161,11 @@ class HashingAutoencoder(nn.Module):
         return torch.sigmoid(self.code_logits(x))
 
     def binary_ish(self, logits: torch.Tensor) -> torch.Tensor:
-        """The code the decoder sees in training, pushed towards 0/1: a straight-through
-        Bernoulli sample (value 0 or 1, gradient of the probability), or the sigmoid of
-        noisy logits (Salakhutdinov & Hinton's semantic-hashing noise)."""
+        """The code the decoder sees: the logits themselves ("linear"), or in training a
+        code pushed towards 0/1: a straight-through Bernoulli sample (value 0 or 1, gradient
+        of the probability), or the sigmoid of noisy logits (semantic-hashing noise)."""
+        if self.cfg.code_layer == "linear":
+            return logits
         q = torch.sigmoid(logits)
         if not self.training:
             return q
@@ -176,27 +196,30 @@ class HashingAutoencoder(nn.Module):
         return total, {"recon": recon.item(), "balance": balance.item(), "reg": reg.item()}
 
 
+def _conv(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out),
+            nn.ReLU()]  # fmt: skip
+
+
 class ConvDAE(HashingAutoencoder):
-    """Convolutional denoising autoencoder (Krizhevsky & Hinton 2011, small-image version)."""
+    """Convolutional denoising autoencoder (after Krizhevsky & Hinton 2011, for small images):
+    three stride-2 conv layers and a batch-normed hidden layer down to the code, an MLP back
+    up to the pixels. The corruption (default: random shifts and flips) is what it denoises."""
 
     def build(self) -> tuple[nn.Module, nn.Module]:
-        c, w, s = self.cfg.channels, self.cfg.width, self.cfg.image_size // 4
+        c, w, size = self.cfg.channels, self.cfg.width, self.cfg.image_size
+        s = size
+        for _ in range(3):  # each stride-2 layer halves the side, rounding up
+            s = (s + 1) // 2
         encoder = nn.Sequential(
-            nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(),
-            nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.BatchNorm2d(4 * w), nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(4 * w * s * s, self.cfg.hidden), nn.ReLU(),
+            *_conv(c, w), *_conv(w, 2 * w), *_conv(2 * w, 4 * w), nn.Flatten(),
+            nn.Linear(4 * w * s * s, self.cfg.hidden, bias=False),
+            nn.BatchNorm1d(self.cfg.hidden), nn.ReLU(),
             nn.Linear(self.cfg.hidden, self.cfg.bits),
         )  # fmt: skip
         decoder = nn.Sequential(
-            nn.Linear(self.cfg.bits, self.cfg.hidden), nn.ReLU(),
-            nn.Linear(self.cfg.hidden, 4 * w * s * s), nn.ReLU(),
-            nn.Unflatten(1, (4 * w, s, s)),
-            nn.ConvTranspose2d(4 * w, 2 * w, 4, stride=2, padding=1),
-            nn.BatchNorm2d(2 * w), nn.ReLU(),
-            nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, c, 3, padding=1),
+            nn.Linear(self.cfg.bits, 2 * self.cfg.hidden), nn.ReLU(),
+            nn.Linear(2 * self.cfg.hidden, c * size * size), nn.Unflatten(1, (c, size, size)),
         )  # fmt: skip
         return encoder, decoder
 

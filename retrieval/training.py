@@ -22,7 +22,7 @@ class TrainConfig:
     epochs: int = 0  # 0: the default of the model's kind (KIND_DEFAULTS)
     batch_size: int = 0
     lr: float = 0.0
-    weight_decay: float = 1e-5
+    weight_decay: float = -1.0  # < 0: the default of the model's kind
     seed: int = 0
     max_items: int = 200_000  # train on a seeded sample of larger collections
 
@@ -31,8 +31,8 @@ class TrainConfig:
 
 
 KIND_DEFAULTS = {
-    "image": {"epochs": 6, "batch_size": 256, "lr": 2e-3},
-    "text": {"epochs": 20, "batch_size": 100, "lr": 1e-3},
+    "image": {"epochs": 6, "batch_size": 256, "lr": 2e-3, "weight_decay": 1e-4},
+    "text": {"epochs": 20, "batch_size": 100, "lr": 1e-3, "weight_decay": 0.0},
 }
 
 
@@ -72,8 +72,9 @@ def train(
     model.to(device).train()
     batch = min(batch, n)
     steps = epochs * math.ceil(n / batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    decay = cfg.weight_decay if cfg.weight_decay >= 0 else defaults["weight_decay"]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     start, last = time.perf_counter(), {}
     bar = progress(total=steps, desc="training", unit="batch")
     for epoch in range(epochs):
