@@ -4,6 +4,8 @@ PostgreSQL server for the session."""
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,17 @@ def make_image_folder(root: Path, per_class: int = 40, seed: int = 0, rgb: bool 
                 img = Image.merge("RGB", (img, img.point(lambda v: v // 2), img))
             img.save(root / name / f"{name}-{i:03d}.png")
     return root
+
+
+def png_claiming_size(path: Path, width: int, height: int) -> None:
+    """A tiny PNG whose header claims `width` x `height` (a decompression bomb)."""
+    Image.new("L", (4, 4)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = data[12:29]
+    ihdr[4:12] = struct.pack(">II", width, height)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    path.write_bytes(bytes(data))
 
 
 def fast_options(epochs: int = 3, **kw) -> IndexOptions:

@@ -1,8 +1,6 @@
 """The bad-input corpus through the whole pipeline: no crash, no hang, every skip reported."""
 
 import os
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -12,17 +10,7 @@ from PIL import Image
 from retrieval.cli import cli
 from retrieval.images import UnreadableImage, list_images, load_image
 
-from .conftest import make_image_folder
-
-
-def bomb_png(path, width=20000, height=20000):
-    Image.new("L", (4, 4)).save(path)
-    data = bytearray(path.read_bytes())
-    ihdr = data[12:29]
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    path.write_bytes(bytes(data))
+from .conftest import make_image_folder, png_claiming_size
 
 
 def make_corpus(root):
@@ -49,7 +37,7 @@ def make_corpus(root):
     exif[0x0112] = 6
     Image.fromarray(grad).save(odd / "rotated.jpg", exif=exif)
     Image.new("L", (1, 1), 7).save(odd / "one.png")
-    bomb_png(odd / "bomb.png")
+    png_claiming_size(odd / "bomb.png", 20000, 20000)
     (odd / "broken-link.png").symlink_to(odd / "nowhere.png")
     (odd / "loop").symlink_to(odd)
     long_name = "é" * 100 + ".png"  # 200+ bytes, still a legal name

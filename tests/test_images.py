@@ -1,24 +1,12 @@
 """Odd real image files: each is either decoded correctly or refused with a reason."""
 
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from retrieval.images import UnreadableImage, list_images, load_image, sniff_channels
 
-
-def png_with_size(path, width, height):
-    """A tiny PNG whose header claims `width` x `height` (a decompression bomb)."""
-    Image.new("L", (4, 4)).save(path)
-    data = bytearray(path.read_bytes())
-    ihdr = data[12:29]
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    path.write_bytes(bytes(data))
+from .conftest import png_claiming_size
 
 
 @pytest.fixture
@@ -61,7 +49,7 @@ def test_exif_rotation_is_applied(tmp_path, gradient):
     [
         (lambda p: p.write_bytes(b""), "empty file"),
         (lambda p: p.write_text("just text"), "not an image"),
-        (lambda p: png_with_size(p, 20000, 20000), "too large"),
+        (lambda p: png_claiming_size(p, 20000, 20000), "too large"),
     ],
 )
 def test_refused_files(tmp_path, make, reason):
