@@ -18,8 +18,9 @@ import torch
 from indexer.collection import SIDECAR, Collection
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
+from retrieval.families import family_config
 from retrieval.images import UnreadableImage, list_images, load_image, sniff_channels
-from retrieval.models import ModelConfig, build_model
+from retrieval.models import build_model
 from retrieval.progress import progress, timed
 from retrieval.training import TrainConfig, resolve_device, train
 
@@ -93,10 +94,9 @@ def train_image_encoder(
     model_type: str = "conv-dae",
 ) -> tuple[HashEncoder, dict]:  # fmt: skip
     """Train a hashing autoencoder on uint8 images (N, C, S, S) and fit its thresholds."""
-    cfg = ModelConfig(
-        model_type=model_type, kind="image", bits=bits,
-        channels=images.shape[1], image_size=images.shape[2],
-    )  # fmt: skip
+    cfg = family_config(
+        model_type, kind="image", bits=bits, channels=images.shape[1], image_size=images.shape[2]
+    )
     torch.manual_seed(tcfg.seed)  # weight initialisation is part of the seeded run
     model = build_model(cfg)
     info = train(model, images, tcfg, resolve_device(device))
