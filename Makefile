@@ -42,8 +42,18 @@ test: $(STAMP) data postgres
 test-slow: $(STAMP) data
 	$(BIN)/python -m pytest -q -m slow
 
+# Every method on each data set at each code length, into report/<dataset>/. A data set
+# that fails (20news until the text path lands) is reported and does not stop the others.
+BENCH_DATASETS ?= fashion-mnist cifar10 20news
+BENCH_BITS ?= 16,32,64,128
+BENCH_ARGS ?=
 bench: $(STAMP) data
-	$(BIN)/python -m pytest -q -m slow
+	@failed=""; for d in $(BENCH_DATASETS); do \
+	  echo "== semhash bench --dataset $$d"; \
+	  $(BIN)/semhash bench --dataset $$d --bits $(BENCH_BITS) --out report/$$d $(BENCH_ARGS) \
+	    || failed="$$failed $$d"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "bench failed for:$$failed"; exit 1; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check retrieval indexer query tests

@@ -382,6 +382,56 @@ def data(name):
     click.echo(f"queries:    {folders[1]}")
 
 
+def _parsed(name: str):
+    """A click callback running `query.bench.<name>`; its SemhashError is a usage error."""
+
+    def callback(ctx, param, value):
+        from query import bench
+
+        try:
+            return getattr(bench, name)(value)
+        except SemhashError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
+# fmt: off
+@cli.command()
+@click.option("--dataset", required=True,
+              help="fashion-mnist, cifar10, 20news, or a folder of images in class folders "
+                   "(train/ and test/ splits, else a seeded holdout of --queries items).")
+@click.option("--bits", default="16,32,64,128", show_default=True, callback=_parsed("parse_bits"),
+              help="Code lengths, comma-separated.")
+@click.option("--queries", default=1000, show_default=True, help="Seeded sample of queries.")
+@click.option("--seed", default=0, show_default=True, help="Seed for queries and training.")
+@click.option("--methods", default="ae:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
+              show_default=True, callback=_parsed("parse_methods"),
+              help="Comma-separated: ae:FAMILY (binary codes), ae-real:FAMILY (the code "
+                   "before thresholding), raw, lsh, pca, itq; FAMILY is a model type or all.")
+@click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for report.json, report.md and the plots.")
+@click.option("--epochs", default=None, type=int, help="Training epochs (default: model's).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--top-n", default=0, show_default=True,
+              help="Ranked-list length for the curves (0 = the whole database, exact).")
+@common
+# fmt: on
+def bench(**options):
+    """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
+    from query.bench import BenchOptions, run_bench
+    from query.report import format_table
+
+    report = run_bench(BenchOptions(**options))
+    p = report.protocol
+    click.echo(f"{p['dataset']}: {p['database_items']:,} database items, {p['queries']:,} "
+               f"queries (seed {p['seed']}), ranked lists of {p['top_n']:,} items")
+    click.echo(format_table(report.rows))
+    click.echo(f"report: {report.files[0].parent}/ (report.json, report.md, "
+               f"{len(report.files) - 2} plots)")
+    click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report.timings.items()))
+
+
 def main() -> None:
     cli(prog_name="semhash")
 

@@ -39,3 +39,46 @@ def rank_by_distance(dist: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k smallest distances per row; ties keep database order (stable)."""
     k = min(k, dist.shape[1])
     return np.argsort(dist, axis=1, kind="stable")[:, :k]
+
+
+def relevant_counts(query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
+    """How many database items share each query's label (the denominator of recall)."""
+    db_labels, query_labels = np.asarray(db_labels), np.asarray(query_labels)
+    size = max(db_labels.max(initial=-1), query_labels.max(initial=-1)) + 1
+    return np.bincount(db_labels, minlength=size)[query_labels]
+
+
+def hits_at(relevant: np.ndarray, ks, chunk: int = 256) -> np.ndarray:
+    """(Q, len(ks)) int: relevant items among the first k of each ranked list."""
+    ks = np.asarray(ks, dtype=np.int64)
+    if ks.size and (ks.min() < 1 or ks.max() > relevant.shape[1]):
+        raise ValueError(f"every k must lie in 1..{relevant.shape[1]} (the ranked list length)")
+    out = np.empty((len(relevant), len(ks)), dtype=np.int64)
+    for i in range(0, len(relevant), chunk):
+        out[i : i + chunk] = np.cumsum(relevant[i : i + chunk], axis=1, dtype=np.int32)[:, ks - 1]
+    return out
+
+
+def recall_at_k(relevant: np.ndarray, n_relevant: np.ndarray, ks) -> np.ndarray:
+    """Mean over queries of (relevant in the top k) / (relevant in the whole database), per k;
+    a query with no relevant item in the database counts 0."""
+    hits = hits_at(relevant, ks).astype(np.float64)
+    n = np.asarray(n_relevant, dtype=np.float64)[:, None]
+    return np.divide(hits, n, out=np.zeros_like(hits), where=n > 0).mean(axis=0)
+
+
+def precision_recall_curve(relevant: np.ndarray, n_relevant: np.ndarray, ks):
+    """(precision, recall) at each cut-off k of the ranked lists, both averaged over queries:
+    the curve traced by growing the returned list."""
+    precision = (hits_at(relevant, ks) / np.asarray(ks, dtype=np.float64)).mean(axis=0)
+    return precision, recall_at_k(relevant, n_relevant, ks)
+
+
+def precision_within_radius(dist: np.ndarray, same: np.ndarray, radius: int):
+    """Per query: precision of the items at distance <= `radius` (0 when there are none),
+    and whether there was any. `dist` and `same` (is the item relevant?) are (Q, N)."""
+    ball = dist <= radius
+    found = ball.sum(axis=1)
+    good = (ball & same).sum(axis=1)
+    precision = np.divide(good, found, out=np.zeros(len(dist)), where=found > 0)
+    return precision, found > 0

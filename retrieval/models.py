@@ -129,6 +129,7 @@ class HashingAutoencoder(nn.Module):
         """A family's own penalty, added to the loss (scalar; none by default).
 
         `x` is the clean batch, `logits` the code logits, `z` the codes the decoder saw.
+        Sparse, contractive and variational models override this.
         """
         return x.new_zeros(())
 
@@ -242,3 +243,8 @@ MODEL_TYPES: dict[str, type[HashingAutoencoder]] = {"conv-dae": ConvDAE, "bow-ae
 def build_model(cfg: ModelConfig) -> HashingAutoencoder:
     cfg.validate()
     return MODEL_TYPES[cfg.model_type](cfg)
+
+
+# The other families subclass the base in retrieval/families.py and add themselves to
+# MODEL_TYPES; importing them here, once the base exists, keeps the registry complete.
+from retrieval import families  # noqa: E402, F401

@@ -17,6 +17,7 @@ import torch
 from retrieval import images, text
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
+from retrieval.families import family_config
 from retrieval.models import ModelConfig, build_model
 from retrieval.progress import progress
 from retrieval.training import TrainConfig, resolve_device, train
@@ -78,26 +79,7 @@ class ImageSource:
         else:
             channels = images.sniff_channels(paths)
             size = spec.image_size or (28 if channels == 1 else 32)
-
-        def one(path):
-            try:
-                return images.load_image(path, size, channels)
-            except images.UnreadableImage as exc:
-                return str(exc)
-
-        ok, arrays, meta, skipped = [], [], [], []
-        for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
-            if isinstance(res, str):
-                skipped.append((str(path), res))
-                continue
-            arr, info = res
-            ok.append(path)
-            arrays.append(arr)
-            meta.append({"sha256": info.sha256, "width": info.width, "height": info.height,
-                         "mode": info.mode, "title": path.name})  # fmt: skip
-        shape = (0, channels, size, size)
-        stacked = np.stack(arrays) if arrays else np.zeros(shape, dtype=np.uint8)
-        return Loaded(ok, stacked, meta, skipped)
+        return read_images(paths, size, channels, show)
 
     def fit(self, loaded: Loaded, spec: TrainSpec) -> tuple[HashEncoder, dict]:
         return train_image_encoder(loaded.items, spec)
@@ -106,10 +88,35 @@ class ImageSource:
         return loaded.items
 
 
+def read_images(paths: list[Path], size: int, channels: int, show: bool = True) -> Loaded:
+    """Decode `paths` to (N, channels, size, size) uint8 in a thread pool; unreadable files
+    are skipped with their reason."""
+
+    def one(path):
+        try:
+            return images.load_image(path, size, channels)
+        except images.UnreadableImage as exc:
+            return str(exc)
+
+    ok, arrays, meta, skipped = [], [], [], []
+    for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
+        if isinstance(res, str):
+            skipped.append((str(path), res))
+            continue
+        arr, info = res
+        ok.append(path)
+        arrays.append(arr)
+        meta.append({"sha256": info.sha256, "width": info.width, "height": info.height,
+                     "mode": info.mode, "title": path.name})  # fmt: skip
+    shape = (0, channels, size, size)
+    stacked = np.stack(arrays) if arrays else np.zeros(shape, dtype=np.uint8)
+    return Loaded(ok, stacked, meta, skipped)
+
+
 def train_image_encoder(data: np.ndarray, spec: TrainSpec) -> tuple[HashEncoder, dict]:
     """Train a hashing autoencoder on uint8 images (N, C, S, S) and fit its thresholds."""
-    cfg = ModelConfig(model_type=spec.model_type or "conv-dae", kind="image", bits=spec.bits,
-                      channels=data.shape[1], image_size=data.shape[2])  # fmt: skip
+    cfg = family_config(spec.model_type or "conv-dae", kind="image", bits=spec.bits,
+                        channels=data.shape[1], image_size=data.shape[2])  # fmt: skip
     return _fit(cfg, data, spec)
 
 

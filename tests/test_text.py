@@ -49,7 +49,7 @@ def corpus(tmp_path_factory):
 def text_collection(tmp_path_factory, corpus):
     path = tmp_path_factory.mktemp("tc") / "news.semhash"
     result = CliRunner().invoke(
-        cli, ["index", str(corpus), "-c", str(path), "--bits", "16", "--epochs", "20", "-q"]
+        cli, ["index", str(corpus), "-c", str(path), "--bits", "16", "--epochs", "100", "-q"]
     )
     assert result.exit_code == 0, result.output
     return path

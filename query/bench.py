@@ -1,0 +1,128 @@
+"""`semhash bench`: every method on the same split, one row per (method, bits).
+
+Methods (`--methods`, comma-separated):
+
+    ae:<family>       the autoencoder's binary codes (Hamming), family from MODEL_TYPES
+    ae-real:<family>  the same autoencoder's real-valued code before thresholding (Euclidean)
+    raw               the raw data: pixels in [0, 1] (Euclidean), TF-IDF for text (cosine)
+    lsh, pca, itq     classic binary codes fitted on the database features (Hamming)
+
+`ae:all` and `ae-real:all` expand to every family. Autoencoders train on the database
+items only, without labels; one model per (family, bits) serves both `ae` and `ae-real`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from query import report as report_mod
+from query.bench_data import BenchData, load_bench_data
+from query.bench_methods import run_methods
+from query.hashing import HASHERS
+from retrieval.errors import SemhashError
+from retrieval.models import MODEL_TYPES
+from retrieval.progress import timed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METHODS = "ae:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
+DEFAULT_BITS = "16,32,64,128"
+
+
+@dataclass(frozen=True)
+class Method:
+    kind: str  # "ae", "ae-real", "raw", "lsh", "pca" or "itq"
+    family: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.family}" if self.family else self.kind
+
+
+def parse_methods(text: str) -> list[Method]:
+    """`ae:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq` -> Methods (order kept, no repeats)."""
+    out: list[Method] = []
+    for item in (part.strip() for part in text.split(",")):
+        kind, _, family = item.partition(":")
+        if kind in ("ae", "ae-real"):
+            families = sorted(MODEL_TYPES) if family == "all" else [family]
+            if not family or any(f not in MODEL_TYPES for f in families):
+                names = ", ".join(sorted(MODEL_TYPES))
+                raise SemhashError(
+                    f"{item!r}: write {kind}:FAMILY with FAMILY one of {names}, all."
+                )
+            out += [Method(kind, f) for f in families]
+        elif kind in ("raw", *HASHERS) and not family:
+            out.append(Method(kind))
+        else:
+            raise SemhashError(
+                f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, raw, lsh, pca or itq."
+            )
+    return list(dict.fromkeys(out))
+
+
+def parse_bits(text: str) -> list[int]:
+    """`16,32,64` -> [16, 32, 64]; each a multiple of 8 between 8 and 1024."""
+    try:
+        bits = [int(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise SemhashError(f"--bits takes comma-separated numbers, not {text!r}.") from None
+    bad = [b for b in bits if not 8 <= b <= 1024 or b % 8]
+    if not bits or bad:
+        raise SemhashError(f"--bits must be multiples of 8 between 8 and 1024, not {text!r}.")
+    return sorted(set(bits))
+
+
+@dataclass
+class BenchOptions:
+    dataset: str = "fashion-mnist"
+    bits: list[int] = field(default_factory=lambda: parse_bits(DEFAULT_BITS))
+    queries: int = 1000
+    seed: int = 0
+    methods: list[Method] = field(default_factory=lambda: parse_methods(DEFAULT_METHODS))
+    out: Path = Path("report")
+    epochs: int | None = None  # None: the training default
+    device: str = "auto"
+    top_n: int = 0  # ranked-list length for the curves; 0 = the whole database (exact)
+    radius: int = 2
+    timing_k: int = 100
+    single_queries: int = 200  # queries timed one at a time
+
+
+@dataclass
+class BenchReport:
+    rows: list[dict]
+    protocol: dict
+    files: list[Path] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def run_bench(opts: BenchOptions) -> BenchReport:
+    """Load the data set, run every method at every code length, write the report."""
+    start, timings = time.perf_counter(), {}
+    with timed("load data", timings):
+        data = load_bench_data(opts.dataset, opts.queries, opts.seed)
+    return bench(data, opts, timings, start)
+
+
+def bench(data: BenchData, opts: BenchOptions, timings: dict | None = None,
+          start: float | None = None) -> BenchReport:  # fmt: skip
+    """Run the benchmark on data already loaded, and write the report into `opts.out`."""
+    start = time.perf_counter() if start is None else start
+    timings = {} if timings is None else timings
+    if opts.epochs is not None and opts.epochs < 1:
+        raise SemhashError("--epochs must be at least 1.")
+    rows = run_methods(data, opts, timings)
+    order = {m.name: i for i, m in enumerate(opts.methods)}
+    rows.sort(key=lambda r: (order[r["method"]], r["bits"] or 0))
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with timed("plots", timings):
+        pngs = report_mod.write_plots(rows, out)
+    timings["total"] = time.perf_counter() - start
+    protocol = report_mod.protocol(data, opts, timings)
+    files = report_mod.write_report(rows, protocol, out, pngs)
+    return BenchReport(rows, protocol, files, timings)

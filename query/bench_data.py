@@ -1,0 +1,126 @@
+"""Data for `semhash bench`: a database, seeded queries, integer labels; one loader each.
+
+Protocol: the database is the training split (or the folder), the queries are a seeded
+sample of the test split, `np.random.default_rng(seed).choice(n_test, queries,
+replace=False)`; relevant means same label. A folder without `train/` and `test/` holds out
+a seeded sample of `queries` items as queries and keeps the rest as the database. The label
+of a file is its parent folder (relative to the split root).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval import datasets
+from retrieval.errors import SemhashError
+from retrieval.images import list_images, sniff_channels
+from retrieval.sources import read_images
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchData:
+    """`kind` is "image" (uint8 (N, C, S, S) inputs) or "text" (count vectors (N, vocab));
+    labels index into `names`."""
+
+    kind: str
+    db_inputs: np.ndarray
+    db_labels: np.ndarray
+    q_inputs: np.ndarray
+    q_labels: np.ndarray
+    names: list[str]
+
+
+def sample_queries(n: int, queries: int, seed: int) -> np.ndarray:
+    """The protocol's query rows: a seeded sample without replacement."""
+    if not 1 <= queries <= n:
+        raise SemhashError(f"--queries must be between 1 and {n} here, not {queries}.")
+    return np.random.default_rng(seed).choice(n, queries, replace=False)
+
+
+def fashion_mnist(queries: int, seed: int) -> BenchData:
+    train, test = datasets.load_fashion_mnist("train"), datasets.load_fashion_mnist("test")
+    picks = sample_queries(len(test.images), queries, seed)
+    return BenchData("image", train.images, train.labels, test.images[picks],
+                     test.labels[picks], list(train.classes))  # fmt: skip
+
+
+def cifar10(queries: int, seed: int) -> BenchData:
+    return image_folder(datasets.cifar10_folder(), queries, seed)
+
+
+def newsgroups(queries: int, seed: int) -> BenchData:
+    raise SemhashError(
+        "20news is not available yet: the text path (bag-of-words data and model) has not "
+        "landed; use fashion-mnist, cifar10 or an image folder."
+    )
+
+
+def _labelled_paths(root: Path) -> tuple[list[Path], list[str]]:
+    paths = list_images(root)
+    if not paths:
+        raise SemhashError(f"no image files were found in {root}.")
+    return paths, [str(p.parent.relative_to(root)) for p in paths]
+
+
+def _load(paths: list[Path], labels: list[str], size: int, channels: int):
+    """Decode `paths`; unreadable files are skipped (and logged by the loader)."""
+    loaded = read_images(paths, size, channels)
+    if loaded.skipped:
+        log.warning("%d unreadable files skipped", len(loaded.skipped))
+    label_of = dict(zip(paths, labels, strict=True))
+    return loaded.items, [label_of[p] for p in loaded.paths]
+
+
+def image_folder(root: str | Path, queries: int, seed: int) -> BenchData:
+    """A folder of images: `train/` and `test/` splits if present, else a seeded holdout."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SemhashError(f"{root} is neither a known data set nor a folder.")
+    split = (root / "train").is_dir() and (root / "test").is_dir()
+    db_paths, db_labels = _labelled_paths(root / "train" if split else root)
+    channels = sniff_channels(db_paths)
+    size = 28 if channels == 1 else 32
+    if split:
+        q_paths, q_labels = _labelled_paths(root / "test")
+        picks = sample_queries(len(q_paths), queries, seed)
+        db, db_labels = _load(db_paths, db_labels, size, channels)
+        q, q_labels = _load([q_paths[i] for i in picks], [q_labels[i] for i in picks],
+                            size, channels)  # fmt: skip
+    else:
+        arrays, labels = _load(db_paths, db_labels, size, channels)
+        if queries >= len(arrays):
+            raise SemhashError(f"--queries {queries} leaves no database in {root} "
+                               f"({len(arrays)} readable images).")  # fmt: skip
+        picks = sample_queries(len(arrays), queries, seed)
+        keep = np.setdiff1d(np.arange(len(arrays)), picks)
+        q, q_labels = arrays[picks], [labels[i] for i in picks]
+        db, db_labels = arrays[keep], [labels[i] for i in keep]
+    names = sorted(set(db_labels) | set(q_labels))
+    if len(names) < 2:
+        raise SemhashError(f"{root} needs images in at least two class folders.")
+    index = {name: i for i, name in enumerate(names)}
+    db_ints, q_ints = ([index[x] for x in xs] for xs in (db_labels, q_labels))
+    return BenchData("image", db, np.array(db_ints), q, np.array(q_ints), names)
+
+
+LOADERS: dict[str, Callable[[int, int], BenchData]] = {
+    "fashion-mnist": fashion_mnist,
+    "cifar10": cifar10,
+    "20news": newsgroups,
+}
+
+
+def load_bench_data(dataset: str, queries: int = 1000, seed: int = 0) -> BenchData:
+    """A named data set (see `LOADERS`) or a folder path."""
+    loader = LOADERS.get(dataset)
+    data = loader(queries, seed) if loader else image_folder(dataset, queries, seed)
+    log.info("%s: %d database items, %d queries, %d labels", dataset, len(data.db_labels),
+             len(data.q_labels), len(data.names))  # fmt: skip
+    return data

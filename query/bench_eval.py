@@ -1,0 +1,135 @@
+"""Scoring one method in `semhash bench`: exact ranked lists, metrics, FAISS query timing.
+
+Rankings are exact and deterministic: every query is compared with every database item
+(popcount Hamming for codes, Euclidean or inner product for real vectors) and sorted
+stably, so ties keep database order. Query time is measured separately with the FAISS
+index the method would use in production, on one thread.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+
+from retrieval import metrics
+from retrieval.codes import hamming
+from retrieval.errors import SemhashError
+
+METRICS = ("hamming", "l2", "ip")
+
+
+@dataclass
+class Space:
+    """Database and query vectors compared by one metric: packed uint8 codes for
+    "hamming", float32 rows for "l2" (Euclidean) and "ip" (inner product, cosine when the
+    rows are L2-normalised)."""
+
+    metric: str
+    db: np.ndarray
+    q: np.ndarray
+    _db_sq: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}")
+        cast = np.uint8 if self.metric == "hamming" else np.float32
+        self.db = np.ascontiguousarray(self.db, dtype=cast)
+        self.q = np.ascontiguousarray(self.q, dtype=cast)
+
+    def distances(self, rows: slice) -> np.ndarray:
+        """(len(rows), N) distances of queries `rows` to every database item."""
+        q = self.q[rows]
+        if self.metric == "hamming":
+            return hamming(q, self.db, chunk=16).astype(np.uint16)
+        if self.metric == "ip":
+            return -(q @ self.db.T)
+        if self._db_sq is None:
+            self._db_sq = (self.db.astype(np.float64) ** 2).sum(1).astype(np.float32)
+        return (q**2).sum(1, keepdims=True) - 2 * (q @ self.db.T) + self._db_sq
+
+    def bytes_per_item(self) -> int:
+        return self.db.shape[1] * self.db.itemsize
+
+    def faiss_index(self):
+        """The index this method would be served from: IndexBinaryFlat or IndexFlat."""
+        d = self.db.shape[1]
+        if self.metric == "hamming":
+            index = faiss.IndexBinaryFlat(d * 8)
+        else:
+            index = faiss.IndexFlatL2(d) if self.metric == "l2" else faiss.IndexFlatIP(d)
+        index.add(self.db)
+        return index
+
+
+def curve_ks(n: int, points: int = 60) -> np.ndarray:
+    """Cut-offs for the recall and precision-recall curves: log-spaced from 1 to n, plus the
+    usual 10, 100 and 1000."""
+    ks = np.geomspace(1, n, points).round().astype(np.int64)
+    return np.unique(np.concatenate([ks, [k for k in (10, 100, 1000) if k <= n], [n]]))
+
+
+def score(space: Space, db_labels: np.ndarray, q_labels: np.ndarray, top_n: int = 0,
+          radius: int = 2, chunk: int = 128) -> dict:  # fmt: skip
+    """Retrieval quality of `space` on labelled queries (relevant = same label).
+
+    `top_n` is the length of the ranked list the curves are computed on (0 = the whole
+    database, exact). Precision within `radius` is for Hamming spaces only.
+    """
+    n_db, n_q = len(space.db), len(space.q)
+    top_n = min(top_n or n_db, n_db)
+    if n_db == 0 or n_q == 0:
+        raise SemhashError("the benchmark needs at least one database item and one query.")
+    relevant = np.empty((n_q, top_n), dtype=bool)
+    ball_precision, ball_found = [], []
+    for i in range(0, n_q, chunk):
+        rows = slice(i, i + chunk)
+        dist = space.distances(rows)
+        relevant[rows] = metrics.relevance(
+            q_labels[rows], db_labels, metrics.rank_by_distance(dist, top_n)
+        )
+        if space.metric == "hamming":
+            same = db_labels[None, :] == q_labels[rows, None]
+            p, found = metrics.precision_within_radius(dist, same, radius)
+            ball_precision.append(p)
+            ball_found.append(found)
+    ks = curve_ks(top_n)
+    precision, recall = metrics.precision_recall_curve(
+        relevant, metrics.relevant_counts(q_labels, db_labels), ks
+    )
+    out = {
+        "p@10": metrics.precision_at_k(relevant, min(10, top_n)),
+        "p@100": metrics.precision_at_k(relevant, min(100, top_n)),
+        "map@1000": metrics.mean_average_precision(relevant, 1000),
+        "radius_precision": None,
+        "radius_hit_fraction": None,
+        "curve": {"k": ks.tolist(), "precision": precision.tolist(), "recall": recall.tolist()},
+    }
+    if ball_precision:
+        out["radius_precision"] = float(np.concatenate(ball_precision).mean())
+        out["radius_hit_fraction"] = float(np.concatenate(ball_found).mean())
+    return out
+
+
+def time_queries(space: Space, k: int = 100, single: int = 200) -> dict:
+    """Milliseconds per query on one thread: all queries in one batch, and the first
+    `single` queries one at a time."""
+    index = space.faiss_index()
+    k = min(k, len(space.db))
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.search(space.q[:1], k)  # warm-up: first-call allocations are not query time
+        start = time.perf_counter()
+        index.search(space.q, k)
+        batch = (time.perf_counter() - start) / len(space.q)
+        n = min(single, len(space.q))
+        start = time.perf_counter()
+        for i in range(n):
+            index.search(space.q[i : i + 1], k)
+        one = (time.perf_counter() - start) / max(n, 1)
+    finally:
+        faiss.omp_set_num_threads(before)
+    return {"query_ms_batch": 1e3 * batch, "query_ms_single": 1e3 * one}

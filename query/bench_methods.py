@@ -1,0 +1,148 @@
+"""The methods of `semhash bench`, each turned into search spaces and scored.
+
+Raw features and the FAISS hashers are fitted on the database only; autoencoders train on
+the database items without labels. Every row records its training time (0 when there is
+nothing to fit), its encoding throughput over the database and its query times.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from query.bench_data import BenchData
+from query.bench_eval import Space, score, time_queries
+from query.hashing import HASHERS
+from retrieval.errors import SemhashError
+from retrieval.progress import timed
+
+if TYPE_CHECKING:
+    from query.bench import BenchOptions
+
+log = logging.getLogger(__name__)
+
+
+def run_methods(data: BenchData, opts: BenchOptions, timings: dict) -> list[dict]:
+    """One row per (method, bits); `raw` is one row with bits None."""
+    names = [m.name for m in opts.methods]
+    rows = []
+    if {"raw", *HASHERS} & set(names):
+        start = time.perf_counter()
+        db, q, metric = raw_features(data)
+        feature_seconds = _add(timings, "encode", time.perf_counter() - start)
+    if "raw" in names:
+        rows.append(_row("raw", None, Space(metric, db, q), data, opts, timings,
+                         train=0.0, encode=feature_seconds))  # fmt: skip
+    families = list(dict.fromkeys(m.family for m in opts.methods if m.family))
+    for bits in opts.bits:
+        for name in (n for n in HASHERS if n in names):
+            rows.append(hasher_row(name, bits, db, q, data, opts, timings))
+        for family in families:
+            kinds = {m.kind for m in opts.methods if m.family == family}
+            rows += autoencoder_rows(family, bits, kinds, data, opts, timings)
+    return rows
+
+
+def raw_features(data: BenchData) -> tuple[np.ndarray, np.ndarray, str]:
+    """(database, queries, metric): pixels in [0, 1] for images (Euclidean); for text,
+    TF-IDF fitted on the database, L2-normalised, compared by inner product (cosine)."""
+    if data.kind == "image":
+        flat = [
+            x.reshape(len(x), -1).astype(np.float32) / 255.0
+            for x in (data.db_inputs, data.q_inputs)
+        ]
+        return flat[0], flat[1], "l2"
+    if data.kind == "text":
+        from scipy import sparse
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        tfidf = TfidfTransformer().fit(data.db_inputs)
+        out = [tfidf.transform(x) for x in (data.db_inputs, data.q_inputs)]
+        out = [x.toarray() if sparse.issparse(x) else x for x in out]
+        return out[0].astype(np.float32), out[1].astype(np.float32), "ip"
+    raise SemhashError(f"unknown data kind {data.kind!r}.")
+
+
+def hasher_row(name: str, bits: int, db: np.ndarray, q: np.ndarray, data: BenchData,
+               opts: BenchOptions, timings: dict) -> dict:  # fmt: skip
+    start = time.perf_counter()
+    hasher = HASHERS[name](bits, opts.seed).fit(db)
+    train = _add(timings, "train", time.perf_counter() - start)
+    start = time.perf_counter()
+    db_codes = hasher.encode(db)
+    encode = _add(timings, "encode", time.perf_counter() - start)
+    space = Space("hamming", db_codes, hasher.encode(q))
+    return _row(name, bits, space, data, opts, timings, train=train, encode=encode)
+
+
+def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOptions):
+    """A freshly seeded `family` model trained on the database inputs: (encoder, info)."""
+    import torch
+
+    from retrieval.codes import HashEncoder
+    from retrieval.families import family_config
+    from retrieval.models import build_model
+    from retrieval.training import TrainConfig, resolve_device, train
+
+    if data.kind != "image":
+        raise SemhashError(f"bench cannot train {data.kind} autoencoders yet.")
+    _, channels, size, _ = data.db_inputs.shape
+    cfg = family_config(family, kind="image", bits=bits, channels=channels, image_size=size)
+    tcfg = TrainConfig(seed=opts.seed)
+    tcfg.epochs = opts.epochs or tcfg.epochs
+    torch.manual_seed(opts.seed)
+    model = build_model(cfg)
+    info = train(model, data.db_inputs, tcfg, resolve_device(opts.device))
+    return HashEncoder(model), info
+
+
+def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
+                     opts: BenchOptions, timings: dict) -> list[dict]:  # fmt: skip
+    """Rows for `ae:family` (binary codes) and/or `ae-real:family` (the code before
+    thresholding), from one trained model."""
+    with timed(f"training {family} at {bits} bits"):
+        encoder, info = train_autoencoder(data, family, bits, opts)
+    _add(timings, "train", info["seconds"])
+    start = time.perf_counter()
+    real_db = encoder.real(data.db_inputs, show_progress=True)
+    real_seconds = time.perf_counter() - start
+    encoder.fit_thresholds(real_db)
+    start = time.perf_counter()
+    codes_db = encoder.binarize(real_db)
+    binarize_seconds = time.perf_counter() - start
+    _add(timings, "encode", real_seconds + binarize_seconds)
+    real_q = encoder.real(data.q_inputs)
+    extra = {"family": family, "epochs": info["epochs"], "final_loss": info["final"].get("loss")}
+    rows = []
+    if "ae" in kinds:
+        space = Space("hamming", codes_db, encoder.binarize(real_q))
+        rows.append(_row(f"ae:{family}", bits, space, data, opts, timings, train=info["seconds"],
+                         encode=real_seconds + binarize_seconds, extra=extra))  # fmt: skip
+    if "ae-real" in kinds:
+        space = Space("l2", real_db, real_q)
+        rows.append(_row(f"ae-real:{family}", bits, space, data, opts, timings,
+                         train=info["seconds"], encode=real_seconds, extra=extra))  # fmt: skip
+    return rows
+
+
+def _row(method: str, bits: int | None, space: Space, data: BenchData, opts: BenchOptions,
+         timings: dict, train: float, encode: float, extra: dict | None = None):  # fmt: skip
+    start = time.perf_counter()
+    quality = score(space, data.db_labels, data.q_labels, opts.top_n, opts.radius)
+    speed = time_queries(space, opts.timing_k, opts.single_queries)
+    _add(timings, "evaluate", time.perf_counter() - start)
+    curve = quality.pop("curve")
+    n = len(space.db)
+    log.info("%s %s bits: P@100 %.3f", method, bits if bits else "-", quality["p@100"])
+    return {"method": method, "bits": bits, "metric": space.metric, **quality, **speed,
+            "encode_items_per_s": n / encode if encode > 0 else None, "train_seconds": train,
+            "bytes_per_item": space.bytes_per_item(), **(extra or {}), "curve": curve}  # fmt: skip
+
+
+def _add(timings: dict, key: str, seconds: float) -> float:
+    """Accumulate `seconds` into `timings[key]`; return `seconds`."""
+    timings[key] = timings.get(key, 0.0) + seconds
+    return seconds

@@ -1,0 +1,118 @@
+"""`semhash bench`: option parsing, data loaders, the text hook, and one tiny run end to end."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from query.bench import DEFAULT_METHODS, BenchOptions, Method, bench, parse_bits, parse_methods
+from query.bench_data import BenchData, image_folder, sample_queries
+from retrieval.cli import cli
+from retrieval.errors import SemhashError
+
+from .conftest import make_image_folder
+
+ROW_KEYS = {
+    "method", "bits", "metric", "p@10", "p@100", "map@1000", "radius_precision",
+    "radius_hit_fraction", "curve", "query_ms_batch", "query_ms_single",
+    "encode_items_per_s", "train_seconds", "bytes_per_item",
+}  # fmt: skip
+
+
+def test_parse_methods_and_bits():
+    methods = parse_methods("ae:vae, raw,ae-real:vae,itq,raw")
+    assert [m.name for m in methods] == ["ae:vae", "raw", "ae-real:vae", "itq"]
+    assert len(parse_methods("ae:all")) >= 5
+    assert parse_bits("64,16,16") == [16, 64]
+    for bad in ("ae", "ae:nope", "knn", "lsh:x"):
+        with pytest.raises(SemhashError):
+            parse_methods(bad)
+    for bad in ("12", "", "a,b", "2048"):
+        with pytest.raises(SemhashError, match="bits"):
+            parse_bits(bad)
+
+
+def test_cli_defaults_match_the_library():
+    option = {p.name: p for p in cli.commands["bench"].params}["methods"]
+    assert option.default == DEFAULT_METHODS
+
+
+def test_query_sample_is_the_protocols():
+    picks = sample_queries(100, 10, seed=3)
+    assert np.array_equal(picks, np.random.default_rng(3).choice(100, 10, replace=False))
+
+
+def test_folder_with_splits_and_folder_with_holdout(tmp_path):
+    make_image_folder(tmp_path / "split" / "train", per_class=5)
+    make_image_folder(tmp_path / "split" / "test", per_class=3, seed=1)
+    data = image_folder(tmp_path / "split", queries=4, seed=0)
+    assert data.db_inputs.shape == (15, 1, 28, 28) and len(data.q_labels) == 4
+    assert data.names == ["bars", "columns", "diagonal"]
+    flat = image_folder(make_image_folder(tmp_path / "flat", per_class=5), queries=4, seed=0)
+    assert len(flat.db_labels) == 11 and len(flat.q_labels) == 4
+    # the held-out queries are not in the database
+    q_set = {x.tobytes() for x in flat.q_inputs}
+    assert not q_set & {x.tobytes() for x in flat.db_inputs}
+    with pytest.raises(SemhashError, match="leaves no database"):
+        image_folder(tmp_path / "flat", queries=15, seed=0)
+
+
+def test_text_data_hook(tmp_path):
+    """Raw TF-IDF cosine and the FAISS hashers already work on count vectors."""
+    rng = np.random.default_rng(0)
+    topics = rng.dirichlet(np.full(60, 0.1), size=3)
+    labels = rng.integers(0, 3, 240)
+    counts = np.stack([rng.multinomial(40, topics[y]) for y in labels]).astype(np.float32)
+    data = BenchData("text", counts[:200], labels[:200], counts[200:], labels[200:],
+                     ["a", "b", "c"])  # fmt: skip
+    opts = BenchOptions(dataset="toy-text", bits=[16], methods=parse_methods("raw,lsh,pca,itq"),
+                        out=tmp_path / "r")  # fmt: skip
+    report = bench(data, opts)
+    assert [r["method"] for r in report.rows] == ["raw", "lsh", "pca", "itq"]
+    assert report.rows[0]["metric"] == "ip" and report.rows[0]["p@10"] > 0.6
+    with pytest.raises(SemhashError, match="text autoencoders"):
+        bench(data, BenchOptions(dataset="t", methods=[Method("ae", "ae")], out=tmp_path))
+
+
+def test_bench_end_to_end(tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", per_class=60)
+    out = tmp_path / "report"
+    args = ["bench", "--dataset", folder, "--bits", "8,16", "--queries", 30, "--epochs", 1,
+            "--out", out, "-q"]  # fmt: skip
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "ae:conv-dae" in result.output and "wall time" in result.output
+    report = json.loads((out / "report.json").read_text())
+    protocol, rows = report["protocol"], report["rows"]
+    assert protocol["database_items"] == 150 and protocol["queries"] == 30
+    assert protocol["seed"] == 0 and {"torch", "faiss", "numpy"} <= set(protocol["versions"])
+    names = [(r["method"], r["bits"]) for r in rows]
+    expected = [(m, b) for m in ("ae:conv-dae", "ae-real:conv-dae") for b in (8, 16)]
+    expected += [("raw", None)] + [(m, b) for m in ("lsh", "pca", "itq") for b in (8, 16)]
+    assert names == expected
+    for row in rows:
+        assert ROW_KEYS <= set(row)
+        assert 0 <= row["p@100"] <= 1 and row["query_ms_single"] > 0
+        binary = row["metric"] == "hamming"
+        assert (row["radius_precision"] is not None) == binary
+        assert row["bytes_per_item"] == (row["bits"] // 8 if binary else row["bytes_per_item"])
+    for name in ("pr-8bits.png", "pr-16bits.png", "p100-vs-bits.png", "report.md"):
+        assert (out / name).stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--dataset", "20news"], ["not available yet"]),
+        (["--dataset", "{tmp}/nowhere"], ["neither a known data set nor a folder"]),
+        (["--dataset", "fashion-mnist", "--methods", "ae:nope"], ["ae:FAMILY"]),
+        (["--dataset", "fashion-mnist", "--bits", "12"], ["multiples of 8"]),
+    ],
+)
+def test_bench_user_errors(tmp_path, args, words):
+    args = ["bench", *(a.format(tmp=tmp_path) for a in args), "--out", str(tmp_path / "r")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    for word in words:
+        assert word in result.output
