@@ -26,6 +26,7 @@ import torch
 
 from indexer.binary_index import BinaryIndex
 from indexer.metadata import MetadataStore
+from indexer.strategies import StrategyParams, default_strategy, open_secondary
 from retrieval import __version__
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
@@ -139,6 +140,12 @@ class Collection:
         self.meta.add(rows)
         self.info["count"] = len(self.index)
         self.save()
+
+    def search_index(self, strategy: str | None = None, params: StrategyParams | None = None):
+        """The index that answers queries with `strategy` (default: by collection size);
+        secondary indexes live beside the primary one and are rebuilt when stale."""
+        strategy = strategy or default_strategy(len(self.index))
+        return open_secondary(self.path, strategy, self.index, params or StrategyParams())
 
     def raw(self) -> np.ndarray | None:
         """Model-size inputs of all items (row = id), memory-mapped."""

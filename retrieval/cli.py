@@ -91,6 +91,45 @@ def _index_options(bits, epochs, image_size, model_type, seed, device, **extra):
                         model_type=model_type, **extra)  # fmt: skip
 
 
+STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
+
+
+def strategy_options(fn):
+    """--strategy and its knobs, shared by `search` and `bench-scale`."""
+    options = [
+        click.option(
+            "--strategy",
+            type=click.Choice(STRATEGY_CHOICES),
+            help="Index: exact flat scan, hash lookup + re-rank, ivf or hnsw "
+            "[default: flat below 2M items, hash above].",
+        ),  # fmt: skip
+        click.option("--nhash", default=0, help="hash: tables (0: code bits // b)."),
+        click.option(
+            "--hash-bits", "b", default=0, help="hash: address bits per table (0: about log2 N)."
+        ),  # fmt: skip
+        click.option(
+            "--hash-radius",
+            default=1,
+            show_default=True,
+            help="hash: address bits flipped per table at query time.",
+        ),  # fmt: skip
+        click.option("--nlist", default=0, help="ivf: cells (0: about 4 sqrt N)."),
+        click.option("--nprobe", default=16, show_default=True, help="ivf: cells scanned."),
+        click.option("--hnsw-m", default=16, show_default=True, help="hnsw: graph degree."),
+        click.option("--ef-search", default=128, show_default=True, help="hnsw: search beam."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _strategy_params(nhash, b, hash_radius, nlist, nprobe, hnsw_m, ef_search):
+    from indexer.strategies import StrategyParams
+
+    return StrategyParams(nhash=nhash, b=b, radius=hash_radius, nlist=nlist, nprobe=nprobe,
+                          M=hnsw_m, ef_search=ef_search)  # fmt: skip
+
+
 @click.group(cls=SemhashGroup)
 @click.version_option(__version__, prog_name="semhash")
 def cli():
@@ -166,8 +205,10 @@ def _report_skipped(skipped) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@strategy_options
 @common
-def search(collection, query_path, item_ids, k, radius, baseline, as_json, sheet, device):
+def search(collection, query_path, item_ids, k, radius, baseline, as_json, sheet, device,
+           strategy, **knobs):  # fmt: skip
     """Find the items of COLLECTION most like a query image, folder or stored id."""
     from indexer.collection import Collection
     from query import render
@@ -182,7 +223,8 @@ def search(collection, query_path, item_ids, k, radius, baseline, as_json, sheet
         s.id_queries(coll, list(item_ids)) if item_ids else s.load_image_queries(coll, query_path)
     )
     results = s.search(coll, queries, k=k if k or radius is not None else 10, radius=radius,
-                       baseline=baseline)  # fmt: skip
+                       baseline=baseline, strategy=strategy,
+                       params=_strategy_params(**knobs))  # fmt: skip
     click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
         render.contact_sheet(results, sheet)
