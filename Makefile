@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test test-slow bench lint format data clean
+.PHONY: demo test test-slow bench bench-scale lint format data clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test-slow: $(STAMP) data
 bench: $(STAMP) data
 	$(BIN)/python -m pytest -q -m slow
 
+# Strategies from 60k to 10M codes (long: about an hour on 2 shared cores, ~10 GB of RAM).
+bench-scale: $(STAMP) data
+	$(BIN)/semhash bench-scale --out scale-bench
+
 lint: $(STAMP)
 	$(BIN)/ruff check retrieval indexer query tests
 	$(BIN)/ruff format --check retrieval indexer query tests
@@ -44,4 +48,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix retrieval indexer query tests
 
 clean:
-	rm -rf $(VENV) semhash-demo .pytest_cache
+	rm -rf $(VENV) semhash-demo scale-bench .pytest_cache

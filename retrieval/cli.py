@@ -289,6 +289,58 @@ def demo(out, epochs, device):
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.timings.items()))
 
 
+def _count(text: str) -> int:
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
+    try:
+        return int(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        raise SemhashError(f"{text!r} is not a size such as 60000, 60k or 1M.") from None
+
+
+@cli.command("bench-scale")
+@click.option("--out", default="scale-bench", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the model, scale-report.json and scale-table.txt.")  # fmt: skip
+@click.option("--sizes", default="60k,1M,10M", show_default=True,
+              help="Comma-separated collection sizes.")  # fmt: skip
+@click.option("--strategies", default="flat,hash,ivf,hnsw", show_default=True,
+              help="Comma-separated strategies to measure.")  # fmt: skip
+@click.option("--model", type=click.Path(path_type=Path, exists=True),
+              help="A trained 64-bit model (default: train one on Fashion-MNIST).")  # fmt: skip
+@click.option("--collection", type=click.Path(path_type=Path, exists=True),
+              help="Take the model of this collection.")  # fmt: skip
+@click.option("--epochs", default=2, show_default=True, help="Epochs when training here.")
+@click.option("--queries", default=1000, show_default=True, help="Seeded test queries.")
+@click.option("--raw-queries", default=200, show_default=True,
+              help="Queries for raw-float runs above 100k items.")  # fmt: skip
+@click.option("--raw-max-n", default="1M", show_default=True,
+              help="Largest size searched with raw floats (1M x 784 floats = 3.1 GB).")  # fmt: skip
+@click.option("--hnsw-max-n", default="1M", show_default=True,
+              help="Largest size given an HNSW graph (slow to build).")  # fmt: skip
+@click.option("--encode-budget", default=300.0, show_default=True,
+              help="Seconds to encode augmented images; fitted codes fill the rest.")  # fmt: skip
+@common
+def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_queries,
+                raw_max_n, hnsw_max_n, encode_budget):  # fmt: skip
+    """Latency, recall@100, memory and build time of each strategy from 60k to 10M codes."""
+    from query.scale import ScaleOptions, as_table, run_scale
+
+    if collection is not None:
+        model = Path(collection) / "model.pt"
+    names = tuple(x.strip() for x in strategies.split(",") if x.strip())
+    unknown = set(names) - set(STRATEGY_CHOICES)
+    if unknown:
+        raise SemhashError(f"unknown strategy {sorted(unknown)[0]!r}.")
+    opts = ScaleOptions(
+        out=out, sizes=tuple(_count(x) for x in sizes.split(",")), strategies=names,
+        model=model, epochs=epochs, n_queries=queries, raw_queries=raw_queries,
+        raw_max_n=_count(raw_max_n), hnsw_max_n=_count(hnsw_max_n),
+        encode_budget_s=encode_budget,
+    )  # fmt: skip
+    report = run_scale(opts)
+    click.echo(as_table(report))
+    click.echo(f"report: {out / 'scale-report.json'} ({report['wall_s']:.0f} s)")
+
+
 def main() -> None:
     cli(prog_name="semhash")
 
