@@ -3,7 +3,9 @@
     my.semhash/
       collection.json    sidecar: kind, bits, model fingerprint, counts, versions
       model.pt           the encoder (config, weights, thresholds, vocabulary)
-      codes.index        FAISS IndexBinaryIDMap2, ids = metadata ids
+      codes.index        FAISS IndexBinaryIDMap2, ids = metadata ids (faiss backend)
+      codes.<s>.index    secondary index of search strategy <s> (hash, ivf, hnsw) + .json
+      milvus.db          Milvus Lite file (milvus backend without a server URI)
       metadata.sqlite    item rows (unless another SQLAlchemy URL was given)
       raw.npy            model-size input of every item, row = id (raw baselines)
       index.log          what each indexing run did and skipped
@@ -24,7 +26,7 @@ import faiss
 import numpy as np
 import torch
 
-from indexer.binary_index import BinaryIndex
+from indexer.backends import CodeIndex, backend_info, new_code_index, open_code_index
 from indexer.metadata import MetadataStore
 from indexer.strategies import StrategyParams, default_strategy, open_secondary
 from retrieval import __version__
@@ -49,7 +51,7 @@ class Collection:
     path: Path
     info: dict
     encoder: HashEncoder
-    index: BinaryIndex
+    index: CodeIndex
     meta: MetadataStore
     _raw: np.ndarray | None = field(default=None, repr=False)
 
@@ -58,12 +60,19 @@ class Collection:
         return self.info["kind"]
 
     @property
+    def backend(self) -> str:
+        return (self.info.get("backend") or {"name": "faiss"})["name"]
+
+    @property
     def bits(self) -> int:
         return self.info["bits"]
 
     # -- create / open ------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, encoder: HashEncoder, db_url: str | None = None):
+    def create(
+        cls, path: str | Path, encoder: HashEncoder, db_url: str | None = None,
+        backend: str = "faiss", uri: str | None = None,
+    ):  # fmt: skip
         path = Path(path)
         if (path / SIDECAR).exists():
             raise SemhashError(f"{path} already holds a collection.")
@@ -77,6 +86,7 @@ class Collection:
             "model_type": encoder.config.model_type,
             "model_fingerprint": encoder.fingerprint(),
             "db_url": db_url or "",
+            "backend": backend_info(backend, uri, path),
             "count": 0,
             "created_at": _now(),
         }
@@ -85,14 +95,16 @@ class Collection:
             path,
             info,
             encoder,
-            BinaryIndex(encoder.bits),
+            new_code_index(encoder.bits, info["backend"]),
             MetadataStore(db_url or default_db_url(path)),
         )
         coll.save()
         return coll
 
     @classmethod
-    def open(cls, path: str | Path, device: torch.device | str = "cpu") -> Collection:
+    def open(
+        cls, path: str | Path, device: torch.device | str = "cpu", uri: str | None = None
+    ) -> Collection:
         path = Path(path)
         if not (path / SIDECAR).is_file():
             raise SemhashError(f"{path} is not a semhash collection (no {SIDECAR}).")
@@ -105,7 +117,8 @@ class Collection:
             raise SemhashError(
                 f"the model in {path} does not match the one its codes were made with."
             )
-        index = BinaryIndex.load(path / INDEX)
+        backend = info.get("backend") or {"name": "faiss"}
+        index = open_code_index(info["bits"], backend, path / INDEX, uri)
         if index.bits != info["bits"]:
             raise SemhashError(
                 f"the index in {path} holds {index.bits}-bit codes, not {info['bits']}."
@@ -144,6 +157,13 @@ class Collection:
     def search_index(self, strategy: str | None = None, params: StrategyParams | None = None):
         """The index that answers queries with `strategy` (default: by collection size);
         secondary indexes live beside the primary one and are rebuilt when stale."""
+        if self.backend != "faiss":
+            if strategy not in (None, "flat"):
+                raise SemhashError(
+                    f"{self.path} keeps its codes in {self.backend}; --strategy applies to "
+                    "collections kept in FAISS."
+                )
+            return self.index
         strategy = strategy or default_strategy(len(self.index))
         return open_secondary(self.path, strategy, self.index, params or StrategyParams())
 
@@ -160,7 +180,7 @@ class Collection:
             "faiss": faiss.__version__,
             "torch": str(torch.__version__),
         }
-        if not (self.path / INDEX).exists():
+        if self.backend == "faiss" and not (self.path / INDEX).exists():
             self.index.save(self.path / INDEX)
         atomic_write(self.path / SIDECAR, json.dumps(self.info, indent=2).encode())
 
@@ -170,6 +190,8 @@ class Collection:
 
     def close(self) -> None:
         self.meta.close()
+        if hasattr(self.index, "close"):
+            self.index.close()
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:

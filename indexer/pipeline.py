@@ -36,6 +36,8 @@ class IndexOptions:
     train: TrainConfig = field(default_factory=TrainConfig)
     model_type: str = "conv-dae"
     workers: int = 4
+    backend: str | None = None  # faiss or milvus (default: the collection's, else faiss)
+    uri: str | None = None  # Milvus server URI or Milvus Lite file
 
 
 @dataclass
@@ -117,7 +119,7 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     if not paths:
         raise SemhashError(f"no image files were found in {root}.")
 
-    coll = Collection.open(collection, opts.device) if (collection / SIDECAR).exists() else None
+    coll = _open_existing(collection, opts)
     encoder = (
         HashEncoder.load(opts.model_path, resolve_device(opts.device)) if opts.model_path else None
     )
@@ -148,7 +150,9 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
                 loaded.arrays, opts.bits, opts.train, opts.device, opts.model_type
             )
     if coll is None:
-        coll = Collection.create(collection, encoder, opts.db_url)
+        coll = Collection.create(
+            collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
+        )
 
     if loaded.paths:
         start = time.perf_counter()
@@ -170,6 +174,15 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
         coll.log_event(f"skipped {path}: {reason}")
     coll.close()
     return report
+
+
+def _open_existing(collection: Path, opts: IndexOptions) -> Collection | None:
+    if not (collection / SIDECAR).exists():
+        return None
+    coll = Collection.open(collection, opts.device, opts.uri)
+    if opts.backend and opts.backend != coll.backend:
+        raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {opts.backend}.")
+    return coll
 
 
 def _key(path: Path) -> str:

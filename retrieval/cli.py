@@ -41,6 +41,8 @@ def _setup(quiet: bool, verbose: bool) -> None:
     )
     for noisy in ("PIL", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Milvus Lite's in-process gRPC server logs a traceback for an optional call it lacks
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     set_progress(not quiet)
 
 
@@ -92,6 +94,15 @@ def _index_options(bits, epochs, image_size, model_type, seed, device, **extra):
 
 
 STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
+
+
+def backend_options(fn):
+    """--backend and --uri, shared by `index` and `search`."""
+    fn = click.option("--uri", help="Milvus server URI (http://host:19530) or a Milvus Lite "
+                      "file [default: milvus.db in the collection].")(fn)  # fmt: skip
+    return click.option("--backend", type=click.Choice(["faiss", "milvus"]),
+                        help="Where codes live [default: the collection's; faiss for a new "
+                             "one]. Metadata stays in SQL.")(fn)  # fmt: skip
 
 
 def strategy_options(fn):
@@ -161,13 +172,15 @@ def train(folder, out, **kwargs):
 @click.option("--model", "model_path", type=click.Path(path_type=Path),
               help="Use this trained model instead of training on the folder.")  # fmt: skip
 @click.option("--db", "db_url", help="SQLAlchemy URL for metadata (default: SQLite inside).")
+@backend_options
 @training_options
 @common
-def index(folder, collection, model_path, db_url, **kwargs):
+def index(folder, collection, model_path, db_url, backend, uri, **kwargs):
     """Index every image below FOLDER into a collection (trains a model if none is given)."""
     from indexer.pipeline import index_folder
 
-    opts = _index_options(**kwargs, model_path=model_path, db_url=db_url)
+    opts = _index_options(**kwargs, model_path=model_path, db_url=db_url, backend=backend,
+                          uri=uri)  # fmt: skip
     report = index_folder(folder, collection, opts)
     _print_index_report(report)
 
@@ -206,9 +219,10 @@ def _report_skipped(skipped) -> None:
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @strategy_options
+@backend_options
 @common
 def search(collection, query_path, item_ids, k, radius, baseline, as_json, sheet, device,
-           strategy, **knobs):  # fmt: skip
+           strategy, backend, uri, **knobs):  # fmt: skip
     """Find the items of COLLECTION most like a query image, folder or stored id."""
     from indexer.collection import Collection
     from query import render
@@ -218,7 +232,9 @@ def search(collection, query_path, item_ids, k, radius, baseline, as_json, sheet
         raise SemhashError("give exactly one of --query or --id.")
     if radius is not None and baseline:
         raise SemhashError("--radius applies to codes only, not to --baseline.")
-    coll = Collection.open(collection, device)
+    coll = Collection.open(collection, device, uri)
+    if backend and backend != coll.backend:
+        raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {backend}.")
     queries = (
         s.id_queries(coll, list(item_ids)) if item_ids else s.load_image_queries(coll, query_path)
     )
