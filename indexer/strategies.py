@@ -114,7 +114,8 @@ def _trained_ivf(bits: int, codes: np.ndarray, nlist: int) -> faiss.IndexBinaryI
     if len(codes) < nlist:
         raise SemhashError(f"ivf needs at least nlist = {nlist} items; the index has {len(codes)}.")
     ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
-    ivf.cp.max_points_per_centroid = 64  # a seeded sample is enough to place the cells
+    ivf.cp.max_points_per_centroid = 32  # a seeded sample and a few rounds place the cells
+    ivf.cp.niter = 10
     ivf.cp.seed = 0
     ivf.train(codes)
     return ivf
