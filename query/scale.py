@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -143,8 +144,6 @@ def timed_search(index, queries: np.ndarray, k: int = K):
 
 
 def _threads() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 
@@ -241,6 +240,7 @@ def run_scale(opts: ScaleOptions) -> dict:
                      "sources": {n: _sources(n, work.n_real) for n in opts.sizes}},
         "rows": rows, "skipped": skipped, "targets": targets(rows),
         "wall_s": round(time.perf_counter() - t0, 1), "faiss": faiss.__version__,
+        "machine": {"cpus": _threads(), "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]},
     }  # fmt: skip
     (opts.out / "scale-report.json").write_text(json.dumps(report, indent=2, default=str))
     (opts.out / "scale-table.txt").write_text(as_table(report) + "\n")
