@@ -296,6 +296,8 @@ def as_table(report: dict) -> str:
         )
     for s in report["skipped"]:
         lines.append(f"{s['n']:>10,}  {s['strategy']:<12}  skipped: {s['why']}")
+    for n, src in report.get("workload", {}).get("sources", {}).items():
+        lines.append(f"codes at N={int(n):,}: " + ", ".join(f"{k} {v:,}" for k, v in src.items()))
     for name, t in report["targets"].items():
         verdict = "met" if t["met"] else "NOT met"
         detail = ", ".join(f"{k}={v}" for k, v in t.items() if k != "met")
