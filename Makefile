@@ -6,11 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test test-slow bench lint format data postgres clean
+.PHONY: demo test test-slow bench bench-scale lint format data postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,milvus]'
 	touch $(STAMP)
 
 # Debian's Fashion-MNIST package, installed when missing and the machine allows it.
@@ -55,6 +55,10 @@ bench: $(STAMP) data
 	done; \
 	if [ -n "$$failed" ]; then echo "bench failed for:$$failed"; exit 1; fi
 
+# Strategies from 60k to 10M codes (long: about an hour on 2 shared cores, ~10 GB of RAM).
+bench-scale: $(STAMP) data
+	$(BIN)/semhash bench-scale --out scale-bench
+
 lint: $(STAMP)
 	$(BIN)/ruff check retrieval indexer query tests
 	$(BIN)/ruff format --check retrieval indexer query tests
@@ -64,4 +68,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix retrieval indexer query tests
 
 clean:
-	rm -rf $(VENV) semhash-demo .pytest_cache
+	rm -rf $(VENV) semhash-demo scale-bench .pytest_cache

@@ -22,6 +22,7 @@ class BinaryIndex:
             raise ValueError("bits must be a multiple of 8")
         self.bits = bits
         self.index = index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
+        _counting_sort_top_k(self.index)
 
     def __len__(self) -> int:
         return self.index.ntotal
@@ -88,3 +89,13 @@ class BinaryIndex:
         except RuntimeError as exc:
             raise SemhashError(f"cannot read the index file {path} ({exc}).") from None
         return cls(index.d, index)
+
+
+def _counting_sort_top_k(index) -> None:
+    """A flat scan keeps its top k by counting sort over the few possible distances instead
+    of a heap: exact, and about twice as fast at k = 100 (FAISS does not save the flag)."""
+    inner = faiss.downcast_IndexBinary(index)
+    if isinstance(inner, faiss.IndexBinaryIDMap):
+        inner = faiss.downcast_IndexBinary(inner.index)
+    if isinstance(inner, faiss.IndexBinaryFlat):
+        inner.use_heap = False

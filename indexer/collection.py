@@ -4,6 +4,7 @@
       collection.json    sidecar: kind, bits, model fingerprint, counts, versions
       model.pt           the encoder (config, weights, thresholds, vocabulary)
       codes.index        FAISS IndexBinaryIDMap2, ids = metadata ids
+      codes.<s>.index    secondary index of search strategy <s> (hash, ivf, hnsw) + .json
       metadata.sqlite    item rows and commit state (unless another SQLAlchemy URL is given;
                          collection.json then records that URL without its password)
       raw/NNNNNNNN.npz   model input of every item by id (raw baselines, search by id)
@@ -36,6 +37,7 @@ from sqlalchemy import make_url
 from indexer.binary_index import BinaryIndex
 from indexer.metadata import MetadataStore, safe_url
 from indexer.raw_store import RawStore
+from indexer.strategies import StrategyParams, default_strategy, open_secondary
 from retrieval import __version__
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
@@ -290,6 +292,15 @@ class Collection:
         self.save_info()
 
     # -- reading ------------------------------------------------------------------------
+    def search_index(self, strategy: str | None = None, params: StrategyParams | None = None):
+        """The index that answers queries with `strategy` (flat, hash, ivf, hnsw; default by
+        collection size). Secondary indexes live beside the primary one as
+        `codes.<strategy>.index` and are rebuilt when the codes changed."""
+        strategy = strategy or default_strategy(len(self.index))
+        if strategy == "flat":
+            return self.index
+        return open_secondary(self.path, strategy, self.index, params or StrategyParams())
+
     def inputs(self, ids) -> object:
         """Stored model inputs for `ids` (rows in the same order)."""
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.collection import Collection
+from indexer.strategies import StrategyParams
 from query import baselines
 from retrieval import text
 from retrieval.errors import SemhashError
@@ -138,10 +139,12 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
 
 def search(
     coll: Collection, queries: Queries, k: int | None = 10, radius: int | None = None,
-    baseline: str | None = None,
+    baseline: str | None = None, strategy: str | None = None,
+    params: StrategyParams | None = None,
 ) -> list[QueryResult]:  # fmt: skip
     """Nearest neighbours of each query: top-k, or all within `radius` (Hamming; at most k
-    of them when k is given)."""
+    of them when k is given). `strategy` picks the index (flat, hash, ivf, hnsw; default by
+    collection size), `params` its knobs."""
     if k is not None and k < 1:
         raise SemhashError("-k must be at least 1.")
     if not queries.names:
@@ -157,11 +160,14 @@ def search(
         pairs = list(zip(D, ids[rows], strict=True))
         method = "tfidf-cosine" if coll.kind == "text" else "raw-l2"
     else:
+        if radius is not None and strategy == "hnsw":
+            raise SemhashError("--radius needs the flat, hash or ivf strategy, not hnsw.")
+        index = coll.search_index(strategy, params)
         codes = coll.encoder.encode(queries.inputs)
         if radius is not None:
-            pairs = [(d[:k], i[:k]) for d, i in coll.index.range_search(codes, radius)]
+            pairs = [(d[:k], i[:k]) for d, i in index.range_search(codes, radius)]
         else:
-            pairs = list(zip(*coll.index.search(codes, k or 10), strict=True))
+            pairs = list(zip(*index.search(codes, k or 10), strict=True))
         method = "hamming"
     rows = coll.meta.get(np.unique(np.concatenate([i for _, i in pairs])))
     out = []

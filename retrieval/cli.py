@@ -41,6 +41,8 @@ def _setup(quiet: bool, verbose: bool) -> None:
     )
     for noisy in ("PIL", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Milvus Lite's in-process gRPC server logs a traceback for an optional call it lacks
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     set_progress(not quiet)
 
 
@@ -90,6 +92,45 @@ def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, devi
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
                      device=device, train=tcfg)  # fmt: skip
     return IndexOptions(spec=spec, kind=kind, **extra)
+
+
+STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
+
+
+def strategy_options(fn):
+    """--strategy and its knobs, shared by `search` and `bench-scale`."""
+    options = [
+        click.option(
+            "--strategy",
+            type=click.Choice(STRATEGY_CHOICES),
+            help="Index: exact flat scan, hash lookup + re-rank, ivf or hnsw "
+            "[default: flat below 2M items, hash above].",
+        ),  # fmt: skip
+        click.option("--nhash", default=0, help="hash: tables (0: code bits // b)."),
+        click.option(
+            "--hash-bits", "b", default=0, help="hash: address bits per table (0: about log2 N)."
+        ),  # fmt: skip
+        click.option(
+            "--hash-radius",
+            default=1,
+            show_default=True,
+            help="hash: address bits flipped per table at query time.",
+        ),  # fmt: skip
+        click.option("--nlist", default=0, help="ivf: cells (0: about 4 sqrt N)."),
+        click.option("--nprobe", default=16, show_default=True, help="ivf: cells scanned."),
+        click.option("--hnsw-m", default=16, show_default=True, help="hnsw: graph degree."),
+        click.option("--ef-search", default=128, show_default=True, help="hnsw: search beam."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _strategy_params(nhash, b, hash_radius, nlist, nprobe, hnsw_m, ef_search):
+    from indexer.strategies import StrategyParams
+
+    return StrategyParams(nhash=nhash, b=b, radius=hash_radius, nlist=nlist, nprobe=nprobe,
+                          M=hnsw_m, ef_search=ef_search)  # fmt: skip
 
 
 @click.group(cls=SemhashGroup)
@@ -242,10 +283,10 @@ def _report_skipped(skipped) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@strategy_options
 @common
-def search(
-    collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet, device
-):
+def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet,
+           device, strategy, **knobs):  # fmt: skip
     """Find the items of COLLECTION most like a query file, folder, text or stored id."""
     from indexer.collection import Collection
     from query import render
@@ -265,7 +306,8 @@ def search(
         else:
             queries = s.load_queries(coll, query_path)
         k = k if k or radius is not None else 10
-        results = s.search(coll, queries, k=k, radius=radius, baseline=baseline)
+        results = s.search(coll, queries, k=k, radius=radius, baseline=baseline,
+                           strategy=strategy, params=_strategy_params(**knobs))  # fmt: skip
     click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
         render.contact_sheet(results, sheet)
@@ -430,6 +472,58 @@ def bench(**options):
     click.echo(f"report: {report.files[0].parent}/ (report.json, report.md, "
                f"{len(report.files) - 2} plots)")
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report.timings.items()))
+
+
+def _count(text: str) -> int:
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
+    try:
+        return int(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        raise SemhashError(f"{text!r} is not a size such as 60000, 60k or 1M.") from None
+
+
+@cli.command("bench-scale")
+@click.option("--out", default="scale-bench", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the model, scale-report.json and scale-table.txt.")  # fmt: skip
+@click.option("--sizes", default="60k,1M,10M", show_default=True,
+              help="Comma-separated collection sizes.")  # fmt: skip
+@click.option("--strategies", default="flat,hash,ivf,hnsw", show_default=True,
+              help="Comma-separated strategies to measure.")  # fmt: skip
+@click.option("--model", type=click.Path(path_type=Path, exists=True),
+              help="A trained 64-bit model (default: train one on Fashion-MNIST).")  # fmt: skip
+@click.option("--collection", type=click.Path(path_type=Path, exists=True),
+              help="Take the model of this collection.")  # fmt: skip
+@click.option("--epochs", default=2, show_default=True, help="Epochs when training here.")
+@click.option("--queries", default=1000, show_default=True, help="Seeded test queries.")
+@click.option("--raw-queries", default=200, show_default=True,
+              help="Queries for raw-float runs above 100k items.")  # fmt: skip
+@click.option("--raw-max-n", default="1M", show_default=True,
+              help="Largest size searched with raw floats (1M x 784 floats = 3.1 GB).")  # fmt: skip
+@click.option("--hnsw-max-n", default="1M", show_default=True,
+              help="Largest size given an HNSW graph (slow to build).")  # fmt: skip
+@click.option("--encode-budget", default=300.0, show_default=True,
+              help="Seconds to encode augmented images; fitted codes fill the rest.")  # fmt: skip
+@common
+def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_queries,
+                raw_max_n, hnsw_max_n, encode_budget):  # fmt: skip
+    """Latency, recall@100, memory and build time of each strategy from 60k to 10M codes."""
+    from query.scale import ScaleOptions, as_table, run_scale
+
+    if collection is not None:
+        model = Path(collection) / "model.pt"
+    names = tuple(x.strip() for x in strategies.split(",") if x.strip())
+    unknown = set(names) - set(STRATEGY_CHOICES)
+    if unknown:
+        raise SemhashError(f"unknown strategy {sorted(unknown)[0]!r}.")
+    opts = ScaleOptions(
+        out=out, sizes=tuple(_count(x) for x in sizes.split(",")), strategies=names,
+        model=model, epochs=epochs, n_queries=queries, raw_queries=raw_queries,
+        raw_max_n=_count(raw_max_n), hnsw_max_n=_count(hnsw_max_n),
+        encode_budget_s=encode_budget,
+    )  # fmt: skip
+    report = run_scale(opts)
+    click.echo(as_table(report))
+    click.echo(f"report: {out / 'scale-report.json'} ({report['wall_s']:.0f} s)")
 
 
 def main() -> None:

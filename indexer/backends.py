@@ -1,0 +1,72 @@
+"""Where a collection keeps its codes: a FAISS file (the default) or a Milvus collection.
+
+Both sit behind one small interface, `CodeIndex`; metadata stays in the SQL database
+either way. The collection's sidecar records the backend, so `search` finds it again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from indexer.binary_index import BinaryIndex
+from retrieval.errors import SemhashError
+
+BACKENDS = ("faiss", "milvus")
+LITE_FILE = "milvus.db"
+
+
+class CodeIndex(Protocol):
+    """Packed uint8 codes under the collection's own int64 ids, searched by Hamming."""
+
+    bits: int
+
+    def __len__(self) -> int: ...
+    def add(self, codes: np.ndarray, ids: np.ndarray) -> None: ...
+    def remove(self, ids: np.ndarray) -> int: ...
+    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def range_search(self, codes: np.ndarray, radius: int) -> list: ...
+    def save(self, path: str | Path) -> None: ...
+
+
+def backend_info(backend: str, uri: str | None, folder: Path) -> dict:
+    """The sidecar entry for a new collection in `folder`."""
+    if backend not in BACKENDS:
+        raise SemhashError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+    if backend == "faiss":
+        if uri:
+            raise SemhashError("--uri applies to the milvus backend only.")
+        return {"name": "faiss"}
+    from indexer.milvus_index import collection_name, is_lite
+
+    uri = uri or str(folder / LITE_FILE)
+    if is_lite(uri):
+        uri = str(Path(uri).resolve())
+    return {"name": "milvus", "uri": uri,
+            "collection": collection_name(folder.name, uuid.uuid4().hex[:8])}  # fmt: skip
+
+
+def new_code_index(bits: int, backend: dict) -> CodeIndex:
+    if backend["name"] == "faiss":
+        return BinaryIndex(bits)
+    return _milvus(bits, backend, None)
+
+
+def open_code_index(
+    bits: int, backend: dict, index_path: Path, uri: str | None = None
+) -> CodeIndex:
+    """The stored index of a collection; `uri` overrides a Milvus address (moved server)."""
+    if backend["name"] == "faiss":
+        if uri:
+            raise SemhashError("--uri applies to collections kept in Milvus only.")
+        return BinaryIndex.load(index_path)
+    return _milvus(bits, backend, uri)
+
+
+def _milvus(bits: int, backend: dict, uri: str | None):
+    from indexer.milvus_index import MilvusIndex
+
+    return MilvusIndex(bits, uri or backend["uri"], backend["collection"])

@@ -1,0 +1,144 @@
+"""Codes kept in Milvus instead of a FAISS file, behind the same small interface.
+
+Against a Milvus server (an http(s):// or tcp:// URI) codes are BINARY_VECTOR fields
+searched with the HAMMING metric (BIN_FLAT, or BIN_IVF_FLAT). Milvus Lite (a local file path
+as URI) has no binary vectors, so each code is stored as a +-1 float vector and searched by
+inner product: for b-bit codes, Hamming = (b - IP) / 2. Distances are reported as Hamming
+either way, and rows are sorted by (distance, id) like the FAISS index.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.errors import SemhashError
+
+log = logging.getLogger(__name__)
+
+MAX_TOPK = 16384  # Milvus's largest limit per search
+BATCH = 5000
+SERVER = re.compile(r"^(https?|tcp|grpcs?|unix)://")
+
+
+def is_lite(uri: str) -> bool:
+    return not SERVER.match(uri)
+
+
+def collection_name(stem: str, tag: str) -> str:
+    """A valid Milvus collection name from a folder name and a short unique tag."""
+    clean = re.sub(r"[^0-9a-zA-Z_]", "_", stem)[:40]
+    return f"semhash_{clean}_{tag}"
+
+
+class MilvusIndex:
+    """A Milvus collection of (int64 id, code) rows."""
+
+    def __init__(self, bits: int, uri: str, name: str, index_type: str = "flat", nlist=1024):
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise SemhashError(
+                "the milvus backend needs pymilvus: pip install 'semantic-hashing[milvus]'."
+            ) from None
+        self.bits, self.uri, self.name, self.lite = bits, uri, name, is_lite(uri)
+        if self.lite:
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client = MilvusClient(uri)
+            if not self.client.has_collection(name):
+                self._create(index_type, nlist)
+        except SemhashError:
+            raise
+        except Exception as exc:  # pymilvus raises many types for an unreachable server
+            raise SemhashError(f"cannot use Milvus at {uri} ({exc}).") from None
+
+    def _create(self, index_type: str, nlist: int) -> None:
+        from pymilvus import DataType
+
+        schema = self.client.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        params = self.client.prepare_index_params()
+        if self.lite:
+            schema.add_field("code", DataType.FLOAT_VECTOR, dim=self.bits)
+            params.add_index("code", index_type="FLAT", metric_type="IP")
+        else:
+            schema.add_field("code", DataType.BINARY_VECTOR, dim=self.bits)
+            kind = "BIN_IVF_FLAT" if index_type == "ivf" else "BIN_FLAT"
+            extra = {"nlist": nlist} if index_type == "ivf" else {}
+            params.add_index("code", index_type=kind, metric_type="HAMMING", params=extra)
+        self.client.create_collection(
+            self.name, schema=schema, index_params=params, consistency_level="Strong"
+        )
+        log.info("created Milvus collection %s at %s", self.name, self.uri)
+
+    # -- the shared interface ---------------------------------------------------------------
+    def __len__(self) -> int:
+        rows = self.client.query(self.name, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def _vectors(self, codes: np.ndarray) -> list:
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        if codes.ndim != 2 or codes.shape[1] != self.bits // 8:
+            raise SemhashError(
+                f"codes of {codes.shape[-1] * 8} bits do not fit an index of {self.bits} bits."
+            )
+        if not self.lite:
+            return [row.tobytes() for row in codes]
+        return (np.unpackbits(codes, axis=1).astype(np.float32) * 2 - 1).tolist()
+
+    def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
+        vectors, ids = self._vectors(codes), np.asarray(ids, dtype=np.int64)
+        if len(vectors) != len(ids):
+            raise ValueError("one id per code")
+        rows = [{"id": int(i), "code": v} for i, v in zip(ids, vectors, strict=True)]
+        for start in range(0, len(rows), BATCH):
+            self.client.insert(self.name, rows[start : start + BATCH])
+
+    def remove(self, ids: np.ndarray) -> int:
+        res = self.client.delete(self.name, ids=[int(i) for i in ids])
+        return int(res.get("delete_count", 0)) if isinstance(res, dict) else len(ids)
+
+    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by Hamming distance: (D int32 (Q, k), I int64 (Q, k)), -1 where missing."""
+        n = len(self)
+        k = max(1, min(k, n, MAX_TOPK)) if n else 1
+        hits = self._search(codes, k) if n else [[] for _ in range(len(codes))]
+        D = np.full((len(codes), k), np.iinfo(np.int32).max, dtype=np.int32)
+        I = np.full((len(codes), k), -1, dtype=np.int64)
+        for q, row in enumerate(hits):
+            row = sorted(row)[:k]
+            D[q, : len(row)] = [d for d, _ in row]
+            I[q, : len(row)] = [i for _, i in row]
+        return D, I
+
+    def range_search(self, codes: np.ndarray, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Items within Hamming distance <= radius (at most 16,384 per query), sorted."""
+        n = min(len(self), MAX_TOPK)
+        out = []
+        for row in self._search(codes, n) if n else [[] for _ in range(len(codes))]:
+            row = sorted((d, i) for d, i in row if d <= radius)
+            out.append((np.array([d for d, _ in row], np.int32),
+                        np.array([i for _, i in row], np.int64)))  # fmt: skip
+        return out
+
+    def _search(self, codes: np.ndarray, k: int) -> list[list[tuple[int, int]]]:
+        metric = "IP" if self.lite else "HAMMING"
+        res = self.client.search(
+            self.name, data=self._vectors(codes), limit=k, anns_field="code",
+            search_params={"metric_type": metric}, output_fields=["id"],
+        )  # fmt: skip
+        return [[(self._hamming(h["distance"]), int(h["id"])) for h in row] for row in res]
+
+    def _hamming(self, distance: float) -> int:
+        return int(round((self.bits - distance) / 2)) if self.lite else int(round(distance))
+
+    def save(self, path: str | Path | None = None) -> None:
+        """Nothing to write beside the collection: Milvus keeps the codes (flushed here)."""
+        self.client.flush(self.name)
+
+    def close(self) -> None:
+        self.client.close()

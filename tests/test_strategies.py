@@ -1,0 +1,131 @@
+"""Every search strategy against a brute-force Hamming scan on seeded, clustered codes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from indexer.binary_index import BinaryIndex
+from indexer.strategies import StrategyParams, build, open_secondary, secondary_paths
+from retrieval.codes import hamming, pack_bits
+
+N, BITS, K = 3000, 64, 20
+
+
+def clustered_codes(n: int, bits: int, seed: int, centres: int = 30, noise: float = 0.08):
+    """Codes scattered around a few random centres, like a trained model's codes."""
+    rng = np.random.default_rng(seed)
+    middle = np.random.default_rng(99).random((centres, bits)) < 0.5
+    flips = rng.random((n, bits)) < noise
+    return pack_bits(middle[rng.integers(0, centres, n)] ^ flips)
+
+
+@pytest.fixture(scope="module")
+def data():
+    db, q = clustered_codes(N, BITS, 0), clustered_codes(40, BITS, 1)
+    ids = (np.arange(N, dtype=np.int64) * 7 + 3)[::-1].copy()  # own ids, not positions
+    return db, q, ids, hamming(q, db)
+
+
+def check_rows(D, I, ids, truth):
+    """Every returned id carries its true distance; rows are sorted by (distance, id)."""
+    pos = {int(i): p for p, i in enumerate(ids)}
+    for row in range(len(D)):
+        found = I[row] >= 0
+        assert np.array_equal(truth[row, [pos[int(i)] for i in I[row][found]]], D[row][found])
+        keys = list(zip(D[row][found], I[row][found], strict=True))
+        assert keys == sorted(keys)
+
+
+def recall(D, truth, k):
+    """Tie-aware recall@k: returned items no farther than the true k-th distance."""
+    kth = np.sort(truth, axis=1)[:, k - 1]
+    return np.mean([min(k, int(np.sum(D[r][:k] <= kth[r]))) / k for r in range(len(D))])
+
+
+def assert_exact(D, I, ids, truth, k):
+    check_rows(D, I, ids, truth)
+    for row in range(len(D)):
+        exact = np.sort(truth[row])[:k]
+        assert np.array_equal(D[row], exact)
+        must = set(ids[truth[row] < exact[-1]])  # strictly closer than the k-th: all present
+        assert must <= set(I[row])
+
+
+def test_flat_is_exact(data):
+    db, q, ids, truth = data
+    D, I = build("flat", BITS, db, ids, StrategyParams()).search(q, K)
+    assert_exact(D, I, ids, truth, K)
+
+
+def test_hash_with_a_large_enough_radius_is_exact(data):
+    db, q, ids, truth = data
+    params = StrategyParams(nhash=4, b=16, radius=3)
+    # pigeonhole: every item within nhash * (radius + 1) - 1 = 15 bits is found
+    assert np.sort(truth, axis=1)[:, K - 1].max() <= 15
+    D, I = build("hash", BITS, db, ids, params).search(q, K)
+    assert_exact(D, I, ids, truth, K)
+
+
+@pytest.mark.parametrize(
+    "strategy,params",
+    [
+        ("hash", StrategyParams(nhash=4, b=16, radius=1)),
+        ("hash", StrategyParams()),  # automatic b and nhash for N
+        ("ivf", StrategyParams(nprobe=8)),
+        ("hnsw", StrategyParams(M=16, ef_search=64)),
+    ],
+)
+def test_approximate_strategies_reach_recall(data, strategy, params):
+    db, q, ids, truth = data
+    D, I = build(strategy, BITS, db, ids, params).search(q, K)
+    check_rows(D, I, ids, truth)
+    assert recall(D, truth, K) >= 0.9
+
+
+def test_ivf_probing_every_cell_is_exact(data):
+    db, q, ids, truth = data
+    D, I = build("ivf", BITS, db, ids, StrategyParams(nlist=16, nprobe=16)).search(q, K)
+    assert_exact(D, I, ids, truth, K)
+
+
+@pytest.mark.parametrize("strategy", ["hash", "ivf"])
+def test_range_search_stays_within_radius(data, strategy):
+    db, q, ids, truth = data
+    params = StrategyParams(nhash=4, b=16, radius=2, nlist=16, nprobe=16)
+    index = build(strategy, BITS, db, ids, params)
+    pos = {int(i): p for p, i in enumerate(ids)}
+    for row, (d, i) in enumerate(index.range_search(q, 8)):
+        # radius 8 < nhash * (radius + 1): the hash finds all of them, as does a full probe
+        assert {pos[int(x)] for x in i} == set(np.flatnonzero(truth[row] <= 8))
+        assert np.all(np.diff(d) >= 0)
+
+
+def test_stale_secondary_index_is_rebuilt(tmp_path, data):
+    db, q, ids, truth = data
+    primary = BinaryIndex(BITS)
+    primary.add(db[:2000], ids[:2000])
+    params = StrategyParams(nhash=4, b=16, radius=3)
+    index_path, info_path = secondary_paths(tmp_path, "hash")
+
+    first = open_secondary(tmp_path, "hash", primary, params)
+    built = json.loads(info_path.read_text())
+    assert len(first) == 2000 and built["count"] == 2000
+    mtime = index_path.stat().st_mtime_ns
+    again = open_secondary(tmp_path, "hash", primary, params)  # fresh: loaded, not rebuilt
+    assert len(again) == 2000 and index_path.stat().st_mtime_ns == mtime
+
+    primary.add(db[2000:], ids[2000:])  # the collection grew: rebuilt with every code
+    grown = open_secondary(tmp_path, "hash", primary, params)
+    assert len(grown) == N and json.loads(info_path.read_text())["count"] == N
+    assert_exact(*grown.search(q, K), ids, truth, K)
+
+    primary.remove(ids[:1])  # same count, other contents: the fingerprint differs
+    primary.add(db[:1], np.array([10**9]))
+    swapped = open_secondary(tmp_path, "hash", primary, params)
+    assert json.loads(info_path.read_text())["fingerprint"] != built["fingerprint"]
+    assert 10**9 in set(swapped.search(db[:1], 5)[1][0])
+
+    wider = StrategyParams(nhash=2, b=32, radius=1)  # other build parameters: rebuilt
+    open_secondary(tmp_path, "hash", primary, wider)
+    assert json.loads(info_path.read_text())["build"] == {"nhash": 2, "b": 32}
