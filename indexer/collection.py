@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from sqlalchemy import make_url
 
-from indexer.binary_index import BinaryIndex
+from indexer.backends import CodeIndex, backend_info, new_code_index, open_code_index
 from indexer.metadata import MetadataStore, safe_url
 from indexer.raw_store import RawStore
 from indexer.strategies import StrategyParams, default_strategy, open_secondary
@@ -106,7 +106,7 @@ class Collection:
     path: Path
     info: dict
     encoder: HashEncoder
-    index: BinaryIndex
+    index: CodeIndex
     meta: MetadataStore
     raw: RawStore
     writable: bool = False
@@ -118,12 +118,17 @@ class Collection:
         return self.info["kind"]
 
     @property
+    def backend(self) -> str:
+        return (self.info.get("backend") or {"name": "faiss"})["name"]
+
+    @property
     def bits(self) -> int:
         return self.info["bits"]
 
     # -- create / open ------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, encoder: HashEncoder, db_url: str | None = None):
+    def create(cls, path: str | Path, encoder: HashEncoder, db_url: str | None = None,
+               backend: str = "faiss", uri: str | None = None):  # fmt: skip
         """A new collection; metadata in `db_url` (else $SEMHASH_DB_URL, else SQLite inside),
         which must be an empty database."""
         path = Path(path)
@@ -138,16 +143,18 @@ class Collection:
         lock = _acquire(path)
         try:
             meta = new_metadata(db_url or default_db_url(path))
+            where = backend_info(backend, uri, path)
         except SemhashError:
             os.close(lock)
             raise
         info = {
             "format": FORMAT, "kind": encoder.config.kind, "bits": encoder.bits,
             "model_type": encoder.config.model_type, "model_fingerprint": encoder.fingerprint(),
-            "db_url": safe_url(db_url) if db_url else "", "count": 0, "created_at": _now(),
+            "db_url": safe_url(db_url) if db_url else "", "backend": where, "count": 0,
+            "created_at": _now(),
         }  # fmt: skip
         encoder.save(path / MODEL)
-        index = BinaryIndex(encoder.bits)
+        index = new_code_index(encoder.bits, where)
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), True, lock)
         index.save(path / INDEX)
         coll.save_info()  # the sidecar last: until it exists this is no collection
@@ -155,22 +162,24 @@ class Collection:
 
     @classmethod
     def open(cls, path: str | Path, device: torch.device | str = "cpu", write: bool = False,
-             db_url: str | None = None):  # fmt: skip
+             db_url: str | None = None, uri: str | None = None):  # fmt: skip
         """Open for searching, or with `write=True` take the writer's lock and reconcile.
-        `db_url` (--db) may repeat the collection's database URL, with its password."""
+        `db_url` (--db) may repeat the collection's database URL, with its password; `uri`
+        overrides the address of a collection kept in Milvus (a moved server)."""
         path = Path(path)
         if not (path / SIDECAR).is_file():
             raise SemhashError(f"{path} is not a semhash collection (no {SIDECAR}).")
         lock = _acquire(path) if write else None
         try:
-            return cls._open(path, device, write, db_url, lock)
+            return cls._open(path, device, write, db_url, uri, lock)
         except BaseException:
             if lock is not None:
                 os.close(lock)
             raise
 
     @classmethod
-    def _open(cls, path: Path, device, write: bool, db_url: str | None, lock: int | None):
+    def _open(cls, path: Path, device, write: bool, db_url: str | None, uri: str | None,
+              lock: int | None):  # fmt: skip
         try:
             info = json.loads((path / SIDECAR).read_text())
         except (OSError, ValueError) as exc:
@@ -183,7 +192,8 @@ class Collection:
             raise SemhashError(
                 f"the model in {path} does not match the one its codes were made with."
             )
-        index = BinaryIndex.load(path / INDEX)
+        index = open_code_index(info["bits"], info.get("backend") or {"name": "faiss"},
+                                path / INDEX, uri)  # fmt: skip
         if index.bits != info["bits"]:
             raise SemhashError(
                 f"the index in {path} holds {index.bits}-bit codes, not {info['bits']}."
@@ -283,7 +293,15 @@ class Collection:
         """Start over with another model: empty index, every live row to encode again."""
         assert self.writable, "open the collection with write=True"
         self.encoder = encoder
-        self.index = BinaryIndex(encoder.bits)
+        if self.backend == "faiss":
+            self.index = new_code_index(encoder.bits, {"name": "faiss"})
+        elif encoder.bits != self.bits:
+            raise SemhashError(
+                f"{self.path} keeps {self.bits}-bit codes in Milvus; "
+                "a model of another code length needs a new collection."
+            )
+        else:
+            self.index.remove(self.index.ids())
         self.index.save(self.path / INDEX)
         self.meta.invalidate(sorted(self.meta.labels()))
         encoder.save(self.path / MODEL)
@@ -296,6 +314,11 @@ class Collection:
         """The index that answers queries with `strategy` (flat, hash, ivf, hnsw; default by
         collection size). Secondary indexes live beside the primary one as
         `codes.<strategy>.index` and are rebuilt when the codes changed."""
+        if self.backend != "faiss":
+            if strategy not in (None, "flat"):
+                raise SemhashError(f"{self.path} keeps its codes in {self.backend}; --strategy "
+                                   "applies to collections kept in FAISS.")  # fmt: skip
+            return self.index
         strategy = strategy or default_strategy(len(self.index))
         if strategy == "flat":
             return self.index
@@ -334,6 +357,8 @@ class Collection:
         if self.writable:
             self.save_info()
         self.meta.close()
+        if hasattr(self.index, "close"):
+            self.index.close()
         if self._lock is not None:
             os.close(self._lock)  # releases the flock
             self._lock = None

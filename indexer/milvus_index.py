@@ -98,6 +98,38 @@ class MilvusIndex:
         for start in range(0, len(rows), BATCH):
             self.client.insert(self.name, rows[start : start + BATCH])
 
+    def _rows(self, filter: str = "id >= 0"):
+        it = self.client.query_iterator(self.name, batch_size=BATCH, filter=filter,
+                                        output_fields=["id", "code"])  # fmt: skip
+        try:
+            while batch := it.next():
+                yield from batch
+        finally:
+            it.close()
+
+    def _unpack(self, vectors: list) -> np.ndarray:
+        if not vectors:
+            return np.zeros((0, self.bits // 8), dtype=np.uint8)
+        if self.lite:
+            return np.packbits(np.asarray(vectors, dtype=np.float32) > 0, axis=1)
+        raw = b"".join(bytes(v[0] if isinstance(v, list) else v) for v in vectors)
+        return np.frombuffer(raw, np.uint8).reshape(len(vectors), -1)
+
+    def ids(self) -> np.ndarray:
+        """Every stored id, ascending."""
+        return np.sort(np.array([int(r["id"]) for r in self._rows()], dtype=np.int64))
+
+    def codes(self) -> np.ndarray:
+        """All stored codes (N, bits // 8) uint8, in the order of `ids()`."""
+        rows = sorted(self._rows(), key=lambda r: int(r["id"]))
+        return self._unpack([r["code"] for r in rows])
+
+    def reconstruct(self, item_id: int) -> np.ndarray:
+        rows = list(self._rows(f"id == {int(item_id)}"))
+        if not rows:
+            raise SemhashError(f"id {item_id} is not in the index.")
+        return self._unpack([rows[0]["code"]])[0]
+
     def remove(self, ids: np.ndarray) -> int:
         res = self.client.delete(self.name, ids=[int(i) for i in ids])
         return int(res.get("delete_count", 0)) if isinstance(res, dict) else len(ids)

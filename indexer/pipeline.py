@@ -47,6 +47,8 @@ class IndexOptions:
     chunk_size: int = 4096  # items per committed chunk
     prune: bool = False  # drop entries whose files are gone
     rebuild: bool = False  # re-encode everything with --model
+    backend: str | None = None  # faiss or milvus (default: the collection's, else faiss)
+    uri: str | None = None  # Milvus server URI or Milvus Lite file
 
 
 @dataclass
@@ -135,7 +137,10 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, Hash
         if db_url := opts.db_url or os.environ.get(DB_URL_ENV):  # refused before training
             new_metadata(db_url).close()
         return None, encoder
-    coll = Collection.open(collection, device, write=True, db_url=opts.db_url)
+    coll = Collection.open(collection, device, write=True, db_url=opts.db_url, uri=opts.uri)
+    if opts.backend and opts.backend != coll.backend:
+        coll.close()
+        raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {opts.backend}.")
     try:
         if opts.kind and opts.kind != coll.kind:
             raise SemhashError(f"{collection} is a {coll.kind} collection, not a {opts.kind} one.")
@@ -187,14 +192,18 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
             raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
             encoder, report.train_info = source.fit(loaded, opts.spec)
-        coll = Collection.create(collection, encoder, opts.db_url)
+        coll = Collection.create(
+            collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
+        )
         try:
             _write_loaded(coll, source, loaded, root, work, report, opts.chunk_size)
             return _finish(coll, root, work, report)
         finally:
             coll.close()
     if coll is None:
-        coll = Collection.create(collection, encoder, opts.db_url)
+        coll = Collection.create(
+            collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
+        )
         try:
             _write_paths(coll, source, root, work, report, opts)
             return _finish(coll, root, work, report)

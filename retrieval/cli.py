@@ -39,7 +39,7 @@ def _setup(quiet: bool, verbose: bool) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for noisy in ("PIL", "matplotlib"):
+    for noisy in ("PIL", "matplotlib", "faiss.loader", "pymilvus"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Milvus Lite's in-process gRPC server logs a traceback for an optional call it lacks
     logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -57,6 +57,15 @@ def common(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def backend_options(fn):
+    """--backend and --uri, shared by `index` and `search`."""
+    fn = click.option("--uri", help="Milvus server URI (http://host:19530) or a Milvus Lite "
+                      "file [default: milvus.db in the collection].")(fn)  # fmt: skip
+    return click.option("--backend", type=click.Choice(["faiss", "milvus"]),
+                        help="Where codes live [default: the collection's; faiss for a new "
+                             "one]. Metadata stays in SQL.")(fn)  # fmt: skip
 
 
 def training_options(fn):
@@ -173,9 +182,11 @@ def train(folder, out, **kwargs):
     show_default=True,
     help="Items committed together; a killed run resumes after the last chunk.",
 )
+@backend_options
 @training_options
 @common
-def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, **kwargs):
+def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, backend, uri,
+          **kwargs):  # fmt: skip
     """Index every image or document below FOLDER into a collection.
 
     Trains a model on the folder unless --model is given. Run it again to bring the
@@ -184,14 +195,9 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, **
 
     if chunk_size < 1:
         raise SemhashError("--chunk-size must be at least 1.")
-    opts = _index_options(
-        **kwargs,
-        model_path=model_path,
-        db_url=db_url,
-        prune=prune,
-        rebuild=rebuild,
-        chunk_size=chunk_size,
-    )
+    opts = _index_options(**kwargs, model_path=model_path, db_url=db_url, prune=prune,
+                          rebuild=rebuild, chunk_size=chunk_size, backend=backend,
+                          uri=uri)  # fmt: skip
     report = index_folder(folder, collection, opts)
     _print_index_report(report)
 
@@ -284,9 +290,10 @@ def _report_skipped(skipped) -> None:
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @strategy_options
+@backend_options
 @common
 def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet,
-           device, strategy, **knobs):  # fmt: skip
+           device, strategy, backend, uri, **knobs):  # fmt: skip
     """Find the items of COLLECTION most like a query file, folder, text or stored id."""
     from indexer.collection import Collection
     from query import render
@@ -296,7 +303,9 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
         raise SemhashError("give exactly one of --query, --text or --id.")
     if radius is not None and baseline:
         raise SemhashError("--radius applies to codes only, not to --baseline.")
-    with Collection.open(collection, device) as coll:
+    with Collection.open(collection, device, uri=uri) as coll:
+        if backend and backend != coll.backend:
+            raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {backend}.")
         if sheet and coll.kind != "image":
             raise SemhashError("--sheet draws images; this is a text collection.")
         if item_ids:

@@ -1,5 +1,7 @@
 """The Milvus backend against FAISS's exact flat index, on Milvus Lite for real (no mocks)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from indexer.milvus_index import MilvusIndex  # noqa: E402
 from retrieval.codes import hamming  # noqa: E402
 
 from .test_binary_index import seeded_codes  # noqa: E402
+from .test_cli import assert_user_error, run  # noqa: E402
 
 BITS, K = 64, 25
 
@@ -54,3 +57,30 @@ def test_lite_range_search_and_remove(pair, tmp_path):
     assert other.remove(ids[:2]) == 2 and len(other) == 48
     assert not set(ids[:2]) & set(other.search(db[:2], 48)[1].ravel())
     other.close()
+
+
+def test_cli_milvus_backend_matches_faiss(collection, image_folder, tmp_path):
+    coll = tmp_path / "m.semhash"
+    run("index", image_folder, "-c", coll, "--model", collection / "model.pt",
+        "--backend", "milvus", "--uri", tmp_path / "lite.db", "-q")  # fmt: skip
+    assert json.loads(run("info", coll, "--json").output)["backend"]["name"] == "milvus"
+    query = image_folder / "diagonal"
+    args = ("--query", query, "-k", 9, "--json", "-q")
+    faiss_out = run("search", collection, *args).output.strip().splitlines()
+    milvus_out = run("search", coll, *args, "--backend", "milvus").output.strip().splitlines()
+    assert len(milvus_out) == len(faiss_out) == 40
+    for a, b in zip(faiss_out, milvus_out, strict=True):
+        ra, rb = json.loads(a)["results"], json.loads(b)["results"]
+        assert [h["distance"] for h in ra] == [h["distance"] for h in rb]
+        kth = ra[-1]["distance"]
+        closer = [{h["id"] for h in r if h["distance"] < kth} for r in (ra, rb)]
+        assert closer[0] == closer[1] and rb[0]["distance"] == 0
+    refused = run("search", coll, "--id", 1, "--strategy", "hash", ok=False)
+    assert_user_error(refused, "--strategy")
+    wrong = run("search", collection, "--id", 1, "--backend", "milvus", ok=False)
+    assert_user_error(wrong, "faiss")
+    # the Milvus-kept collection goes through the same life: remove, check, re-index
+    assert run("remove", coll, "--id", 0, "-q").exit_code == 0
+    assert run("check", coll).exit_code == 0
+    again = run("index", image_folder, "-c", coll, "-q")
+    assert "added 0, changed 1, unchanged 119" in again.output  # back under its old id
