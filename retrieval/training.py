@@ -31,8 +31,20 @@ class TrainConfig:
 
 
 KIND_DEFAULTS = {
-    "image": {"epochs": 6, "batch_size": 256, "lr": 2e-3, "weight_decay": 1e-4},
-    "text": {"epochs": 20, "batch_size": 100, "lr": 1e-3, "weight_decay": 0.0},
+    "image": {
+        "epochs": 6,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "weight_decay": 1e-4,
+        "schedule": "onecycle",
+    },
+    "text": {
+        "epochs": 20,
+        "batch_size": 100,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "schedule": "constant",
+    },
 }
 
 
@@ -74,7 +86,12 @@ def train(
     steps = epochs * math.ceil(n / batch)
     decay = cfg.weight_decay if cfg.weight_decay >= 0 else defaults["weight_decay"]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    if defaults["schedule"] == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=lr, total_steps=steps, pct_start=0.15
+        )
+    else:
+        sched = torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
     start, last = time.perf_counter(), {}
     bar = progress(total=steps, desc="training", unit="batch")
     for epoch in range(epochs):
