@@ -113,7 +113,7 @@ def strategy_options(fn):
             "--strategy",
             type=click.Choice(STRATEGY_CHOICES),
             help="Index: exact flat scan, hash lookup + re-rank, ivf or hnsw "
-            "[default: flat below 2M items, hash above].",
+            "[default: flat below 2M items, ivf above].",
         ),  # fmt: skip
         click.option("--nhash", default=0, help="hash: tables (0: code bits // b)."),
         click.option(
