@@ -81,7 +81,19 @@ class Plan:
     gone: list[int]
 
 
-def _key(path: Path) -> str:
+def _key(path: Path, root: Path | None = None, resolved_root: Path | None = None) -> str:
+    """The absolute, symlink-free path an item is stored under. For files listed below
+    `root` (whose walk follows no linked folders) only `root` needs resolving: a file that
+    is itself a link is resolved on its own."""
+    if root is not None and resolved_root is not None and not path.is_symlink():
+        try:
+            return str(resolved_root / path.relative_to(root))
+        except ValueError:
+            pass
+    return _resolve(path)
+
+
+def _resolve(path: Path) -> str:
     return str(path.resolve())
 
 
@@ -96,8 +108,9 @@ def _stat(path: Path) -> tuple[int, float]:
 def plan(coll: Collection, paths: list[Path], root: Path, prune: bool) -> Plan:
     live, every = coll.meta.live(), coll.meta.any_by_path()
     todo, keep_id, unchanged, seen = [], {}, 0, set()
+    base = root.resolve()
     for path in paths:
-        key = _key(path)
+        key = _key(path, root, base)
         seen.add(key)
         row = live.get(key)
         if row is not None and row[1] and (row[2], row[3]) == _stat(path):
@@ -244,12 +257,12 @@ def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Pla
     inputs = source.features(loaded, coll.encoder)
     codes = coll.encoder.encode(inputs)
     report.timings["encode"] = report.timings.get("encode", 0.0) + time.perf_counter() - t0
-    next_id = coll.meta.next_id()
+    next_id, base = coll.meta.next_id(), root.resolve()
     ids, new_rows, changed_rows = [], [], []
     for path, meta in zip(loaded.paths, loaded.meta, strict=True):
         size, mtime = _stat(path)
-        row = {"path": _key(path), "label": _label(path, root), "size": size, "mtime": mtime,
-               **meta}  # fmt: skip
+        row = {"path": _key(path, root, base), "label": _label(path, root), "size": size,
+               "mtime": mtime, **meta}  # fmt: skip
         if path in work.keep_id:
             row["id"] = work.keep_id[path]
             changed_rows.append(row)
