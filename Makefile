@@ -43,7 +43,7 @@ test-slow: $(STAMP) data
 	$(BIN)/python -m pytest -q -m slow
 
 # Every method on each data set at each code length, into report/<dataset>/. A data set
-# that fails (20news until the text path lands) is reported and does not stop the others.
+# that fails is reported and does not stop the others.
 BENCH_DATASETS ?= fashion-mnist cifar10 20news
 BENCH_BITS ?= 16,32,64,128
 BENCH_ARGS ?=

@@ -115,6 +115,9 @@ def bench(data: BenchData, opts: BenchOptions, timings: dict | None = None,
     timings = {} if timings is None else timings
     if opts.epochs is not None and opts.epochs < 1:
         raise SemhashError("--epochs must be at least 1.")
+    if data.kind == "text":  # the default image model stands for the kind's default model
+        swap = {"conv-dae": "bow-ae"}
+        opts.methods = [Method(m.kind, swap.get(m.family, m.family)) for m in opts.methods]
     rows = run_methods(data, opts, timings)
     order = {m.name: i for i, m in enumerate(opts.methods)}
     rows.sort(key=lambda r: (order[r["method"]], r["bits"] or 0))

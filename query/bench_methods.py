@@ -59,7 +59,7 @@ def raw_features(data: BenchData) -> tuple[np.ndarray, np.ndarray, str]:
         from scipy import sparse
         from sklearn.feature_extraction.text import TfidfTransformer
 
-        tfidf = TfidfTransformer().fit(data.db_inputs)
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(data.db_inputs)
         out = [tfidf.transform(x) for x in (data.db_inputs, data.q_inputs)]
         out = [x.toarray() if sparse.issparse(x) else x for x in out]
         return out[0].astype(np.float32), out[1].astype(np.float32), "ip"
@@ -87,8 +87,14 @@ def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOption
     from retrieval.models import build_model
     from retrieval.training import TrainConfig, resolve_device, train
 
-    if data.kind != "image":
-        raise SemhashError(f"bench cannot train {data.kind} autoencoders yet.")
+    if data.kind == "text":
+        from retrieval.sources import TrainSpec, train_count_encoder
+
+        if family != "bow-ae":
+            raise SemhashError(f"text data takes the bow-ae family, not {family}.")
+        tcfg = TrainConfig(seed=opts.seed, epochs=opts.epochs or 0)
+        spec = TrainSpec(bits=bits, device=opts.device, train=tcfg)
+        return train_count_encoder(data.db_inputs, data.vocab, spec)
     _, channels, size, _ = data.db_inputs.shape
     cfg = family_config(family, kind="image", bits=bits, channels=channels, image_size=size)
     tcfg = TrainConfig(seed=opts.seed)

@@ -163,7 +163,12 @@ def train_text_encoder(texts: list[str], spec: TrainSpec) -> tuple[HashEncoder, 
     vocab = text.Vocabulary.build(texts, spec.vocab)
     if len(vocab) < 2:
         raise SemhashError("the documents share too few words to build a vocabulary.")
-    counts = vocab.counts(texts)
+    return train_count_encoder(vocab.counts(texts), vocab.words, spec)
+
+
+def train_count_encoder(counts, words: list[str], spec: TrainSpec) -> tuple[HashEncoder, dict]:
+    """Train a bag-of-words hashing autoencoder on word counts (documents x `words`)."""
+    vocab = text.Vocabulary(list(words))
     cfg = ModelConfig(model_type=spec.model_type or "bow-ae", kind="text", bits=spec.bits,
                       vocab_size=len(vocab), **TEXT_DEFAULTS)  # fmt: skip
     df = np.asarray((counts > 0).sum(axis=0)).ravel()

@@ -71,7 +71,7 @@ def test_text_data_hook(tmp_path):
     report = bench(data, opts)
     assert [r["method"] for r in report.rows] == ["raw", "lsh", "pca", "itq"]
     assert report.rows[0]["metric"] == "ip" and report.rows[0]["p@10"] > 0.6
-    with pytest.raises(SemhashError, match="text autoencoders"):
+    with pytest.raises(SemhashError, match="bow-ae family"):
         bench(data, BenchOptions(dataset="t", methods=[Method("ae", "ae")], out=tmp_path))
 
 
@@ -104,7 +104,6 @@ def test_bench_end_to_end(tmp_path):
 @pytest.mark.parametrize(
     "args,words",
     [
-        (["--dataset", "20news"], ["not available yet"]),
         (["--dataset", "{tmp}/nowhere"], ["neither a known data set nor a folder"]),
         (["--dataset", "fashion-mnist", "--methods", "ae:nope"], ["ae:FAMILY"]),
         (["--dataset", "fashion-mnist", "--bits", "12"], ["multiples of 8"]),
@@ -116,3 +115,22 @@ def test_bench_user_errors(tmp_path, args, words):
     assert result.exit_code != 0 and "Traceback" not in result.output
     for word in words:
         assert word in result.output
+
+
+def test_text_autoencoder_bench(tmp_path):
+    """The bag-of-words model takes the default ae methods' place on text data."""
+    rng = np.random.default_rng(1)
+    topics = rng.dirichlet(np.full(60, 0.1), size=3)
+    labels = rng.integers(0, 3, 240)
+    counts = np.stack([rng.multinomial(40, topics[y]) for y in labels]).astype(np.float32)
+    from scipy import sparse
+
+    data = BenchData("text", sparse.csr_matrix(counts[:200]), labels[:200],
+                     sparse.csr_matrix(counts[200:]), labels[200:], ["a", "b", "c"],
+                     vocab=[f"w{i}" for i in range(60)])  # fmt: skip
+    opts = BenchOptions(dataset="toy-text", bits=[16], epochs=30, out=tmp_path / "r",
+                        methods=parse_methods("ae:conv-dae,ae-real:conv-dae,raw"))  # fmt: skip
+    report = bench(data, opts)
+    methods = [r["method"] for r in report.rows]
+    assert methods == ["ae:bow-ae", "ae-real:bow-ae", "raw"]
+    assert report.rows[0]["p@10"] > 0.5  # three topics: chance is about 1/3
