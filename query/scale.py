@@ -70,13 +70,14 @@ class Workload:
 def get_encoder(opts: ScaleOptions, images: np.ndarray) -> tuple[HashEncoder, dict]:
     """The given model, or one trained with the project's pipeline on the training images
     (kept as `out/model.pt` and reused by later runs)."""
-    from indexer.pipeline import train_image_encoder
+    from retrieval.sources import TrainSpec, train_image_encoder
     from retrieval.training import TrainConfig
 
     path = opts.model or opts.out / "model.pt"
     if path.exists():
         return HashEncoder.load(path), {"model": str(path), "trained_here": False}
-    encoder, info = train_image_encoder(images, 64, TrainConfig(epochs=opts.epochs), "cpu")
+    spec = TrainSpec(bits=64, device="cpu", train=TrainConfig(epochs=opts.epochs))
+    encoder, info = train_image_encoder(images, spec)
     encoder.save(path, info)
     return encoder, {"model": str(path), "trained_here": True, "train_s": info["seconds"]}
 

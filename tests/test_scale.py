@@ -44,3 +44,14 @@ def test_tie_aware_recall_and_targets():
     assert t["hash_flat_in_N"]["met"] and t["hash_flat_in_N"]["ratio"] == 1.6
     assert not t["flat_1M_le_2ms"]["met"]
     assert t["hash_vs_raw_1M"]["speedup"] == 5000 and t["flat_vs_raw_1M"]["met"]
+
+
+def test_get_encoder_trains_and_reuses_a_model(tmp_path):
+    from query.scale import ScaleOptions, get_encoder
+
+    images = np.random.default_rng(0).integers(0, 256, (64, 1, 28, 28), dtype=np.uint8)
+    opts = ScaleOptions(out=tmp_path, epochs=1)
+    encoder, info = get_encoder(opts, images)
+    assert info["trained_here"] and encoder.bits == 64 and (tmp_path / "model.pt").exists()
+    again, info = get_encoder(opts, images)
+    assert not info["trained_here"] and again.fingerprint() == encoder.fingerprint()
