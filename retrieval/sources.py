@@ -47,6 +47,26 @@ class Loaded:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _read_each(paths: list[Path], read, error: type[Exception], show: bool):
+    """`read` every path in a thread pool: (paths read, their results, skipped [(path,
+    reason)]), a file whose `read` raises `error` being skipped with its message."""
+
+    def one(path):
+        try:
+            return read(path)
+        except error as exc:
+            return exc
+
+    ok, results, skipped = [], [], []
+    for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
+        if isinstance(res, error):
+            skipped.append((str(path), str(res)))
+        else:
+            ok.append(path)
+            results.append(res)
+    return ok, results, skipped
+
+
 def _pool_map(fn, paths: list[Path], show: bool = True, workers: int = 4):
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(fn, paths, chunksize=64)
@@ -91,23 +111,13 @@ class ImageSource:
 def read_images(paths: list[Path], size: int, channels: int, show: bool = True) -> Loaded:
     """Decode `paths` to (N, channels, size, size) uint8 in a thread pool; unreadable files
     are skipped with their reason."""
-
-    def one(path):
-        try:
-            return images.load_image(path, size, channels)
-        except images.UnreadableImage as exc:
-            return str(exc)
-
-    ok, arrays, meta, skipped = [], [], [], []
-    for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
-        if isinstance(res, str):
-            skipped.append((str(path), res))
-            continue
-        arr, info = res
-        ok.append(path)
-        arrays.append(arr)
-        meta.append({"sha256": info.sha256, "width": info.width, "height": info.height,
-                     "mode": info.mode, "title": path.name})  # fmt: skip
+    ok, results, skipped = _read_each(
+        paths, lambda p: images.load_image(p, size, channels), images.UnreadableImage, show
+    )
+    arrays = [arr for arr, _ in results]
+    meta = [{"sha256": info.sha256, "width": info.width, "height": info.height,
+             "mode": info.mode, "title": path.name}
+            for path, (_, info) in zip(ok, results, strict=True)]  # fmt: skip
     shape = (0, channels, size, size)
     stacked = np.stack(arrays) if arrays else np.zeros(shape, dtype=np.uint8)
     return Loaded(ok, stacked, meta, skipped)
@@ -129,20 +139,8 @@ class TextSource:
     def read(
         self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec, show: bool = True
     ) -> Loaded:
-        def one(path):
-            try:
-                return text.read_document(path)
-            except text.UnreadableText as exc:
-                return str(exc)
-
-        ok, docs, meta, skipped = [], [], [], []
-        for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
-            if isinstance(res, str):
-                skipped.append((str(path), res))
-                continue
-            ok.append(path)
-            docs.append(res)
-            meta.append({"sha256": res.sha256, "title": res.title})
+        ok, docs, skipped = _read_each(paths, text.read_document, text.UnreadableText, show)
+        meta = [{"sha256": d.sha256, "title": d.title} for d in docs]
         return Loaded(ok, docs, meta, skipped)
 
     def fit(self, loaded: Loaded, spec: TrainSpec) -> tuple[HashEncoder, dict]:
