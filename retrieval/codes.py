@@ -1,8 +1,20 @@
 """From a trained autoencoder to packed binary codes, and the checkpoint that keeps both.
 
-A `HashEncoder` bundles the model with its per-bit thresholds (the median of each real code
-over the training items, so every bit splits the collection in half). Codes follow FAISS
-conventions: `uint8` arrays of `bits // 8` bytes per item, bit order as `np.packbits`.
+A `HashEncoder` bundles the model with the quantiser fitted on the real codes of the
+training items (`ModelConfig.threshold`):
+
+    median       bit i = real code i above its median: every bit splits the collection in half
+    half         bit i = real code i above 0.5, the code layer's own decision
+    thermometer  the real code is projected on its principal components; each gets bits in
+                 proportion to its strength (none for the weakest), thresholded at equally
+                 spaced quantiles, so the Hamming distance between two items counts the
+                 quantile steps between them along each component (multi-bit "thermometer"
+                 quantisation: a large difference on a strong component costs more than a
+                 sign flip on a weak one)
+
+Every mode is `bits = real @ projection > thresholds` (projection None means the identity).
+Codes follow FAISS conventions: `uint8` arrays of `bits // 8` bytes per item, bit order as
+`np.packbits`.
 """
 
 from __future__ import annotations
@@ -42,12 +54,38 @@ def hamming(a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
     return out
 
 
+def thermometer(real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(projection (D, bits), thresholds (bits,)) of thermometer codes on the principal
+    components of `real`. Bits are handed out one at a time to the component whose
+    quantisation error the bit reduces most (variance / levels^2, the classic bit
+    allocation), so strong components get several bits and weak ones none; a component
+    with t bits is cut at its quantiles k / (t + 1), k = 1..t."""
+    real = np.asarray(real, dtype=np.float64)
+    centred = real - real.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / max(len(real) - 1, 1))
+    order = np.argsort(values)[::-1]
+    variance, vectors = np.maximum(values[order], 0), vectors[:, order]
+    alloc = np.zeros(len(variance), dtype=int)
+    for _ in range(bits):
+        gain = variance / (alloc + 1) ** 2 - variance / (alloc + 2) ** 2
+        alloc[int(np.argmax(gain))] += 1
+    used = np.flatnonzero(alloc)
+    projected = real @ vectors[:, used]
+    thresholds = np.concatenate([
+        np.quantile(projected[:, j], np.arange(1, t + 1) / (t + 1))
+        for j, t in enumerate(alloc[used])
+    ])  # fmt: skip
+    projection = vectors[:, np.repeat(used, alloc[used])]
+    return projection.astype(np.float32), thresholds.astype(np.float32)
+
+
 @dataclass
 class HashEncoder:
     """A trained model plus thresholds: maps stored items to packed binary codes."""
 
     model: HashingAutoencoder
     thresholds: np.ndarray | None = None
+    projection: np.ndarray | None = None  # (real dims, bits); None: each bit its own dim
     extra: dict = field(default_factory=dict)  # e.g. the vocabulary of a text model
     batch_size: int = 1024
 
@@ -73,10 +111,14 @@ class HashEncoder:
         return np.concatenate(out)
 
     def fit_thresholds(self, real: np.ndarray) -> np.ndarray:
-        """Per-bit thresholds from the real codes of the training items: their median (every
-        bit splits the collection in half) or 0.5 (the code layer's own decision)."""
-        if self.config.threshold == "half":
+        """Fit the quantiser (`config.threshold`) on the real codes of the training items."""
+        mode, self.projection = self.config.threshold, None
+        if len(real) == 0:
+            raise SemhashError("cannot fit code thresholds on an empty collection.")
+        if mode == "half":
             self.thresholds = np.full(real.shape[1], 0.5, dtype=np.float32)
+        elif mode == "thermometer":
+            self.projection, self.thresholds = thermometer(real, self.bits)
         else:
             self.thresholds = np.median(real, axis=0).astype(np.float32)
         return self.thresholds
@@ -84,6 +126,8 @@ class HashEncoder:
     def binarize(self, real: np.ndarray) -> np.ndarray:
         if self.thresholds is None:
             raise RuntimeError("thresholds are not fitted; call fit_thresholds first")
+        if self.projection is not None:
+            real = np.asarray(real, dtype=np.float32) @ self.projection
         return pack_bits(real > self.thresholds)
 
     def encode(self, data, show_progress: bool = False) -> np.ndarray:
@@ -97,8 +141,9 @@ class HashEncoder:
         for name, tensor in sorted(self.model.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        if self.thresholds is not None:
-            digest.update(self.thresholds.tobytes())
+        for array in (self.thresholds, self.projection):
+            if array is not None:
+                digest.update(array.tobytes())
         return digest.hexdigest()[:16]
 
     # -- checkpoint ---------------------------------------------------------------------
@@ -110,6 +155,7 @@ class HashEncoder:
             "thresholds": torch.from_numpy(self.thresholds)
             if self.thresholds is not None
             else None,
+            "projection": None if self.projection is None else torch.from_numpy(self.projection),
             "extra": self.extra,
             "train": train_info or {},
             "versions": {"semhash": __version__, "torch": str(torch.__version__)},
@@ -133,5 +179,6 @@ class HashEncoder:
         except Exception as exc:  # torch raises many types for a bad file
             raise SemhashError(f"{path} is not a semhash model checkpoint ({exc}).") from None
         model.to(resolve_device(str(device))).eval()
-        th = ckpt.get("thresholds")
-        return cls(model, None if th is None else th.numpy(), ckpt.get("extra") or {})
+        th, proj = ckpt.get("thresholds"), ckpt.get("projection")
+        return cls(model, None if th is None else th.numpy(),
+                   None if proj is None else proj.numpy(), ckpt.get("extra") or {})  # fmt: skip

@@ -18,6 +18,9 @@ from torch.nn import functional as F
 from retrieval.errors import SemhashError
 
 
+THRESHOLDS = ("median", "half", "thermometer")
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a model; saved inside every checkpoint."""
@@ -34,7 +37,7 @@ class ModelConfig:
     code_layer: str = "linear"  # "linear", "noise" (sigmoid of noisy logits), "bernoulli"
     code_noise: float = 3.0  # std of the noise before the sigmoid ("noise" code layer)
     balance_weight: float = 0.0  # penalty on bits that are not on for half of the items
-    threshold: str = "median"  # per-bit threshold: "median" over the training items or "half"
+    threshold: str = "thermometer"  # quantiser (retrieval.codes): thermometer, median, half
     vocab_size: int = 0  # text models only
 
     def to_dict(self) -> dict:
@@ -57,6 +60,10 @@ class ModelConfig:
         if self.model_type not in MODEL_TYPES:
             names = ", ".join(sorted(MODEL_TYPES))
             raise SemhashError(f"unknown model type {self.model_type!r}; choose one of {names}.")
+        if self.threshold not in THRESHOLDS:
+            raise SemhashError(
+                f"unknown threshold {self.threshold!r}; choose one of {', '.join(THRESHOLDS)}."
+            )
 
 
 def shift_and_flip(x: torch.Tensor, shift: int) -> torch.Tensor:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from retrieval.codes import HashEncoder, hamming
+from retrieval.codes import HashEncoder, hamming, thermometer
 from retrieval.errors import SemhashError
 from retrieval.models import HashingAutoencoder, ModelConfig, build_model
 from retrieval.training import TrainConfig, train
@@ -43,7 +43,7 @@ def test_base_class_hook_raises():
 @pytest.fixture(scope="module")
 def trained():
     images, labels = synthetic()
-    model = build_model(ModelConfig(bits=16))
+    model = build_model(ModelConfig(bits=16, threshold="median"))
     train(model, images, TrainConfig(epochs=4, batch_size=32), torch.device("cpu"))
     encoder = HashEncoder(model)
     encoder.fit_thresholds(encoder.real(images))
@@ -83,3 +83,54 @@ def test_loading_a_non_checkpoint_is_a_user_error(tmp_path):
         HashEncoder.load(bad)
     with pytest.raises(SemhashError, match="does not exist"):
         HashEncoder.load(tmp_path / "missing.pt")
+
+
+def test_thermometer_counts_quantile_steps_along_components():
+    # a strong axis (uniform, spread 10, variance 33) and a weaker one (spread 3, variance 3):
+    # gains 25, 4.6 for the strong one beat 2.25 for the weak one, whose 0.42 then loses to
+    # the strong one's third 1.6; with 3 bits the strong axis takes 2, the weak one 1
+    rng = np.random.default_rng(0)
+    real = np.column_stack([rng.uniform(-10, 10, 20000), rng.uniform(-3, 3, 20000)])
+    projection, thresholds = thermometer(real, bits=3)
+    assert projection.shape == (2, 3) and thresholds.shape == (3,)
+    assert np.allclose(np.abs(projection[0, :2]), 1, atol=0.01)  # bits 1-2: strong axis
+    assert np.allclose(np.abs(projection[1, 2]), 1, atol=0.01)  # bit 3: weak axis
+    assert np.allclose(np.abs(thresholds[:2]), 10 / 3, atol=0.3)  # its 1/3 and 2/3 quantiles
+    assert abs(thresholds[2]) < 0.2  # the weak axis' median
+    pts = np.array([[-9.0, -1.0], [0.0, -1.0], [9.0, -1.0], [0.0, 2.5]], dtype=np.float32)
+    bits = (pts @ projection > thresholds).astype(int)
+    steps = np.abs(bits[:, None, :] - bits[None, :, :]).sum(axis=2)
+    assert steps[0, 2] == 2 and steps[0, 1] == 1 and steps[1, 2] == 1  # quantile steps
+    assert steps[1, 3] == 1  # crossing the weak axis' median is one step
+
+
+def test_thermometer_allocates_bits_by_variance():
+    # variances 25 and 1: gains 18.75, 3.47, 1.22 (strong) beat 0.75 (weak), then 0.56 < 0.75
+    rng = np.random.default_rng(1)
+    real = np.column_stack([rng.normal(0, 5, 50000), rng.normal(0, 1, 50000)])
+    projection, _ = thermometer(real, bits=4)
+    strong = np.abs(projection[0]) > 0.99
+    assert strong.tolist() == [True, True, True, False]
+
+
+def test_thermometer_encoder_round_trip(trained, tmp_path):
+    encoder, images, labels = trained
+    cfg = ModelConfig(**{**encoder.config.to_dict(), "threshold": "thermometer"})
+    thermo = HashEncoder(build_model(cfg))
+    thermo.model.load_state_dict(encoder.model.state_dict())
+    thermo.fit_thresholds(thermo.real(images))
+    codes = thermo.encode(images)
+    assert codes.shape == (len(images), 2)
+    thermo.save(tmp_path / "t.pt")
+    back = HashEncoder.load(tmp_path / "t.pt")
+    assert back.projection is not None and back.fingerprint() == thermo.fingerprint()
+    assert np.array_equal(back.encode(images), codes)
+    d = hamming(codes, codes).astype(float)
+    same = labels[:, None] == labels[None, :]
+    np.fill_diagonal(same, False)
+    assert d[same].mean() < d[labels[:, None] != labels[None, :]].mean() - 1.0
+
+
+def test_unknown_threshold_is_a_user_error():
+    with pytest.raises(SemhashError, match="unknown threshold"):
+        build_model(ModelConfig(threshold="mean"))
