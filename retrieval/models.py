@@ -17,7 +17,6 @@ from torch.nn import functional as F
 
 from retrieval.errors import SemhashError
 
-
 THRESHOLDS = ("median", "half", "thermometer")
 
 
