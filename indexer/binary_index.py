@@ -76,6 +76,10 @@ class BinaryIndex:
             out.append((d[order].astype(np.int32), i[order].astype(np.int64)))
         return out
 
+    def nbytes(self) -> int:
+        """Memory of the index: its serialized size."""
+        return len(faiss.serialize_index_binary(self.index))
+
     # -- files --------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         data = faiss.serialize_index_binary(self.index)

@@ -2,12 +2,14 @@
 
     flat   IndexBinaryIDMap2 over IndexBinaryFlat: every code is compared (the primary
            index, `codes.index`).
-    hash   multi-index hashing (FAISS IndexBinaryMultiHash): the code is cut into `nhash`
-           address substrings of `b` bits, each the key of one hash table. A query looks up
-           its own addresses and every address within `radius` flipped bits of them, then
-           re-ranks the union of those buckets by the Hamming distance of the full code.
-           By the pigeonhole principle every item within nhash * (radius + 1) - 1 bits of
-           the query (on the hashed bits) is found, whatever the collection size.
+    hash   multi-index hashing (FAISS IndexBinaryMultiHash) over the distinct codes
+           (indexer/hash_index.py): the code is cut into `nhash` address substrings of `b`
+           bits, each the key of one hash table. A query looks up its own addresses and
+           every address within `radius` flipped bits of them, re-ranks the union of those
+           buckets by the Hamming distance of the full code, and expands the nearest codes
+           to their items. By the pigeonhole principle every item within
+           nhash * (radius + 1) - 1 bits of the query (on the hashed bits) is found,
+           whatever the collection size.
     ivf    IndexBinaryIVF: `nlist` Hamming k-means cells, `nprobe` of them scanned.
     hnsw   IndexBinaryHNSW: a navigable small-world graph of degree `M`, beam `ef_search`.
 
@@ -31,6 +33,7 @@ import faiss
 import numpy as np
 
 from indexer.binary_index import BinaryIndex
+from indexer.hash_index import DistinctHashIndex
 from retrieval.errors import SemhashError
 from retrieval.fsutil import atomic_write
 
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STRATEGIES = ("flat", "hash", "ivf", "hnsw")
 FLAT_BELOW = 2_000_000  # default strategy: an exact scan below this many items, ivf above
+LAYOUT = {"hash": 2}  # file layout version: 2 = distinct codes (older files are rebuilt)
 BUILD_FIELDS = {"hash": ("nhash", "b"), "ivf": ("nlist",), "hnsw": ("M", "ef_construction")}
 
 
@@ -88,17 +92,19 @@ def codes_fingerprint(ids: np.ndarray, codes: np.ndarray) -> str:
 # -- building -----------------------------------------------------------------------------
 def build(
     strategy: str, bits: int, codes: np.ndarray, ids: np.ndarray, params: StrategyParams
-) -> BinaryIndex:
+) -> BinaryIndex | DistinctHashIndex:
     """A new index of `strategy` over `codes` with their own `ids` (params resolved)."""
     if strategy not in STRATEGIES:
         raise SemhashError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     p = params.resolved(strategy, bits, len(codes))
+    if strategy == "hash":
+        out = DistinctHashIndex.build(bits, codes, ids, p.nhash, p.b)
+        configure(out, strategy, p)
+        return out
     if strategy == "flat":
         index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
-    elif strategy == "hash":
-        index = faiss.IndexBinaryIDMap(faiss.IndexBinaryMultiHash(bits, p.nhash, p.b))
     elif strategy == "ivf":
         index = _trained_ivf(bits, codes, p.nlist)
     else:
@@ -123,7 +129,7 @@ def _trained_ivf(bits: int, codes: np.ndarray, nlist: int) -> faiss.IndexBinaryI
     return ivf
 
 
-def configure(index: BinaryIndex, strategy: str, params: StrategyParams) -> None:
+def configure(index: BinaryIndex | DistinctHashIndex, strategy: str, params: StrategyParams) -> None:
     """Apply the search-time knobs (radius, nprobe, ef_search) to a built or loaded index."""
     inner = _inner(index.index)
     if strategy == "hash":
@@ -148,7 +154,7 @@ def secondary_paths(folder: Path, strategy: str) -> tuple[Path, Path]:
 
 def open_secondary(
     folder: str | Path, strategy: str, primary: BinaryIndex, params: StrategyParams
-) -> BinaryIndex:
+) -> BinaryIndex | DistinctHashIndex:
     """The `strategy` index over the primary index's codes, loaded from `folder`, or
     (re)built and saved there when missing or stale."""
     if strategy == "flat":
@@ -161,11 +167,13 @@ def open_secondary(
         "count": len(ids),
         "fingerprint": codes_fingerprint(ids, codes),
         "build": p.build_key(strategy),
+        "layout": LAYOUT.get(strategy, 1),
     }
     index_path, info_path = secondary_paths(folder, strategy)
     have = _read_json(info_path)
+    loader = DistinctHashIndex if strategy == "hash" else BinaryIndex
     if index_path.exists() and {k: have.get(k) for k in want} == want:
-        index = BinaryIndex.load(index_path)
+        index = loader.load(index_path)
         configure(index, strategy, p)
         return index
     log.info("building the %s index over %d codes", strategy, len(ids))

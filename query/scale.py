@@ -202,7 +202,7 @@ def tuned_index(strategy: str, codes: np.ndarray, work: Workload, c_kth, opts):
 
 def measure_strategy(strategy: str, codes: np.ndarray, work: Workload, kth, c_kth, opts) -> dict:
     index, params, build_s, knob = tuned_index(strategy, codes, work, c_kth, opts)
-    size = len(faiss.serialize_index_binary(index.index))
+    size = index.nbytes()
     D, _, lat = timed_search(index, work.q_codes)
     row = {
         "n": len(codes), "strategy": strategy, "build_s": round(build_s, 2),

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from indexer.binary_index import BinaryIndex
+from indexer.hash_index import DistinctHashIndex
 from indexer.strategies import StrategyParams, build, open_secondary, secondary_paths
 from retrieval.codes import hamming, pack_bits
+from retrieval.errors import SemhashError
 
 N, BITS, K = 3000, 64, 20
 
@@ -129,3 +131,35 @@ def test_stale_secondary_index_is_rebuilt(tmp_path, data):
     wider = StrategyParams(nhash=2, b=32, radius=1)  # other build parameters: rebuilt
     open_secondary(tmp_path, "hash", primary, wider)
     assert json.loads(info_path.read_text())["build"] == {"nhash": 2, "b": 32}
+
+
+def test_hash_over_repeated_codes_expands_every_item(data):
+    # 3,000 items sharing 60 distinct codes: the tables hold 60 codes, answers hold items
+    db, _, ids, _ = data
+    rng = np.random.default_rng(5)
+    repeated = db[rng.integers(0, 60, N)]
+    flips = pack_bits(rng.random((40, BITS)) < 2 / BITS)  # queries a bit or two off
+    q = repeated[rng.integers(0, N, 40)] ^ flips
+    truth = hamming(q, repeated)
+    index = build("hash", BITS, repeated, ids, StrategyParams(nhash=4, b=16, radius=3))
+    assert index.n_distinct == len(np.unique(repeated, axis=0)) and len(index) == N
+    D, I = index.search(q, K)
+    assert_exact(D, I, ids, truth, K)
+    flat_D, flat_I = build("flat", BITS, repeated, ids, StrategyParams()).search(q, K)
+    assert np.array_equal(D, flat_D)
+    # every item at distance 0 from a stored code comes back, smallest ids first
+    d0, i0 = index.range_search(repeated[:1], 0)[0]
+    same = np.sort(ids[np.all(repeated == repeated[0], axis=1)])
+    assert np.array_equal(i0, same) and not d0.any()
+
+
+def test_hash_index_file_round_trip(tmp_path, data):
+    db, q, ids, _ = data
+    index = build("hash", BITS, db, ids, StrategyParams(nhash=4, b=16, radius=1))
+    index.save(tmp_path / "h.index")
+    back = DistinctHashIndex.load(tmp_path / "h.index")
+    back.index.nflip = 1
+    assert all(np.array_equal(a, b) for a, b in zip(back.search(q, K), index.search(q, K)))
+    (tmp_path / "bad.index").write_bytes(b"nope")
+    with pytest.raises(SemhashError, match="cannot read"):
+        DistinctHashIndex.load(tmp_path / "bad.index")
