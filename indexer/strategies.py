@@ -129,7 +129,9 @@ def _trained_ivf(bits: int, codes: np.ndarray, nlist: int) -> faiss.IndexBinaryI
     return ivf
 
 
-def configure(index: BinaryIndex | DistinctHashIndex, strategy: str, params: StrategyParams) -> None:
+def configure(
+    index: BinaryIndex | DistinctHashIndex, strategy: str, params: StrategyParams
+) -> None:
     """Apply the search-time knobs (radius, nprobe, ef_search) to a built or loaded index."""
     inner = _inner(index.index)
     if strategy == "hash":

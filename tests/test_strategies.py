@@ -159,7 +159,8 @@ def test_hash_index_file_round_trip(tmp_path, data):
     index.save(tmp_path / "h.index")
     back = DistinctHashIndex.load(tmp_path / "h.index")
     back.index.nflip = 1
-    assert all(np.array_equal(a, b) for a, b in zip(back.search(q, K), index.search(q, K)))
+    for a, b in zip(back.search(q, K), index.search(q, K), strict=True):
+        assert np.array_equal(a, b)
     (tmp_path / "bad.index").write_bytes(b"nope")
     with pytest.raises(SemhashError, match="cannot read"):
         DistinctHashIndex.load(tmp_path / "bad.index")
