@@ -8,6 +8,13 @@ a CSR table maps a code to the ids of its items, sorted:
 
     members[starts[j]:starts[j + 1]]   ids of the items whose code is distinct code j
 
+The address of table t is made of bits t, t + nhash, t + 2 nhash, ... (interleaved), not of
+a contiguous run: thermometer codes keep each principal component's bits together, strong
+components first, so contiguous substrings would give one table all the coarse, correlated
+bits (crowded buckets) and another the weak ones. On 1M Fashion-MNIST codes interleaving cut
+the mean bucket load of 2 x 32-bit tables from 1,357 + 15 to 107 + 90 items. Hamming
+distance does not depend on bit order, so codes are stored and compared in this order.
+
 A top-k query asks the hash tables for the k nearest distinct codes (k codes hold at least
 k items), expands them to their items in (distance, id) order and keeps k. Distances are
 exact Hamming distances of the full code; like any hash lookup the result is approximate
@@ -42,19 +49,35 @@ def distinct(codes: np.ndarray, ids: np.ndarray):
     return table.copy(), starts, np.asarray(ids, dtype=np.int64)[order]
 
 
+def address_order(bits: int, nhash: int, b: int) -> np.ndarray:
+    """Bit permutation putting bits t, t + nhash, ... first for table t (then the rest)."""
+    tables = [np.arange(t, nhash * b, nhash) for t in range(nhash)]
+    used = np.concatenate(tables) if tables else np.zeros(0, int)
+    return np.concatenate([used, np.setdiff1d(np.arange(bits), used)]).astype(np.int64)
+
+
+def permute(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Packed codes with their bits reordered by `order`."""
+    unpacked = np.unpackbits(np.ascontiguousarray(codes, dtype=np.uint8), axis=1)
+    return np.ascontiguousarray(np.packbits(unpacked[:, order], axis=1))
+
+
 class DistinctHashIndex:
     """Multi-index hashing over distinct codes, answering with item ids (see module doc)."""
 
     def __init__(self, bits: int, index, starts: np.ndarray, members: np.ndarray):
         self.bits, self.index = bits, index  # `index`: the IndexBinaryMultiHash
         self.starts, self.members = starts, members
+        self.order = address_order(bits, index.nhash, index.b)
 
     @classmethod
     def build(cls, bits: int, codes: np.ndarray, ids: np.ndarray, nhash: int, b: int):
         table, starts, members = distinct(codes, ids)
         index = faiss.IndexBinaryMultiHash(bits, nhash, b)
         if len(table):
-            index.add(table)
+            chunk = 1 << 20  # permuting unpacks 8 bytes per bit: a million codes at a time
+            for i in range(0, len(table), chunk):
+                index.add(permute(table[i : i + chunk], address_order(bits, nhash, b)))
         return cls(bits, index, starts, members)
 
     def __len__(self) -> int:
@@ -70,7 +93,7 @@ class DistinctHashIndex:
             raise SemhashError(
                 f"codes of {codes.shape[-1] * 8} bits do not fit an index of {self.bits} bits."
             )
-        return codes
+        return permute(codes, self.order)
 
     def _expand(self, d: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Items of distinct codes `j` at distances `d`, sorted by (distance, id)."""

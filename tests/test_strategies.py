@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.binary_index import BinaryIndex
-from indexer.hash_index import DistinctHashIndex
+from indexer.hash_index import DistinctHashIndex, address_order, permute
 from indexer.strategies import StrategyParams, build, open_secondary, secondary_paths
 from retrieval.codes import hamming, pack_bits
 from retrieval.errors import SemhashError
@@ -164,3 +164,11 @@ def test_hash_index_file_round_trip(tmp_path, data):
     (tmp_path / "bad.index").write_bytes(b"nope")
     with pytest.raises(SemhashError, match="cannot read"):
         DistinctHashIndex.load(tmp_path / "bad.index")
+
+
+def test_hash_addresses_interleave_the_bits():
+    # table 0 reads bits 0, 2, 4; table 1 bits 1, 3, 5; bits 6 and 7 are in no address
+    assert address_order(8, 2, 3).tolist() == [0, 2, 4, 1, 3, 5, 6, 7]
+    codes = pack_bits(np.random.default_rng(0).random((5, 64)) < 0.5)
+    moved = permute(codes, address_order(64, 3, 21))
+    assert np.array_equal(hamming(moved, moved), hamming(codes, codes))
