@@ -6,8 +6,9 @@
     vae             variational: Gaussian latent, KL term; the code is the mean, thresholded
     conv-dae        convolutional denoising autoencoder (retrieval.models.ConvDAE)
 
-Every family shares the base class's hashing machinery (code layer, bit balance, median
-thresholds), so the comparison isolates architecture and regulariser. The MLP families use
+Every family shares the base class's hashing machinery (code layer, bit balance, and the
+quantiser of retrieval.codes, thermometer by default), so the comparison isolates
+architecture and regulariser. The MLP families use
 the semantic-hashing code layer (noise before a sigmoid); conv-dae keeps its linear code.
 A family's own config defaults (no corruption for the MLP families, no code noise for the
 VAE, which samples its own) live in `config_defaults`; build configs with `family_config`.
@@ -60,8 +61,8 @@ class MLPAutoencoder(HashingAutoencoder):
 
 class SparseAE(MLPAutoencoder):
     """KL sparsity (Ng's sparse autoencoder): each code unit is active on average `target`
-    of the time. Bit balance is off: it contradicts sparsity, and the median thresholds
-    split every bit in half anyway."""
+    of the time. Bit balance is off: it contradicts sparsity, and the quantiser's
+    thresholds sit at quantiles of the codes anyway."""
 
     config_defaults = {"corruption": "none", "code_layer": "noise", "balance_weight": 0.0}
     target = 0.1
@@ -107,7 +108,7 @@ class GaussianHead(nn.Module):
 
 class VAE(MLPAutoencoder):
     """Variational autoencoder with a Gaussian latent. The decoder reads sigmoid(z), an
-    invertible reparametrisation; the code is the mean thresholded at its median."""
+    invertible reparametrisation; the code is the mean, quantised like the others."""
 
     config_defaults = {"corruption": "none", "code_layer": "noise", "code_noise": 0.0}
     weight = 1.0  # the ELBO's KL weight
