@@ -4,11 +4,13 @@ Methods (`--methods`, comma-separated):
 
     ae:<family>       the autoencoder's binary codes (Hamming), family from MODEL_TYPES
     ae-real:<family>  the same autoencoder's real-valued code before thresholding (Euclidean)
+    ae-rerank:<family>  two stages: the `--shortlist` nearest codes by Hamming distance,
+                      re-ranked by the Euclidean distance of the real-valued codes
     raw               the raw data: pixels in [0, 1] (Euclidean), TF-IDF for text (cosine)
     lsh, pca, itq     classic binary codes fitted on the database features (Hamming)
 
-`ae:all` and `ae-real:all` expand to every family. Autoencoders train on the database
-items only, without labels; one model per (family, bits) serves both `ae` and `ae-real`.
+`ae:all`, `ae-real:all` and `ae-rerank:all` expand to every family. Autoencoders train on
+the database items only, without labels; one model per (family, bits) serves every kind.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from retrieval.progress import timed
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = "ae:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
+DEFAULT_METHODS = "ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
+AE_KINDS = ("ae", "ae-real", "ae-rerank")
 DEFAULT_BITS = "16,32,64,128"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # "ae", "ae-real", "raw", "lsh", "pca" or "itq"
+    kind: str  # "ae", "ae-real", "ae-rerank", "raw", "lsh", "pca" or "itq"
     family: str = ""
 
     @property
@@ -47,7 +50,7 @@ def parse_methods(text: str) -> list[Method]:
     out: list[Method] = []
     for item in (part.strip() for part in text.split(",")):
         kind, _, family = item.partition(":")
-        if kind in ("ae", "ae-real"):
+        if kind in AE_KINDS:
             families = sorted(MODEL_TYPES) if family == "all" else [family]
             if not family or any(f not in MODEL_TYPES for f in families):
                 names = ", ".join(sorted(MODEL_TYPES))
@@ -59,7 +62,8 @@ def parse_methods(text: str) -> list[Method]:
             out.append(Method(kind))
         else:
             raise SemhashError(
-                f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, raw, lsh, pca or itq."
+                f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, ae-rerank:FAMILY, "
+                "raw, lsh, pca or itq."
             )
     return list(dict.fromkeys(out))
 
@@ -89,6 +93,7 @@ class BenchOptions:
     top_n: int = 0  # ranked-list length for the curves; 0 = the whole database (exact)
     radius: int = 2
     timing_k: int = 100
+    shortlist: int = 1000  # ae-rerank: Hamming candidates re-ranked by the real code
     single_queries: int = 200  # queries timed one at a time
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from query.bench_data import BenchData
-from query.bench_eval import Space, score, time_queries
+from query.bench_eval import RerankSpace, Space, score, time_queries
 from query.hashing import HASHERS
 from retrieval.errors import SemhashError
 from retrieval.progress import timed
@@ -107,8 +107,9 @@ def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOption
 
 def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
                      opts: BenchOptions, timings: dict) -> list[dict]:  # fmt: skip
-    """Rows for `ae:family` (binary codes) and/or `ae-real:family` (the code before
-    thresholding), from one trained model."""
+    """Rows for `ae:family` (binary codes), `ae-rerank:family` (a Hamming shortlist
+    re-ranked by the real code) and/or `ae-real:family` (the code before thresholding), from
+    one trained model."""
     with timed(f"training {family} at {bits} bits"):
         encoder, info = train_autoencoder(data, family, bits, opts)
     _add(timings, "train", info["seconds"])
@@ -127,6 +128,12 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
         space = Space("hamming", codes_db, encoder.binarize(real_q))
         rows.append(_row(f"ae:{family}", bits, space, data, opts, timings, train=info["seconds"],
                          encode=real_seconds + binarize_seconds, extra=extra))  # fmt: skip
+    if "ae-rerank" in kinds:
+        space = RerankSpace("hamming", codes_db, encoder.binarize(real_q), real_db=real_db,
+                            real_q=real_q, shortlist=opts.shortlist)  # fmt: skip
+        rows.append(_row(f"ae-rerank:{family}", bits, space, data, opts, timings,
+                         train=info["seconds"], encode=real_seconds + binarize_seconds,
+                         extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
     if "ae-real" in kinds:
         space = Space("l2", real_db, real_q)
         rows.append(_row(f"ae-real:{family}", bits, space, data, opts, timings,

@@ -456,10 +456,14 @@ def _parsed(name: str):
               help="Code lengths, comma-separated.")
 @click.option("--queries", default=1000, show_default=True, help="Seeded sample of queries.")
 @click.option("--seed", default=0, show_default=True, help="Seed for queries and training.")
-@click.option("--methods", default="ae:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
+@click.option("--methods",
+              default="ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
               show_default=True, callback=_parsed("parse_methods"),
-              help="Comma-separated: ae:FAMILY (binary codes), ae-real:FAMILY (the code "
-                   "before thresholding), raw, lsh, pca, itq; FAMILY is a model type or all.")
+              help="Comma-separated: ae:FAMILY (binary codes), ae-rerank:FAMILY (a Hamming "
+                   "shortlist re-ranked by the real code), ae-real:FAMILY (the code before "
+                   "thresholding), raw, lsh, pca, itq; FAMILY is a model type or all.")
+@click.option("--shortlist", default=1000, show_default=True,
+              help="ae-rerank: Hamming candidates re-ranked by the real-valued code.")
 @click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
               help="Folder for report.json, report.md and the plots.")
 @click.option("--epochs", default=None, type=int, help="Training epochs (default: model's).")

@@ -8,8 +8,11 @@ from click.testing import CliRunner
 
 from query.bench import DEFAULT_METHODS, BenchOptions, Method, bench, parse_bits, parse_methods
 from query.bench_data import BenchData, image_folder, sample_queries
+from query.bench_eval import RerankSpace
 from retrieval.cli import cli
+from retrieval.codes import pack_bits
 from retrieval.errors import SemhashError
+from retrieval.metrics import rank_by_distance
 
 from .conftest import make_image_folder
 
@@ -21,8 +24,8 @@ ROW_KEYS = {
 
 
 def test_parse_methods_and_bits():
-    methods = parse_methods("ae:vae, raw,ae-real:vae,itq,raw")
-    assert [m.name for m in methods] == ["ae:vae", "raw", "ae-real:vae", "itq"]
+    methods = parse_methods("ae:vae, raw,ae-real:vae,itq,raw,ae-rerank:vae")
+    assert [m.name for m in methods] == ["ae:vae", "raw", "ae-real:vae", "itq", "ae-rerank:vae"]
     assert len(parse_methods("ae:all")) >= 5
     assert parse_bits("64,16,16") == [16, 64]
     for bad in ("ae", "ae:nope", "knn", "lsh:x"):
@@ -88,15 +91,18 @@ def test_bench_end_to_end(tmp_path):
     assert protocol["database_items"] == 150 and protocol["queries"] == 30
     assert protocol["seed"] == 0 and {"torch", "faiss", "numpy"} <= set(protocol["versions"])
     names = [(r["method"], r["bits"]) for r in rows]
-    expected = [(m, b) for m in ("ae:conv-dae", "ae-real:conv-dae") for b in (8, 16)]
+    autoencoder = ("ae:conv-dae", "ae-rerank:conv-dae", "ae-real:conv-dae")
+    expected = [(m, b) for m in autoencoder for b in (8, 16)]
     expected += [("raw", None)] + [(m, b) for m in ("lsh", "pca", "itq") for b in (8, 16)]
     assert names == expected
     for row in rows:
         assert ROW_KEYS <= set(row)
         assert 0 <= row["p@100"] <= 1 and row["query_ms_single"] > 0
-        binary = row["metric"] == "hamming"
+        binary = row["metric"] == "hamming" and "rerank" not in row["method"]
         assert (row["radius_precision"] is not None) == binary
         assert row["bytes_per_item"] == (row["bits"] // 8 if binary else row["bytes_per_item"])
+        if "rerank" in row["method"]:  # the code and the real code (float32 per bit)
+            assert row["bytes_per_item"] == row["bits"] // 8 + row["bits"] * 4
     for name in ("pr-8bits.png", "pr-16bits.png", "p100-vs-bits.png", "report.md"):
         assert (out / name).stat().st_size > 1000
 
@@ -134,3 +140,19 @@ def test_text_autoencoder_bench(tmp_path):
     methods = [r["method"] for r in report.rows]
     assert methods == ["ae:bow-ae", "ae-real:bow-ae", "raw"]
     assert report.rows[0]["p@10"] > 0.5  # three topics: chance is about 1/3
+
+
+def test_rerank_space_by_hand():
+    """Shortlist of 2 by Hamming (ties in database order), re-ranked by the real code."""
+    codes = pack_bits(np.array([[0, 0, 0, 0, 0, 0, 0, 1],   # d = 1
+                                [0, 0, 0, 0, 0, 0, 1, 1],   # d = 2
+                                [0, 0, 0, 0, 0, 0, 0, 1],   # d = 1
+                                [0, 0, 0, 0, 0, 0, 0, 0]])) # d = 0  # fmt: skip
+    real = np.array([[5.0], [0.0], [0.1], [3.0]], dtype=np.float32)
+    space = RerankSpace("hamming", codes, codes[3:4], real_db=real, real_q=np.zeros((1, 1)),
+                        shortlist=2)  # fmt: skip
+    # Hamming order 3, 0, 2, 1; the shortlist {3, 0} re-ranked by |real|: 3 (9), 0 (25);
+    # then the rest in Hamming order: 2 (d 1), 1 (d 2)
+    assert rank_by_distance(space.distances(slice(0, 1)), 4)[0].tolist() == [3, 0, 2, 1]
+    assert space.searcher()(slice(0, 1), 2)[0].tolist() == [3, 0]
+    assert not space.hamming_ranked and space.bytes_per_item() == 1 + 4
