@@ -147,7 +147,7 @@ def test_rerank_space_by_hand():
     codes = pack_bits(np.array([[0, 0, 0, 0, 0, 0, 0, 1],   # d = 1
                                 [0, 0, 0, 0, 0, 0, 1, 1],   # d = 2
                                 [0, 0, 0, 0, 0, 0, 0, 1],   # d = 1
-                                [0, 0, 0, 0, 0, 0, 0, 0]])) # d = 0  # fmt: skip
+                                [0, 0, 0, 0, 0, 0, 0, 0]]))  # d = 0  # fmt: skip
     real = np.array([[5.0], [0.0], [0.1], [3.0]], dtype=np.float32)
     space = RerankSpace("hamming", codes, codes[3:4], real_db=real, real_q=np.zeros((1, 1)),
                         shortlist=2)  # fmt: skip
