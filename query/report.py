@@ -76,7 +76,7 @@ def versions() -> dict:
 
 def protocol(data, opts, timings: dict) -> dict:
     """Everything needed to read and repeat the numbers."""
-    from retrieval.training import TrainConfig, resolve_device
+    from retrieval.training import KIND_DEFAULTS, resolve_device
 
     n_db = len(data.db_labels)
     return {
@@ -87,7 +87,8 @@ def protocol(data, opts, timings: dict) -> dict:
         "methods": [m.name for m in opts.methods],
         "top_n": min(opts.top_n or n_db, n_db), "radius": opts.radius,
         "timing_k": opts.timing_k, "single_queries": min(opts.single_queries, len(data.q_labels)),
-        "faiss_threads": 1, "epochs": opts.epochs or TrainConfig().epochs,
+        "faiss_threads": 1,
+        "epochs": opts.epochs or KIND_DEFAULTS[data.kind]["epochs"],
         "device": str(resolve_device(opts.device)),
         "versions": versions(), "wall_seconds": {k: round(v, 2) for k, v in timings.items()},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
