@@ -179,7 +179,9 @@ def train_count_encoder(counts, words: list[str], spec: TrainSpec) -> tuple[Hash
 
 
 # The recipe that measured best on 20 Newsgroups (see README): straight-through Bernoulli
-# codes, half of the words dropped from the input, a light bit-balance penalty.
+# codes, half of the words dropped from the input, a light bit-balance penalty, median
+# thresholds (the image models' thermometer quantiser measured P@100 0.433 against the
+# median's 0.461 on the same 64-bit model: these codes are near-binary already).
 TEXT_DEFAULTS = {
     "hidden": 500, "corruption": "mask", "corruption_level": 0.5, "code_layer": "bernoulli",
     "balance_weight": 0.1, "threshold": "median",
