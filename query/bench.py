@@ -9,7 +9,8 @@ Methods (`--methods`, comma-separated):
     raw               the raw data: pixels in [0, 1] (Euclidean), TF-IDF for text (cosine)
     lsh, pca, itq     classic binary codes fitted on the database features (Hamming)
 
-`ae:all`, `ae-real:all` and `ae-rerank:all` expand to every family. Autoencoders train on
+`ae:all`, `ae-real:all` and `ae-rerank:all` expand to every image family (the text model,
+bow-ae, takes conv-dae's place on text data). Autoencoders train on
 the database items only, without labels; one model per (family, bits) serves every kind.
 """
 
@@ -25,6 +26,7 @@ from query.bench_data import BenchData, load_bench_data
 from query.bench_methods import run_methods
 from query.hashing import HASHERS
 from retrieval.errors import SemhashError
+from retrieval.families import FAMILIES
 from retrieval.models import MODEL_TYPES
 from retrieval.progress import timed
 
@@ -51,7 +53,7 @@ def parse_methods(text: str) -> list[Method]:
     for item in (part.strip() for part in text.split(",")):
         kind, _, family = item.partition(":")
         if kind in AE_KINDS:
-            families = sorted(MODEL_TYPES) if family == "all" else [family]
+            families = sorted(FAMILIES) if family == "all" else [family]
             if not family or any(f not in MODEL_TYPES for f in families):
                 names = ", ".join(sorted(MODEL_TYPES))
                 raise SemhashError(

@@ -95,6 +95,8 @@ def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOption
         tcfg = TrainConfig(seed=opts.seed, epochs=opts.epochs or 0)
         spec = TrainSpec(bits=bits, device=opts.device, train=tcfg)
         return train_count_encoder(data.db_inputs, data.vocab, spec)
+    if family == "bow-ae":
+        raise SemhashError("bow-ae is the text model; image data takes the image families.")
     _, channels, size, _ = data.db_inputs.shape
     cfg = family_config(family, kind="image", bits=bits, channels=channels, image_size=size)
     tcfg = TrainConfig(seed=opts.seed)

@@ -26,7 +26,8 @@ ROW_KEYS = {
 def test_parse_methods_and_bits():
     methods = parse_methods("ae:vae, raw,ae-real:vae,itq,raw,ae-rerank:vae")
     assert [m.name for m in methods] == ["ae:vae", "raw", "ae-real:vae", "itq", "ae-rerank:vae"]
-    assert len(parse_methods("ae:all")) >= 5
+    families = {m.family for m in parse_methods("ae:all")}
+    assert families == {"ae", "sparse-ae", "contractive-ae", "vae", "conv-dae"}  # no bow-ae
     assert parse_bits("64,16,16") == [16, 64]
     for bad in ("ae", "ae:nope", "knn", "lsh:x"):
         with pytest.raises(SemhashError):
@@ -156,3 +157,14 @@ def test_rerank_space_by_hand():
     assert rank_by_distance(space.distances(slice(0, 1)), 4)[0].tolist() == [3, 0, 2, 1]
     assert space.searcher()(slice(0, 1), 2)[0].tolist() == [3, 0]
     assert not space.hamming_ranked and space.bytes_per_item() == 1 + 4
+
+
+def test_text_model_on_images_is_a_user_error(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (40, 1, 28, 28), dtype=np.uint8)
+    data = BenchData("image", images[:30], np.arange(30) % 3, images[30:], np.arange(10) % 3,
+                     ["a", "b", "c"])  # fmt: skip
+    opts = BenchOptions(dataset="toy", bits=[8], methods=parse_methods("ae:bow-ae"),
+                        out=tmp_path / "r")  # fmt: skip
+    with pytest.raises(SemhashError, match="bow-ae is the text model"):
+        bench(data, opts)
