@@ -78,8 +78,8 @@ class StrategyParams:
 
 def default_strategy(n: int) -> str:
     """The exact flat scan for small collections, IVF for large ones: on Fashion-MNIST codes
-    (`semhash bench-scale`, README) IVF kept 0.04-0.06 ms per query from 60k to 10M items,
-    while hash buckets grew with N (the codes are far from uniform)."""
+    (`semhash bench-scale`, README) the flat scan took 0.9 ms at 1M and 9.7 ms at 10M, IVF
+    0.04-0.09 ms from 60k to 10M at recall 0.92-0.98, the hash lookup 0.12-0.27 ms."""
     return "flat" if n < FLAT_BELOW else "ivf"
 
 
