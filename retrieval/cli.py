@@ -449,9 +449,12 @@ def _parsed(name: str):
 
 # fmt: off
 @cli.command()
-@click.option("--dataset", required=True,
+@click.option("--dataset",
               help="fashion-mnist, cifar10, 20news, or a folder of images in class folders "
                    "(train/ and test/ splits, else a seeded holdout of --queries items).")
+@click.option("--scale", is_flag=True,
+              help="Run the scale benchmark instead (`bench-scale` with its defaults, "
+                   "into --out).")
 @click.option("--bits", default="16,32,64,128", show_default=True, callback=_parsed("parse_bits"),
               help="Code lengths, comma-separated.")
 @click.option("--queries", default=1000, show_default=True, help="Seeded sample of queries.")
@@ -472,11 +475,18 @@ def _parsed(name: str):
               help="Ranked-list length for the curves (0 = the whole database, exact).")
 @common
 # fmt: on
-def bench(**options):
+@click.pass_context
+def bench(ctx, scale, **options):
     """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
     from query.bench import BenchOptions, run_bench
     from query.report import format_table
 
+    if scale:
+        out = options["out"] if options["out"] != Path("report") else Path("scale-bench")
+        ctx.invoke(bench_scale, out=out)
+        return
+    if not options["dataset"]:
+        raise SemhashError("bench needs --dataset (or --scale for the scale benchmark).")
     report = run_bench(BenchOptions(**options))
     p = report.protocol
     click.echo(f"{p['dataset']}: {p['database_items']:,} database items, {p['queries']:,} "

@@ -168,3 +168,20 @@ def test_text_model_on_images_is_a_user_error(tmp_path):
                         out=tmp_path / "r")  # fmt: skip
     with pytest.raises(SemhashError, match="bow-ae is the text model"):
         bench(data, opts)
+
+
+def test_bench_scale_flag_runs_the_scale_benchmark(tmp_path, monkeypatch):
+    import query.scale
+
+    seen = {}
+
+    def fake_run(opts):
+        seen["opts"] = opts
+        return {"wall_s": 1.0, "rows": [], "skipped": [], "targets": {}}
+
+    monkeypatch.setattr(query.scale, "run_scale", fake_run)
+    result = CliRunner().invoke(cli, ["bench", "--scale", "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert seen["opts"].out == tmp_path / "s" and seen["opts"].sizes == (60_000, 10**6, 10**7)
+    missing = CliRunner().invoke(cli, ["bench"])
+    assert missing.exit_code == 1 and "needs --dataset" in missing.output
