@@ -347,6 +347,7 @@ def info(collection, as_json):
     for key in ("kind", "bits", "model_type", "model_fingerprint", "items", "metadata_rows",
                 "labels", "created_at", "updated_at"):  # fmt: skip
         click.echo(f"{key:18} {data.get(key)}")
+    click.echo(f"{'quantiser':18} {data['model'].get('threshold')}")
     click.echo(f"{'versions':18} {data.get('versions')}")
 
 

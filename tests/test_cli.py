@@ -93,7 +93,8 @@ def test_info(collection):
     out = run("info", collection, "--json").output
     data = json.loads(out)
     assert data["bits"] == 16 and data["items"] == 120 and data["labels"] == 3
-    assert data["kind"] == "image"
+    assert data["kind"] == "image" and data["model"]["threshold"] == "thermometer"
+    assert "quantiser          thermometer" in run("info", collection).output
 
 
 def test_train_then_index_with_model_then_refuse_other_model(tmp_path, image_folder):
