@@ -79,32 +79,19 @@ def hasher_row(name: str, bits: int, db: np.ndarray, q: np.ndarray, data: BenchD
 
 
 def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOptions):
-    """A freshly seeded `family` model trained on the database inputs: (encoder, info)."""
-    import torch
+    """A freshly seeded `family` model trained on the database inputs, its quantiser fitted
+    there: (encoder, info)."""
+    from retrieval.sources import TrainSpec, train_count_encoder, train_image_encoder
+    from retrieval.training import TrainConfig
 
-    from retrieval.codes import HashEncoder
-    from retrieval.families import family_config
-    from retrieval.models import build_model
-    from retrieval.training import TrainConfig, resolve_device, train
-
+    tcfg = TrainConfig(seed=opts.seed, epochs=opts.epochs or 0)
     if data.kind == "text":
-        from retrieval.sources import TrainSpec, train_count_encoder
-
         if family != "bow-ae":
             raise SemhashError(f"text data takes the bow-ae family, not {family}.")
-        tcfg = TrainConfig(seed=opts.seed, epochs=opts.epochs or 0)
         spec = TrainSpec(bits=bits, device=opts.device, train=tcfg)
         return train_count_encoder(data.db_inputs, data.vocab, spec)
-    if family == "bow-ae":
-        raise SemhashError("bow-ae is the text model; image data takes the image families.")
-    _, channels, size, _ = data.db_inputs.shape
-    cfg = family_config(family, kind="image", bits=bits, channels=channels, image_size=size)
-    tcfg = TrainConfig(seed=opts.seed)
-    tcfg.epochs = opts.epochs or tcfg.epochs
-    torch.manual_seed(opts.seed)
-    model = build_model(cfg)
-    info = train(model, data.db_inputs, tcfg, resolve_device(opts.device))
-    return HashEncoder(model), info
+    spec = TrainSpec(bits=bits, model_type=family, device=opts.device, train=tcfg)
+    return train_image_encoder(data.db_inputs, spec)
 
 
 def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
@@ -118,7 +105,6 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
     start = time.perf_counter()
     real_db = encoder.real(data.db_inputs, show_progress=True)
     real_seconds = time.perf_counter() - start
-    encoder.fit_thresholds(real_db)
     start = time.perf_counter()
     codes_db = encoder.binarize(real_db)
     binarize_seconds = time.perf_counter() - start

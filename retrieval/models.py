@@ -59,6 +59,11 @@ class ModelConfig:
         if self.model_type not in MODEL_TYPES:
             names = ", ".join(sorted(MODEL_TYPES))
             raise SemhashError(f"unknown model type {self.model_type!r}; choose one of {names}.")
+        home = MODEL_KIND.get(self.model_type, self.kind)
+        if home != self.kind:
+            raise SemhashError(
+                f"{self.model_type} is the {home} model; {self.kind} data takes another family."
+            )
         if self.threshold not in THRESHOLDS:
             raise SemhashError(
                 f"unknown threshold {self.threshold!r}; choose one of {', '.join(THRESHOLDS)}."
@@ -244,6 +249,7 @@ class BowAE(HashingAutoencoder):
 
 
 MODEL_TYPES: dict[str, type[HashingAutoencoder]] = {"conv-dae": ConvDAE, "bow-ae": BowAE}
+MODEL_KIND = {"conv-dae": "image", "bow-ae": "text"}  # models made for one kind of data
 
 
 def build_model(cfg: ModelConfig) -> HashingAutoencoder:

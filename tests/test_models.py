@@ -33,6 +33,8 @@ def test_bad_config_is_a_user_error():
         build_model(ModelConfig(bits=12))
     with pytest.raises(SemhashError, match="unknown model type"):
         build_model(ModelConfig(model_type="nope"))
+    with pytest.raises(SemhashError, match="bow-ae is the text model"):
+        build_model(ModelConfig(model_type="bow-ae", kind="image"))
 
 
 def test_base_class_hook_raises():
