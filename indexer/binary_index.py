@@ -16,6 +16,16 @@ from retrieval.errors import SemhashError
 from retrieval.fsutil import atomic_write
 
 
+def check_codes(codes: np.ndarray, bits: int) -> np.ndarray:
+    """`codes` as a contiguous uint8 (N, bits // 8) array, or a user error."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2 or codes.shape[1] != bits // 8:
+        raise SemhashError(
+            f"codes of {codes.shape[-1] * 8} bits do not fit an index of {bits} bits."
+        )
+    return codes
+
+
 class BinaryIndex:
     def __init__(self, bits: int, index: faiss.IndexBinary | None = None):
         if bits % 8:
@@ -28,12 +38,7 @@ class BinaryIndex:
         return self.index.ntotal
 
     def _check(self, codes: np.ndarray) -> np.ndarray:
-        codes = np.ascontiguousarray(codes, dtype=np.uint8)
-        if codes.ndim != 2 or codes.shape[1] != self.bits // 8:
-            raise SemhashError(
-                f"codes of {codes.shape[-1] * 8} bits do not fit an index of {self.bits} bits."
-            )
-        return codes
+        return check_codes(codes, self.bits)
 
     def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
         ids = np.ascontiguousarray(ids, dtype=np.int64)

@@ -31,6 +31,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexer.binary_index import check_codes
 from retrieval.errors import SemhashError
 from retrieval.fsutil import atomic_write
 
@@ -73,12 +74,11 @@ class DistinctHashIndex:
     @classmethod
     def build(cls, bits: int, codes: np.ndarray, ids: np.ndarray, nhash: int, b: int):
         table, starts, members = distinct(codes, ids)
-        index = faiss.IndexBinaryMultiHash(bits, nhash, b)
-        if len(table):
-            chunk = 1 << 20  # permuting unpacks 8 bytes per bit: a million codes at a time
-            for i in range(0, len(table), chunk):
-                index.add(permute(table[i : i + chunk], address_order(bits, nhash, b)))
-        return cls(bits, index, starts, members)
+        out = cls(bits, faiss.IndexBinaryMultiHash(bits, nhash, b), starts, members)
+        chunk = 1 << 20  # permuting unpacks 8 bytes per bit: a million codes at a time
+        for i in range(0, len(table), chunk):
+            out.index.add(permute(table[i : i + chunk], out.order))
+        return out
 
     def __len__(self) -> int:
         return len(self.members)
@@ -88,12 +88,8 @@ class DistinctHashIndex:
         return len(self.starts) - 1
 
     def _check(self, codes: np.ndarray) -> np.ndarray:
-        codes = np.ascontiguousarray(codes, dtype=np.uint8)
-        if codes.ndim != 2 or codes.shape[1] != self.bits // 8:
-            raise SemhashError(
-                f"codes of {codes.shape[-1] * 8} bits do not fit an index of {self.bits} bits."
-            )
-        return permute(codes, self.order)
+        """Query codes, checked, in the tables' bit order."""
+        return permute(check_codes(codes, self.bits), self.order)
 
     def _expand(self, d: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Items of distinct codes `j` at distances `d`, sorted by (distance, id)."""
