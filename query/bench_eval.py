@@ -96,9 +96,13 @@ class RerankSpace(Space):
         short = np.argsort(ham, axis=1, kind="stable")[:, : self.shortlist]
         real_q = self.real_q[rows]
         for r in range(len(out)):
-            diff = self.real_db[short[r]] - real_q[r]
-            out[r, short[r]] = np.einsum("ij,ij->i", diff, diff)
+            out[r, short[r]] = self._real_distances(short[r], real_q[r])
         return out
+
+    def _real_distances(self, items: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Squared Euclidean distances of one query's real code to those of `items`."""
+        diff = self.real_db[items] - query
+        return np.einsum("ij,ij->i", diff, diff)
 
     @property
     def hamming_ranked(self) -> bool:
@@ -116,9 +120,8 @@ class RerankSpace(Space):
             _, short = index.search(self.q[rows], length)
             real_q = self.real_q[rows]
             for r in range(len(short)):
-                diff = self.real_db[short[r]] - real_q[r]
-                order = np.argsort(np.einsum("ij,ij->i", diff, diff), kind="stable")[:k]
-                short[r, :k] = short[r, order]
+                dist = self._real_distances(short[r], real_q[r])
+                short[r, :k] = short[r, np.argsort(dist, kind="stable")[:k]]
             return short[:, :k]
 
         return search
