@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from retrieval.cli import cli
+from semhash.cli import cli
 from retrieval.images import UnreadableImage, list_images, load_image
 
 from .conftest import make_image_folder, png_claiming_size

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from query.bench import DEFAULT_METHODS, BenchOptions, Method, bench, parse_bits, parse_methods
 from query.bench_data import BenchData, image_folder, sample_queries
 from query.bench_eval import RerankSpace
-from retrieval.cli import cli
+from semhash.cli import cli
 from retrieval.codes import pack_bits
 from retrieval.errors import SemhashError
 from retrieval.metrics import rank_by_distance

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from retrieval.cli import cli
+from semhash.cli import cli
 
 from .conftest import make_image_folder
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from indexer.collection import Collection
 from indexer.pipeline import check_collection, index_folder, remove_items
-from retrieval.cli import cli
+from semhash.cli import cli
 from retrieval.codes import hamming
 from retrieval.errors import SemhashError
 

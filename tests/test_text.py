@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from retrieval.cli import cli
+from semhash.cli import cli
 from retrieval.codes import HashEncoder
 from retrieval.sources import TrainSpec, train_text_encoder
 from retrieval.text import (

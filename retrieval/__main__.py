@@ -1,3 +1,0 @@
-from retrieval.cli import main
-
-main()

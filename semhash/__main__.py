@@ -1,0 +1,3 @@
+from semhash.cli import main
+
+main()
