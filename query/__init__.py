@@ -1,0 +1,24 @@
+"""`query` answers: search, baselines, rendering, evaluation, benchmarks.
+
+Its public face is `query.api`, re-exported here and by the top package `semhash`.
+"""
+
+from query.api import (
+    Batch,
+    Collection,
+    Hit,
+    IndexReport,
+    QueryResult,
+    SemhashError,
+    StrategyParams,
+    check,
+    index,
+    open,
+    remove,
+    train,
+)
+
+__all__ = [
+    "Batch", "Collection", "Hit", "IndexReport", "QueryResult", "SemhashError",
+    "StrategyParams", "check", "index", "open", "remove", "train",
+]  # fmt: skip

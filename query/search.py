@@ -140,11 +140,12 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
 def search(
     coll: Collection, queries: Queries, k: int | None = 10, radius: int | None = None,
     baseline: str | None = None, strategy: str | None = None,
-    params: StrategyParams | None = None,
+    params: StrategyParams | None = None, stored: tuple | None = None,
 ) -> list[QueryResult]:  # fmt: skip
     """Nearest neighbours of each query: top-k, or all within `radius` (Hamming; at most k
     of them when k is given). `strategy` picks the index (flat, hash, ivf, hnsw; default by
-    collection size), `params` its knobs."""
+    collection size), `params` its knobs; `stored`: (ids, inputs) of the live items for the
+    raw baseline, when the caller keeps them (else read from the collection)."""
     if k is not None and k < 1:
         raise SemhashError("-k must be at least 1.")
     if not queries.names:
@@ -155,8 +156,8 @@ def search(
                 f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}."
             )
         raw_search = baselines.tfidf_cosine if coll.kind == "text" else baselines.raw_l2
-        ids, stored = coll.live_inputs()
-        D, rows = raw_search(stored, queries.inputs, k or 10)
+        ids, inputs = stored if stored is not None else coll.live_inputs()
+        D, rows = raw_search(inputs, queries.inputs, k or 10)
         pairs = list(zip(D, ids[rows], strict=True))
         method = "tfidf-cosine" if coll.kind == "text" else "raw-l2"
     else:
