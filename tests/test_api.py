@@ -81,8 +81,9 @@ def test_mistakes_are_one_sentence(coll, kwargs, words):
 
 
 def test_index_options_are_checked(tmp_path):
-    for settings, words in (({"bits": 12}, "multiple of 8"), ({"epochs": 0}, "at least 1"),
-                            ({"chunk_size": 0}, "chunk_size"), ({"vocab": 1}, "vocab")):  # fmt: skip
+    cases = [({"bits": 12}, "multiple of 8"), ({"epochs": 0}, "at least 1"),
+             ({"chunk_size": 0}, "chunk_size"), ({"vocab": 1}, "vocab")]  # fmt: skip
+    for settings, words in cases:
         with pytest.raises(semhash.SemhashError, match=words):
             semhash.index(tmp_path, tmp_path / "c.semhash", **settings)
     assert not (tmp_path / "c.semhash").exists()
