@@ -3,11 +3,11 @@
 Its public face is `query.api`, re-exported here and by the top package `semhash`.
 """
 
+from query import api
 from query.api import (
     Batch,
     Collection,
     Hit,
-    IndexReport,
     QueryResult,
     SemhashError,
     StrategyParams,
@@ -22,3 +22,7 @@ __all__ = [
     "Batch", "Collection", "Hit", "IndexReport", "QueryResult", "SemhashError",
     "StrategyParams", "check", "index", "open", "remove", "train",
 ]  # fmt: skip
+
+
+def __getattr__(name: str):
+    return getattr(api, name)

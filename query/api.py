@@ -19,18 +19,22 @@ import logging
 import os
 import tempfile
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.collection import SIDECAR
-from indexer.collection import Collection as Store
-from indexer.pipeline import IndexOptions, IndexReport, check_collection, remove_items
 from indexer.strategies import StrategyParams
-from query import search as _search
-from query.search import Hit, Queries, QueryResult
+from query.results import Batch, Hit, Queries, QueryResult
 from retrieval.errors import SemhashError
+
+# Searching and indexing import torch; they are imported on first use, so that commands
+# that need no model (`semhash info`, `check`, `remove`) never pay for it.
+SIDECAR = "collection.json"
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection as Store
+    from indexer.pipeline import IndexOptions, IndexReport
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None
                   image_size: int = 0, vocab: int = 2000, model_type: str = "", seed: int = 0,
                   device: str = "auto", **extra) -> IndexOptions:  # fmt: skip
     """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields)."""
+    from indexer.pipeline import IndexOptions
     from retrieval.sources import TrainSpec
     from retrieval.training import TrainConfig
 
@@ -87,29 +92,21 @@ def train(folder: str | Path, out: str | Path, **settings) -> dict:
 
 def remove(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
     """Remove items by id and/or everything indexed at or below `path`; returns the count."""
+    from indexer.pipeline import remove_items
+
     return remove_items(collection, ids, path)
 
 
 def check(collection: str | Path, repair: bool = False) -> dict:
     """Problems between index, metadata and stored inputs; with `repair`, fixed."""
+    from indexer.pipeline import check_collection
+
     return check_collection(collection, repair)
 
 
 def open(path: str | Path, *, device: str = "cpu", uri: str | None = None) -> Collection:  # noqa: A001
     """Open a collection for searching (read-only; `uri`: a moved Milvus server)."""
     return Collection(path, device=device, uri=uri)
-
-
-@dataclass
-class Batch:
-    """Results of many queries, and the query files that could not be used."""
-
-    results: list[QueryResult]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {"results": [r.to_dict() for r in self.results],
-                "skipped": [{"path": p, "reason": why} for p, why in self.skipped]}  # fmt: skip
 
 
 class Collection:
@@ -120,6 +117,8 @@ class Collection:
     once the new state is committed; until then queries see the previous state."""
 
     def __init__(self, path: str | Path, device: str = "cpu", uri: str | None = None):
+        from indexer.collection import Collection as Store
+
         self.path = Path(path)
         self._device, self._uri = device, uri
         self._lock = threading.RLock()
@@ -174,6 +173,8 @@ class Collection:
         within Hamming `radius` (at most k of them when k is given); `baseline="raw"`
         answers by raw pixels (L2) or TF-IDF cosine instead; `strategy`: flat, hash, ivf or
         hnsw (default by collection size)."""
+        from query import search as _search
+
         given = [query is not None, text is not None, id is not None]
         if sum(given) != 1:
             raise SemhashError("give exactly one query: a file or image, a text or an id.")
@@ -192,6 +193,8 @@ class Collection:
                      params: StrategyParams | None = None) -> Batch:  # fmt: skip
         """One result per query file below `folder` (unreadable ones are skipped and listed),
         or per stored id in `ids`."""
+        from query import search as _search
+
         if (folder is None) == (ids is None):
             raise SemhashError("give a folder of queries or a list of ids.")
         if ids is not None:
@@ -205,6 +208,8 @@ class Collection:
             raise SemhashError("radius applies to codes only, not to the raw baseline.")
         if radius is not None and not 0 <= radius <= self.bits:
             raise SemhashError(f"radius must be from 0 to the code length ({self.bits}).")
+        from query import search as _search
+
         with self._lock:
             stored = self._raw_inputs() if baseline else None
             return _search.search(self.store, queries, k=k, radius=radius, baseline=baseline,
@@ -219,6 +224,8 @@ class Collection:
     def _query(self, image) -> Queries:
         """A query file, or an image given in memory: that goes through the same file reader
         as indexing, so a file and its bytes always get one code."""
+        from query import search as _search
+
         if isinstance(image, str | os.PathLike):
             path = Path(image)
             if path.is_dir():
@@ -251,6 +258,8 @@ class Collection:
         stamp = self._sidecar_stamp()
         if stamp == self._stamp:
             return False
+        from indexer.collection import Collection as Store
+
         with self._lock:
             try:
                 fresh = Store.open(self.path, self._device, uri=self._uri)
@@ -308,3 +317,11 @@ def _save_in_memory_image(image, path: Path) -> None:
     if not isinstance(image, Image.Image):
         raise SemhashError("image must be a path, image file bytes, a numpy array or a PIL image.")
     image.save(path, format="PNG")
+
+
+def __getattr__(name: str):
+    if name == "IndexReport":  # importing the pipeline imports torch
+        from indexer.pipeline import IndexReport
+
+        return IndexReport
+    raise AttributeError(f"module 'query.api' has no attribute {name!r}")

@@ -8,7 +8,6 @@ result format.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,44 +15,13 @@ import numpy as np
 from indexer.collection import Collection
 from indexer.strategies import StrategyParams
 from query import baselines
+from query.results import Hit, Queries, QueryResult
 from retrieval import text
 from retrieval.errors import SemhashError
 from retrieval.images import is_image_path, list_images
 from retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
 
 BASELINES = ("raw",)
-
-
-@dataclass
-class Hit:
-    id: int
-    path: str
-    distance: float
-    label: str
-    title: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class QueryResult:
-    query: str
-    results: list[Hit]
-    method: str = "hamming"
-
-    def to_dict(self) -> dict:
-        return {"query": self.query, "results": [h.to_dict() for h in self.results]}
-
-
-@dataclass
-class Queries:
-    """Model-ready queries: names, inputs (uint8 pixels or sparse word counts), and the
-    files that could not be used."""
-
-    names: list[str]
-    inputs: np.ndarray
-    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def load_image_queries(coll: Collection, query: str | Path) -> Queries:
