@@ -203,6 +203,17 @@ class Collection:
             queries = _search.load_queries(self.store, folder)
         return Batch(self._run(queries, k, radius, baseline, strategy, params), queries.skipped)
 
+    def evaluate(self, folder: str | Path, *, limit: int | None = None, seed: int = 0) -> dict:
+        """P@10, P@100 and mAP@1000 of the codes and of the raw baseline on a labelled
+        folder of queries (`<label>/<file>`; relevant = same label); `limit`: a seeded
+        sample of that many queries."""
+        from query.evaluate import evaluate_folder
+
+        if limit is not None and limit < 1:
+            raise SemhashError("limit must be at least 1.")
+        with self._lock:
+            return evaluate_folder(self.store, folder, limit, seed)
+
     def _run(self, queries: Queries, k, radius, baseline, strategy, params):
         if radius is not None and baseline:
             raise SemhashError("radius applies to codes only, not to the raw baseline.")

@@ -378,16 +378,15 @@ def demo(out, epochs, device):
 def evaluate(collection, folder, limit, seed, as_json):
     """Measure P@10, P@100 and mAP@1000 of COLLECTION on labelled queries, codes against
     the raw baseline (relevant = same label)."""
-    from indexer.collection import Collection
-    from query.evaluate import evaluate_folder
+    from query import api
 
-    with Collection.open(collection) as coll:
-        result = evaluate_folder(coll, folder, limit, seed)
+    with api.open(collection) as coll:
+        result = coll.evaluate(folder, limit=limit, seed=seed)
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:
         raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
-        click.echo(f"{result['queries']} queries, {len(coll.index)} items, relevant = same label")
+        click.echo(f"{result['queries']} queries, {len(coll)} items, relevant = same label")
         for name, label in (("codes", f"{coll.bits}-bit codes"), ("raw", raw_name)):
             m = result[name]
             click.echo(f"  {label:18} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
