@@ -81,15 +81,34 @@ def training_options(fn):
         click.option("--seed", default=0, show_default=True, help="Random seed for training."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
     ]  # fmt: skip
-    for option in reversed(options):
+    for option in reversed(options + LISTING_OPTIONS):
         fn = option(fn)
     return fn
 
 
-def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, device, **extra):
+LISTING_OPTIONS = [
+    click.option("--include-hidden", is_flag=True,
+                 help="Also take hidden files and folders (names starting with '.') and junk "
+                      "folders (@eaDir, __MACOSX, .thumbnails, ...)."),
+    click.option("--exclude", multiple=True, metavar="GLOB",
+                 help="Leave out files and folders whose path below FOLDER or whose name "
+                      "matches (repeatable)."),
+    click.option("--include", multiple=True, metavar="GLOB",
+                 help="Take only files whose path below FOLDER or whose name matches "
+                      "(repeatable)."),
+    click.option("--follow-links", is_flag=True,
+                 help="Enter symlinked folders (each real folder once; loops end)."),
+    click.option("--workers", type=int,
+                 help="Files read and decoded in parallel [default: every core]."),
+]  # fmt: skip
+
+
+def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, device,
+                   include_hidden, exclude, include, follow_links, workers, **extra):  # fmt: skip
     from indexer.pipeline import IndexOptions
     from retrieval.sources import TrainSpec
     from retrieval.training import TrainConfig
+    from retrieval.walk import ListingRules
 
     tcfg = TrainConfig(seed=seed)
     if epochs is not None:
@@ -100,7 +119,9 @@ def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, devi
         raise SemhashError("--vocab must be at least 2.")
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
                      device=device, train=tcfg)  # fmt: skip
-    return IndexOptions(spec=spec, kind=kind, **extra)
+    listing = ListingRules(include_hidden=include_hidden, exclude=tuple(exclude),
+                           include=tuple(include), follow_links=follow_links)  # fmt: skip
+    return IndexOptions(spec=spec, kind=kind, listing=listing, workers=workers, **extra)
 
 
 STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
@@ -209,10 +230,19 @@ def _print_index_report(report) -> None:
         f"unchanged {report.unchanged}, removed {report.removed}, "
         f"skipped {len(report.skipped)}; {report.total} items in the collection"
     )
+    if report.left_out:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(report.left_out.items()))
+        click.echo(f"left out by rule: {parts} (see --include-hidden, --exclude, --include)")
     if "train" in t:
         click.echo(f"training: {t['train']:.1f} s")
-    if report.added + report.changed:
-        click.echo(f"encoding: {report.items_per_second:,.0f} items/s")
+    if n := report.added + report.changed:
+        things = "photos" if report.kind == "image" else "documents"
+        busy = sum(t.get(k, 0.0) for k in ("read", "encode", "write"))
+        click.echo(
+            f"{n:,} {things} in {busy:.1f} s: {report.files_per_second:,.0f} {things}/s on "
+            f"{report.workers} workers (waiting for reads {t.get('read', 0):.1f} s, encoding "
+            f"{t.get('encode', 0):.1f} s, writing {t.get('write', 0):.1f} s)"
+        )
     _report_skipped(report.skipped)
 
 
