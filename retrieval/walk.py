@@ -125,5 +125,5 @@ def walk(root: str | Path, accept: Callable[[Path], bool], rules: ListingRules |
                 out.paths.append(path)
     out.paths.sort()
     for path, reason in out.skipped:
-        log.info("not listed %s: %s", path, reason)
+        log.debug("not listed %s: %s", path, reason)
     return out
