@@ -31,9 +31,11 @@ from indexer.collection import (
 )
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
+from retrieval.pool import resolve_workers
 from retrieval.progress import progress, timed
 from retrieval.sources import SOURCES, Loaded, TrainSpec, infer_kind
 from retrieval.training import resolve_device
+from retrieval.walk import ListingRules
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ class IndexOptions:
     rebuild: bool = False  # re-encode everything with --model
     backend: str | None = None  # faiss or milvus (default: the collection's, else faiss)
     uri: str | None = None  # Milvus server URI or Milvus Lite file
+    listing: ListingRules = field(default_factory=ListingRules)  # which files are taken
+    workers: int | None = None  # reading/decoding threads (None: every core)
 
 
 @dataclass
@@ -63,10 +67,20 @@ class IndexReport:
     timings: dict = field(default_factory=dict)
     train_info: dict = field(default_factory=dict)
     total: int = 0
+    left_out: dict = field(default_factory=dict)  # by listing rule: {"hidden files": 3, ...}
+    workers: int = 1
 
     @property
     def items_per_second(self) -> float:
+        """Encoded items per second of encoding alone."""
         seconds = self.timings.get("encode", 0.0)
+        n = self.added + self.changed
+        return n / seconds if seconds > 0 else float("nan")
+
+    @property
+    def files_per_second(self) -> float:
+        """Items read, encoded and written per second of those three stages together."""
+        seconds = sum(self.timings.get(k, 0.0) for k in ("read", "encode", "write"))
         n = self.added + self.changed
         return n / seconds if seconds > 0 else float("nan")
 
@@ -79,12 +93,13 @@ class Plan:
     keep_id: dict[Path, int]
     unchanged: int
     gone: list[int]
+    base: Path | None = None  # the resolved root, when no linked folder was followed
 
 
 def _key(path: Path, root: Path | None = None, resolved_root: Path | None = None) -> str:
     """The absolute, symlink-free path an item is stored under. For files listed below
-    `root` (whose walk follows no linked folders) only `root` needs resolving: a file that
-    is itself a link is resolved on its own."""
+    `root` by a walk that followed no linked folders (`resolved_root` given) only `root`
+    needs resolving: a file that is itself a link is resolved on its own."""
     if root is not None and resolved_root is not None and not path.is_symlink():
         try:
             return str(resolved_root / path.relative_to(root))
@@ -105,12 +120,18 @@ def _stat(path: Path) -> tuple[int, float]:
         return -1, -1.0
 
 
-def plan(coll: Collection, paths: list[Path], root: Path, prune: bool) -> Plan:
-    live, every = coll.meta.live(), coll.meta.any_by_path()
+def plan(
+    coll: Collection | None, paths: list[Path], root: Path, prune: bool, links: bool = False
+) -> Plan:
+    """What to read of `paths` (`links`: the walk followed linked folders, so every path
+    is resolved on its own); a file listed twice (through links) is read once."""
+    live, every = (coll.meta.live(), coll.meta.any_by_path()) if coll else ({}, {})
     todo, keep_id, unchanged, seen = [], {}, 0, set()
-    base = root.resolve()
+    base = None if links else root.resolve()
     for path in paths:
         key = _key(path, root, base)
+        if key in seen:
+            continue
         seen.add(key)
         row = live.get(key)
         if row is not None and row[1] and (row[2], row[3]) == _stat(path):
@@ -124,7 +145,7 @@ def plan(coll: Collection, paths: list[Path], root: Path, prune: bool) -> Plan:
         prefix = _key(root)
         gone = [row[0] for key, row in live.items() if key not in seen and
                 (key == prefix or key.startswith(prefix.rstrip("/") + "/"))]  # fmt: skip
-    return Plan(todo, keep_id, unchanged, gone)
+    return Plan(todo, keep_id, unchanged, gone, base)
 
 
 def _clear_half_created(collection: Path) -> None:
@@ -177,6 +198,7 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     root, collection = Path(root), Path(collection)
     if not root.exists():
         raise SemhashError(f"{root} does not exist.")
+    resolve_workers(opts.workers)  # a bad --workers is refused before anything is opened
     coll, encoder = _open(collection, opts)
     try:
         return _index(root, collection, coll, encoder, opts)
@@ -186,21 +208,24 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
 
 
 def _index(root, collection, coll, encoder, opts) -> IndexReport:
-    kind = coll.kind if coll else encoder.config.kind if encoder else opts.kind or infer_kind(root)
+    kind = coll.kind if coll else encoder.config.kind if encoder else opts.kind
+    kind = kind or infer_kind(root, opts.listing)
     if encoder is not None and encoder.config.kind != kind:
         raise SemhashError(f"the model is a {encoder.config.kind} model, not a {kind} one.")
     source = SOURCES[kind]()
-    report = IndexReport(collection, kind)
+    report = IndexReport(collection, kind, workers=resolve_workers(opts.workers))
     with timed("list", report.timings):
-        paths = source.list(root)
+        listing = source.listing(root, opts.listing)
+    paths, report.skipped, report.left_out = listing.paths, listing.skipped, dict(listing.left_out)
     if not paths:
-        raise SemhashError(f"no {kind} files were found in {root}.")
-    work = plan(coll, paths, root, opts.prune) if coll else Plan(paths, {}, 0, [])
+        left = f" (left out by rule: {listing.summary()})" if listing.left_out else ""
+        raise SemhashError(f"no {kind} files were found in {root}{left}.")
+    work = plan(coll, paths, root, opts.prune, opts.listing.follow_links)
     report.unchanged = work.unchanged
 
     if coll is None and encoder is None:  # train on the whole folder first
         with timed("read", report.timings):
-            loaded = source.read(work.todo, None, opts.spec)
+            loaded = source.read(work.todo, None, opts.spec, workers=report.workers)
         if not loaded.paths:
             raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
@@ -227,17 +252,17 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
 
 
 def _write_paths(coll, source, root, work: Plan, report: IndexReport, opts) -> None:
-    """Read, encode and commit `work.todo` chunk by chunk."""
-    bar = progress(total=len(work.todo), desc="indexing", unit="file")
-    for start in range(0, len(work.todo), opts.chunk_size):
-        paths = work.todo[start : start + opts.chunk_size]
+    """Read `work.todo` on every core, encoding and committing chunk by chunk while the
+    workers read ahead. `read` is the time spent waiting for read files."""
+    chunks = source.stream(work.todo, coll.encoder, opts.spec, opts.chunk_size, report.workers)
+    while True:
         t0 = time.perf_counter()
-        loaded = source.read(paths, coll.encoder, opts.spec, show=False)
+        loaded = next(chunks, None)
         report.timings["read"] = report.timings.get("read", 0.0) + time.perf_counter() - t0
+        if loaded is None:
+            break
         report.skipped += loaded.skipped
         _write_chunk(coll, source, loaded, root, work, report)
-        bar.update(len(paths))
-    bar.close()
 
 
 def _write_loaded(coll, source, loaded: Loaded, root, work, report, chunk_size: int) -> None:
@@ -257,7 +282,7 @@ def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Pla
     inputs = source.features(loaded, coll.encoder)
     codes = coll.encoder.encode(inputs)
     report.timings["encode"] = report.timings.get("encode", 0.0) + time.perf_counter() - t0
-    next_id, base = coll.meta.next_id(), root.resolve()
+    next_id, base = coll.meta.next_id(), work.base
     ids, new_rows, changed_rows = [], [], []
     for path, meta in zip(loaded.paths, loaded.meta, strict=True):
         size, mtime = _stat(path)
@@ -345,9 +370,10 @@ def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
     root = Path(root)
     if not root.exists():
         raise SemhashError(f"{root} does not exist.")
-    kind = opts.kind or infer_kind(root)
+    kind = opts.kind or infer_kind(root, opts.listing)
     source = SOURCES[kind]()
-    loaded = source.read(source.list(root), None, opts.spec)
+    loaded = source.read(source.list(root, opts.listing), None, opts.spec,
+                         workers=resolve_workers(opts.workers))  # fmt: skip
     if len(loaded.paths) < 2:
         raise SemhashError(f"fewer than two readable {kind} files in {root}.")
     encoder, info = source.fit(loaded, opts.spec)

@@ -46,11 +46,14 @@ __all__ = [
 
 def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
                   image_size: int = 0, vocab: int = 2000, model_type: str = "", seed: int = 0,
-                  device: str = "auto", **extra) -> IndexOptions:  # fmt: skip
-    """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields)."""
+                  device: str = "auto", include_hidden: bool = False, exclude=(), include=(),
+                  follow_links: bool = False, **extra) -> IndexOptions:  # fmt: skip
+    """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields).
+    Listing: `include_hidden`, `exclude` / `include` (globs), `follow_links`."""
     from indexer.pipeline import IndexOptions
     from retrieval.sources import TrainSpec
     from retrieval.training import TrainConfig
+    from retrieval.walk import ListingRules
 
     if bits < 8 or bits % 8 or bits > 1024:
         raise SemhashError(f"bits must be a multiple of 8 from 8 to 1024, not {bits}.")
@@ -67,7 +70,13 @@ def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None
         raise SemhashError("chunk_size must be at least 1.")
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
                      device=device, train=tcfg)  # fmt: skip
-    return IndexOptions(spec=spec, kind=kind, **extra)
+    listing = ListingRules(include_hidden=include_hidden, exclude=_globs(exclude),
+                           include=_globs(include), follow_links=follow_links)  # fmt: skip
+    return IndexOptions(spec=spec, kind=kind, listing=listing, **extra)
+
+
+def _globs(value) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def index(folder: str | Path, collection: str | Path, *, model: str | Path | None = None,
@@ -76,7 +85,7 @@ def index(folder: str | Path, collection: str | Path, *, model: str | Path | Non
     brought up to date when it exists: only new or changed files are encoded). Trains a
     model on the folder unless `model` (a trained model file) is given. Settings: bits,
     epochs, kind, image_size, vocab, model_type, seed, device, db_url, backend, uri, prune,
-    rebuild, chunk_size."""
+    rebuild, chunk_size, workers, include_hidden, exclude, include, follow_links."""
     from indexer.pipeline import index_folder
 
     opts = index_options(**settings, model_path=Path(model) if model else None)

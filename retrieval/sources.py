@@ -7,8 +7,9 @@ reason), trains an encoder on what it read, and turns read items into model inpu
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
 from retrieval.families import family_config
 from retrieval.models import ModelConfig, build_model
+from retrieval.pool import read_in_order, resolve_workers
 from retrieval.progress import progress
 from retrieval.training import TrainConfig, resolve_device, train
+from retrieval.walk import Listing, ListingRules, walk
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +50,6 @@ class Loaded:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _read_each(paths: list[Path], read, error: type[Exception], show: bool):
-    """`read` every path in a thread pool: (paths read, their results, skipped [(path,
-    reason)]), a file whose `read` raises `error` being skipped with its message."""
-
-    def one(path):
-        try:
-            return read(path)
-        except error as exc:
-            return exc
-
-    ok, results, skipped = [], [], []
-    for path, res in zip(paths, _pool_map(one, paths, show), strict=True):
-        if isinstance(res, error):
-            skipped.append((str(path), str(res)))
-        else:
-            ok.append(path)
-            results.append(res)
-    return ok, results, skipped
-
-
-def _pool_map(fn, paths: list[Path], show: bool = True, workers: int = 4):
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(fn, paths, chunksize=64)
-        yield from progress(results, show, total=len(paths), desc="reading", unit="file")
-
-
 def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, setup=None):
     torch.manual_seed(spec.train.seed)  # weight initialisation is part of the seeded run
     model = build_model(cfg)
@@ -85,21 +62,95 @@ def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, set
     return encoder, info
 
 
-class ImageSource:
-    kind = "image"
+class Source:
+    """One kind of collection: which files it takes, how one file is read, and how read
+    items become model input. Subclasses set `kind`, `error` and `accept` and define
+    `reader`, `collect`, `fit` and `features`."""
 
-    def list(self, root: Path) -> list[Path]:
-        return images.list_images(root)
+    kind = ""
+    error: type[Exception] = Exception  # what `reader` raises for a file to skip
+
+    @staticmethod
+    def accept(path: Path) -> bool:
+        raise NotImplementedError
+
+    def reader(self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec):
+        """The function that reads one path (module-level or a partial: picklable)."""
+        raise NotImplementedError
+
+    def collect(self, paths: list[Path], results: list, skipped: list) -> Loaded:
+        raise NotImplementedError
+
+    def listing(self, root: Path, rules: ListingRules | None = None) -> Listing:
+        """The candidate files below `root`, by `rules` (see `retrieval.walk`)."""
+        return walk(root, self.accept, rules)
+
+    def list(self, root: Path, rules: ListingRules | None = None) -> list[Path]:
+        return self.listing(root, rules).paths
 
     def read(
-        self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec, show: bool = True
-    ) -> Loaded:
+        self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec,
+        show: bool = True, workers: int | None = None,
+    ) -> Loaded:  # fmt: skip
+        """Read every path at once (for training and queries); bad files are skipped."""
+        chunks = self.stream(paths, encoder, spec, max(1, len(paths)), workers, show)
+        return next(chunks, None) or self.collect([], [], [])
+
+    def stream(
+        self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec,
+        chunk_size: int, workers: int | None = None, show: bool = True,
+    ) -> Iterator[Loaded]:  # fmt: skip
+        """`paths` read on `workers` cores (default: all) and handed out `chunk_size` at a
+        time, in order, while the pool reads ahead; bad files are skipped with a reason."""
+        read = self.reader(paths, encoder, spec)
+        ahead = max(64, min(chunk_size, READ_AHEAD_BYTES // self.item_bytes(encoder, spec)))
+        results = read_in_order(read, paths, self.error, resolve_workers(workers), ahead)
+        bar = progress(total=len(paths), show=show, desc="reading", unit="file")
+        ok, done, skipped = [], [], []
+        for path, res in zip(paths, results, strict=True):
+            if isinstance(res, self.error):
+                skipped.append((str(path), str(res)))
+            else:
+                ok.append(path)
+                done.append(res)
+            bar.update()
+            if len(ok) + len(skipped) == chunk_size:
+                yield self.collect(ok, done, skipped)
+                ok, done, skipped = [], [], []
+        bar.close()
+        if ok or skipped:
+            yield self.collect(ok, done, skipped)
+
+    def item_bytes(self, encoder: HashEncoder | None, spec: TrainSpec) -> int:
+        """About how much memory one read item holds (bounds the read-ahead)."""
+        return 4096
+
+
+# Read items waiting for the consumer hold at most about this much memory.
+READ_AHEAD_BYTES = 64 << 20
+
+
+class ImageSource(Source):
+    kind = "image"
+    error = images.UnreadableImage
+    accept = staticmethod(images.is_image_path)
+
+    def reader(self, paths, encoder, spec):
+        size, channels = self._shape(paths, encoder, spec)
+        return partial(images.load_image, size=size, channels=channels)
+
+    def _shape(self, paths, encoder, spec) -> tuple[int, int]:
         if encoder is not None:
-            size, channels = encoder.config.image_size, encoder.config.channels
-        else:
-            channels = images.sniff_channels(paths)
-            size = spec.image_size or (28 if channels == 1 else 32)
-        return read_images(paths, size, channels, show)
+            return encoder.config.image_size, encoder.config.channels
+        channels = images.sniff_channels(paths)
+        return spec.image_size or (28 if channels == 1 else 32), channels
+
+    def item_bytes(self, encoder, spec) -> int:
+        size = encoder.config.image_size if encoder is not None else spec.image_size or 32
+        return 3 * size * size + 512
+
+    def collect(self, paths, results, skipped) -> Loaded:
+        return collect_images(paths, results, skipped)
 
     def fit(self, loaded: Loaded, spec: TrainSpec) -> tuple[HashEncoder, dict]:
         return train_image_encoder(loaded.items, spec)
@@ -108,19 +159,34 @@ class ImageSource:
         return loaded.items
 
 
-def read_images(paths: list[Path], size: int, channels: int, show: bool = True) -> Loaded:
-    """Decode `paths` to (N, channels, size, size) uint8 in a thread pool; unreadable files
-    are skipped with their reason."""
-    ok, results, skipped = _read_each(
-        paths, lambda p: images.load_image(p, size, channels), images.UnreadableImage, show
-    )
-    arrays = [arr for arr, _ in results]
+def collect_images(paths: list[Path], results: list, skipped: list) -> Loaded:
+    """Decoded (array, info) pairs as one (N, channels, size, size) uint8 block."""
     meta = [{"sha256": info.sha256, "width": info.width, "height": info.height,
              "mode": info.mode, "title": path.name}
-            for path, (_, info) in zip(ok, results, strict=True)]  # fmt: skip
-    shape = (0, channels, size, size)
-    stacked = np.stack(arrays) if arrays else np.zeros(shape, dtype=np.uint8)
-    return Loaded(ok, stacked, meta, skipped)
+            for path, (_, info) in zip(paths, results, strict=True)]  # fmt: skip
+    stacked = np.stack([arr for arr, _ in results]) if results else np.zeros((0, 1, 1, 1), np.uint8)
+    return Loaded(paths, stacked, meta, skipped)
+
+
+def read_images(
+    paths: list[Path], size: int, channels: int, show: bool = True, workers: int | None = None
+) -> Loaded:
+    """Decode `paths` to (N, channels, size, size) uint8 on every core; unreadable files
+    are skipped with their reason."""
+    read = partial(images.load_image, size=size, channels=channels)
+    results = read_in_order(read, paths, images.UnreadableImage, resolve_workers(workers))
+    ok, done, skipped = [], [], []
+    for path, res in zip(paths, progress(results, show, total=len(paths), desc="reading",
+                                         unit="file"), strict=True):  # fmt: skip
+        if isinstance(res, images.UnreadableImage):
+            skipped.append((str(path), str(res)))
+        else:
+            ok.append(path)
+            done.append(res)
+    loaded = collect_images(ok, done, skipped)
+    if not done:
+        loaded.items = np.zeros((0, channels, size, size), dtype=np.uint8)
+    return loaded
 
 
 def train_image_encoder(data: np.ndarray, spec: TrainSpec) -> tuple[HashEncoder, dict]:
@@ -130,18 +196,21 @@ def train_image_encoder(data: np.ndarray, spec: TrainSpec) -> tuple[HashEncoder,
     return _fit(cfg, data, spec)
 
 
-class TextSource:
+class TextSource(Source):
     kind = "text"
+    error = text.UnreadableText
 
-    def list(self, root: Path) -> list[Path]:
-        return text.list_documents(root)
+    accept = staticmethod(text.is_document_path)
 
-    def read(
-        self, paths: list[Path], encoder: HashEncoder | None, spec: TrainSpec, show: bool = True
-    ) -> Loaded:
-        ok, docs, skipped = _read_each(paths, text.read_document, text.UnreadableText, show)
-        meta = [{"sha256": d.sha256, "title": d.title} for d in docs]
-        return Loaded(ok, docs, meta, skipped)
+    def reader(self, paths, encoder, spec):
+        return text.read_document
+
+    def item_bytes(self, encoder, spec) -> int:
+        return 16384
+
+    def collect(self, paths, results, skipped) -> Loaded:
+        meta = [{"sha256": d.sha256, "title": d.title} for d in results]
+        return Loaded(paths, results, meta, skipped)
 
     def fit(self, loaded: Loaded, spec: TrainSpec) -> tuple[HashEncoder, dict]:
         return train_text_encoder([d.text for d in loaded.items], spec)
@@ -189,11 +258,11 @@ TEXT_DEFAULTS = {
 SOURCES = {"image": ImageSource, "text": TextSource}
 
 
-def infer_kind(root: Path) -> str:
+def infer_kind(root: Path, rules: ListingRules | None = None) -> str:
     """image if the folder holds image files, text if it holds text files."""
-    if images.list_images(root):
+    if ImageSource().list(root, rules):
         return "image"
-    paths = text.list_documents(root)
+    paths = TextSource().list(root, rules)
     for path in paths[:50]:
         try:
             text.read_document(path)

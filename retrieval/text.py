@@ -8,7 +8,6 @@ group and would leak the label into the codes. Its `Subject:` becomes the title.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import stat
 from collections import Counter
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+
+from retrieval.walk import ListingRules, walk
 
 TEXT_EXTENSIONS = {".txt", ".md", ".text", ".rst"}
 MAX_BYTES = 4 * 1024 * 1024  # read at most this much of a document
@@ -117,16 +118,18 @@ def is_text_path(path: Path) -> bool:
     return path.suffix.lower() in TEXT_EXTENSIONS or (path.suffix == "" and path.is_file())
 
 
-def list_documents(root: str | Path) -> list[Path]:
-    """Candidate text files below `root` (recursive, sorted, hidden files skipped)."""
-    root = Path(root)
-    if root.is_file():
-        return [root]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath) / n for n in filenames if not n.startswith(".")]
-    return sorted(p for p in found if is_text_path(p) or p.is_symlink())
+def is_document_path(path: Path) -> bool:
+    """A candidate document: a text path, or a link (checked when read)."""
+    return is_text_path(path) or path.is_symlink()
+
+
+def list_documents(root: str | Path, rules: ListingRules | None = None) -> list[Path]:
+    """Candidate text files below `root` (recursive, sorted; hidden and junk folders
+    skipped, symlinked folders not followed unless `rules` say so). A file given as
+    `root` is taken whatever its name."""
+    if Path(root).is_file():
+        return [Path(root)]
+    return walk(root, is_document_path, rules).paths
 
 
 def tokenize(text: str, stops: frozenset[str]) -> list[str]:

@@ -81,15 +81,36 @@ def training_options(fn):
         click.option("--seed", default=0, show_default=True, help="Random seed for training."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
     ]  # fmt: skip
-    for option in reversed(options):
+    for option in reversed(options + LISTING_OPTIONS):
         fn = option(fn)
     return fn
 
 
-def _settings(bits, epochs, kind, image_size, vocab, model_type, seed, device) -> dict:
-    """The training options as keyword settings of `semhash.index` / `semhash.train`."""
+LISTING_OPTIONS = [
+    click.option("--include-hidden", is_flag=True,
+                 help="Also take hidden files and folders (names starting with '.') and junk "
+                      "folders (@eaDir, __MACOSX, .thumbnails, ...)."),
+    click.option("--exclude", multiple=True, metavar="GLOB",
+                 help="Leave out files and folders whose path below FOLDER or whose name "
+                      "matches (repeatable)."),
+    click.option("--include", multiple=True, metavar="GLOB",
+                 help="Take only files whose path below FOLDER or whose name matches "
+                      "(repeatable)."),
+    click.option("--follow-links", is_flag=True,
+                 help="Enter symlinked folders (each real folder once; loops end)."),
+    click.option("--workers", type=int,
+                 help="Files read and decoded in parallel [default: every core]."),
+]  # fmt: skip
+
+
+def _settings(bits, epochs, kind, image_size, vocab, model_type, seed, device,
+              include_hidden, exclude, include, follow_links, workers) -> dict:  # fmt: skip
+    """The training and listing options as keyword settings of `semhash.index` /
+    `semhash.train`."""
     return dict(bits=bits, epochs=epochs, kind=kind, image_size=image_size, vocab=vocab,
-                model_type=model_type, seed=seed, device=device)  # fmt: skip
+                model_type=model_type, seed=seed, device=device, include_hidden=include_hidden,
+                exclude=exclude, include=include, follow_links=follow_links,
+                workers=workers)  # fmt: skip
 
 
 STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
@@ -195,10 +216,19 @@ def _print_index_report(report) -> None:
         f"unchanged {report.unchanged}, removed {report.removed}, "
         f"skipped {len(report.skipped)}; {report.total} items in the collection"
     )
+    if report.left_out:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(report.left_out.items()))
+        click.echo(f"left out by rule: {parts} (see --include-hidden, --exclude, --include)")
     if "train" in t:
         click.echo(f"training: {t['train']:.1f} s")
-    if report.added + report.changed:
-        click.echo(f"encoding: {report.items_per_second:,.0f} items/s")
+    if n := report.added + report.changed:
+        things = "photos" if report.kind == "image" else "documents"
+        busy = sum(t.get(k, 0.0) for k in ("read", "encode", "write"))
+        click.echo(
+            f"{n:,} {things} in {busy:.1f} s: {report.files_per_second:,.0f} {things}/s on "
+            f"{report.workers} workers (waiting for reads {t.get('read', 0):.1f} s, encoding "
+            f"{t.get('encode', 0):.1f} s, writing {t.get('write', 0):.1f} s)"
+        )
     _report_skipped(report.skipped)
 
 

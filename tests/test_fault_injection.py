@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def index_cmd(folder, coll, model):
-    return [sys.executable, "-m", "retrieval", "index", str(folder), "-c", str(coll),
+    return [sys.executable, "-m", "semhash", "index", str(folder), "-c", str(coll),
             "--model", str(model), "--chunk-size", "20", "-q"]  # fmt: skip
 
 
