@@ -10,13 +10,14 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
+import faiss
 import numpy as np
 
 from indexer.binary_index import BinaryIndex
-from retrieval.errors import SemhashError
+from indexer.layout import LITE_FILE
+from retrieval.errors import IndexLost, SemhashError
 
 BACKENDS = ("faiss", "milvus")
-LITE_FILE = "milvus.db"
 
 
 class CodeIndex(Protocol):
@@ -50,23 +51,34 @@ def backend_info(backend: str, uri: str | None, folder: Path) -> dict:
 
 
 def new_code_index(bits: int, backend: dict) -> CodeIndex:
+    """An empty index (a Milvus collection is created, or reused when it exists)."""
     if backend["name"] == "faiss":
         return BinaryIndex(bits)
-    return _milvus(bits, backend, None)
+    return _milvus(bits, backend, None, create=True)
 
 
 def open_code_index(
     bits: int, backend: dict, index_path: Path, uri: str | None = None
 ) -> CodeIndex:
-    """The stored index of a collection; `uri` overrides a Milvus address (moved server)."""
+    """The stored index of a collection; `uri` overrides a Milvus address (moved server).
+    Raises `IndexLost` when the codes are gone (file or Milvus collection missing)."""
     if backend["name"] == "faiss":
         if uri:
             raise SemhashError("--uri applies to collections kept in Milvus only.")
-        return BinaryIndex.load(index_path)
-    return _milvus(bits, backend, uri)
+        index = BinaryIndex.load(index_path)
+        if not isinstance(faiss.downcast_IndexBinary(index.index), faiss.IndexBinaryIDMap2):
+            raise IndexLost(f"the index file {index_path} is not a semhash code index.")
+        return index
+    return _milvus(bits, backend, uri, create=False)
 
 
-def _milvus(bits: int, backend: dict, uri: str | None):
+def _milvus(bits: int, backend: dict, uri: str | None, create: bool):
     from indexer.milvus_index import MilvusIndex
 
-    return MilvusIndex(bits, uri or backend["uri"], backend["collection"])
+    return MilvusIndex(bits, uri or backend["uri"], backend["collection"], create=create)
+
+
+def milvus_collections(uri: str) -> list[str]:
+    from indexer.milvus_index import list_collections
+
+    return list_collections(uri)

@@ -7,12 +7,13 @@ that results are deterministic; missing neighbours are `-1`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from retrieval.errors import SemhashError
+from retrieval.errors import IndexLost, SemhashError
 from retrieval.fsutil import atomic_write
 
 
@@ -93,10 +94,14 @@ class BinaryIndex:
     @classmethod
     def load(cls, path: str | Path) -> BinaryIndex:
         path = Path(path)
+        if not path.is_file():
+            raise IndexLost(f"the index file {path} is missing.")
         try:
             index = faiss.read_index_binary(str(path))
         except RuntimeError as exc:
-            raise SemhashError(f"cannot read the index file {path} ({exc}).") from None
+            reason = re.sub(r"^Error in .*? at \S+:\d+: ", "", str(exc).strip().splitlines()[0])
+            reason = reason.replace("Error: ", "")[:120]
+            raise IndexLost(f"the index file {path} is damaged ({reason}).") from None
         return cls(index.d, index)
 
 

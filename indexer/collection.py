@@ -34,21 +34,21 @@ import numpy as np
 import torch
 from sqlalchemy import make_url
 
+from indexer import repair
 from indexer.backends import CodeIndex, backend_info, new_code_index, open_code_index
+from indexer.layout import DB, FORMAT, INDEX, LITE_FILE, LOCK, LOG, MODEL, RAW, SIDECAR
 from indexer.metadata import MetadataStore, safe_url
 from indexer.raw_store import RawStore
 from indexer.strategies import StrategyParams, default_strategy, open_secondary
 from retrieval import __version__
 from retrieval.codes import HashEncoder
-from retrieval.errors import SemhashError
+from retrieval.errors import IndexLost, SemhashError
 from retrieval.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
-SIDECAR, MODEL, INDEX, DB, RAW, LOG, LOCK = (
-    "collection.json", "model.pt", "codes.index", "metadata.sqlite", "raw", "index.log", ".lock",
-)  # fmt: skip
+__all__ = ["DB", "FORMAT", "INDEX", "LOCK", "LOG", "MODEL", "RAW", "SIDECAR", "Chunk",
+           "Collection", "new_metadata", "open_metadata"]  # fmt: skip
 
 
 DB_URL_ENV = "SEMHASH_DB_URL"  # the full metadata URL, password included
@@ -70,7 +70,8 @@ def new_metadata(url: str) -> MetadataStore:
     return meta
 
 
-def open_metadata(path: Path, stored: str, given: str | None = None) -> MetadataStore:
+def open_metadata(path: Path, stored: str, given: str | None = None,
+                  info: dict | None = None) -> MetadataStore:  # fmt: skip
     """The store of an existing collection. collection.json keeps its database URL without
     the password (`stored`, "" for the SQLite file inside); the full URL comes from `given`
     (--db) or $SEMHASH_DB_URL when they name that same database, else the driver finds the
@@ -81,13 +82,20 @@ def open_metadata(path: Path, stored: str, given: str | None = None) -> Metadata
         where = safe_url(stored) if stored else "its own SQLite file"
         raise SemhashError(f"{path} keeps its metadata in {where}, not in {safe_url(given)}.")
     url = given or (env if stored and env and safe_url(env) == safe_url(stored) else own)
+    held = info is not None and (info.get("count", 0) > 0 or RawStore(path / RAW).chunks())
+    if held and not stored and not given and not (path / DB).is_file():
+        raise repair.lost_metadata(path, info, DB)  # not created empty: nothing to guess from
     try:
-        return MetadataStore(url)
+        meta = MetadataStore(url)
     except SemhashError as exc:
         if not stored or make_url(url).password is not None:
             raise
         raise SemhashError(f"{exc} {SIDECAR} keeps no password: if one is needed, set "
                            f"{DB_URL_ENV} to the full URL (or PGPASSWORD).") from None  # fmt: skip
+    if held and meta.is_empty():
+        meta.close()
+        raise repair.lost_metadata(path, info, safe_url(url))
+    return meta
 
 
 @dataclass
@@ -167,7 +175,7 @@ class Collection:
         `db_url` (--db) may repeat the collection's database URL, with its password; `uri`
         overrides the address of a collection kept in Milvus (a moved server)."""
         path = Path(path)
-        if not (path / SIDECAR).is_file():
+        if not (path / SIDECAR).is_file() and not repair.holds_data(path):
             raise SemhashError(f"{path} is not a semhash collection (no {SIDECAR}).")
         lock = _acquire(path) if write else None
         try:
@@ -180,29 +188,80 @@ class Collection:
     @classmethod
     def _open(cls, path: Path, device, write: bool, db_url: str | None, uri: str | None,
               lock: int | None):  # fmt: skip
-        try:
-            info = json.loads((path / SIDECAR).read_text())
-        except (OSError, ValueError) as exc:
-            raise SemhashError(f"cannot read {path / SIDECAR} ({exc}).") from None
+        info, rebuilt = repair.read_sidecar(path, recover=write)
         if info.get("format") != FORMAT:
             raise SemhashError(f"{path} has collection format {info.get('format')}; "
                                f"this semhash reads format {FORMAT}: index it again.")  # fmt: skip
-        encoder = HashEncoder.load(path / MODEL, device)
+        try:
+            encoder = HashEncoder.load(path / MODEL, device)
+        except SemhashError as exc:
+            why = str(exc).splitlines()[0][:160]
+            raise SemhashError(f"the model of {path} cannot be used ({why}); without it no "
+                               "query can be compared with the stored codes: restore model.pt "
+                               "from a backup (nothing was changed).") from None  # fmt: skip
         if encoder.fingerprint() != info["model_fingerprint"]:
             raise SemhashError(
                 f"the model in {path} does not match the one its codes were made with."
             )
-        index = open_code_index(info["bits"], info.get("backend") or {"name": "faiss"},
-                                path / INDEX, uri)  # fmt: skip
+        meta = open_metadata(path, info.get("db_url") or "", db_url, info)
+        try:
+            index, lost = cls._open_index(path, info, write, uri), None
+        except IndexLost as exc:
+            if not write or uri:
+                meta.close()
+                raise SemhashError(f"{exc} `semhash check --repair {path}` rebuilds the codes "
+                                   "from the model and the stored inputs.") from None  # fmt: skip
+            index, lost = cls._new_index(path, info), str(exc)
         if index.bits != info["bits"]:
+            meta.close()
             raise SemhashError(
                 f"the index in {path} holds {index.bits}-bit codes, not {info['bits']}."
             )
-        meta = open_metadata(path, info.get("db_url") or "", db_url)
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), write, lock)
         if write:
-            coll.repairs = coll.reconcile()
+            coll.repairs = {"sidecar rebuilt": int(rebuilt)} if rebuilt else {}
+            if lost:
+                coll.repairs["codes rebuilt from stored inputs"] = coll._rebuild_codes(lost)
+            coll.repairs.update(coll.reconcile())
         return coll
+
+    @staticmethod
+    def _open_index(path: Path, info: dict, write: bool, uri: str | None) -> CodeIndex:
+        backend = info.get("backend") or {"name": "faiss"}
+        try:
+            return open_code_index(info["bits"], backend, path / INDEX, uri)
+        except IndexLost:
+            raise
+        except SemhashError:
+            own_lite = backend.get("uri") == str((path / LITE_FILE).resolve())
+            if write and not uri and own_lite and not repair.milvus_lite_busy(path / LITE_FILE):
+                raise IndexLost(
+                    f"the Milvus Lite data {path / LITE_FILE} cannot be read."
+                ) from None
+            raise
+
+    @staticmethod
+    def _new_index(path: Path, info: dict) -> CodeIndex:
+        """An empty index in place of a lost one (a damaged file or folder set aside)."""
+        backend = info.get("backend") or {"name": "faiss"}
+        if backend["name"] == "faiss":
+            repair.set_aside(path / INDEX)
+        elif backend.get("uri") == str((path / LITE_FILE).resolve()):
+            try:
+                return new_code_index(info["bits"], backend)
+            except SemhashError:
+                repair.set_aside(path / LITE_FILE)
+        return new_code_index(info["bits"], backend)
+
+    def _rebuild_codes(self, why: str) -> int:
+        """Encode every live item again from its stored input into the new, empty index."""
+        log.warning("%s; rebuilding the codes of %s from the stored inputs", why, self.path)
+        n, unstored = repair.restore_codes(self, self.meta.labels())
+        if unstored:
+            self.meta.invalidate(unstored)
+        self.index.save(self.path / INDEX)
+        self.log_event(f"codes rebuilt from stored inputs: {n} ({why})")
+        return n
 
     def check_model(self, encoder: HashEncoder) -> None:
         """Refuse an encoder whose codes would not be comparable with the stored ones."""
@@ -219,7 +278,8 @@ class Collection:
 
     # -- consistency --------------------------------------------------------------------
     def problems(self) -> dict[str, list[int]]:
-        """Differences between the index, the metadata and the raw store (ids)."""
+        """Differences between the index, the metadata and the raw store (ids; chunk
+        numbers for the chunk entries)."""
         live = set(self.meta.labels())
         in_index = self.index.ids()
         uniq, counts = np.unique(in_index, return_counts=True)
@@ -227,6 +287,7 @@ class Collection:
         committed = int(self.meta.state("raw_seq", "-1"))
         return {
             "uncommitted input chunks": [s for s, _ in self.raw.chunks() if s > committed],
+            "unreadable input chunks": sorted(self.raw.damaged()),
             "duplicate ids in the index": uniq[counts > 1].tolist(),
             "codes without a live metadata row": sorted(set(uniq.tolist()) - live),
             "live rows without a code": sorted(live - set(uniq.tolist())),
@@ -234,31 +295,44 @@ class Collection:
         }
 
     def reconcile(self) -> dict[str, int]:
-        """Undo what a killed writer left half done (needs the writer's lock)."""
-        dropped = self.raw.truncate(int(self.meta.state("raw_seq", "-1")))
+        """Undo what a killed writer left half done and mend what damage allows (needs the
+        writer's lock). Codes that nothing explains are kept, never guessed away."""
+        committed = int(self.meta.state("raw_seq", "-1"))
+        uncommitted = set(self.raw.ids_after(committed).tolist())
+        fixed = {"raw chunks dropped": self.raw.truncate(committed),
+                 "unreadable chunks set aside": len(self.raw.quarantine())}  # fmt: skip
         for tmp in self.path.glob("*.tmp"):
             tmp.unlink()
         found = self.problems()
-        fixed = {"raw chunks dropped": dropped}
         dup = found["duplicate ids in the index"]
-        orphans = found["codes without a live metadata row"]
+        known = uncommitted | set(self.meta.any_by_path().values())  # deleted rows included
+        orphans = [i for i in found["codes without a live metadata row"] if i in known]
+        kept = len(found["codes without a live metadata row"]) - len(orphans)
         if dup or orphans:
             codes = {i: self.index.reconstruct(i) for i in dup if i not in orphans}
             self.index.remove(np.array(dup + orphans, dtype=np.int64))
             if codes:
                 self.index.add(np.stack(list(codes.values())), np.array(list(codes)))
+        restored, unstored = repair.restore_codes(self, found["live rows without a code"])
+        reread = sorted(set(unstored) | set(found["live rows without stored input"]))
+        if reread:  # read again from their files on the next run, under the same ids
+            self.meta.invalidate(reread)
+        if dup or orphans or restored:
             self.index.save(self.path / INDEX)
-        missing = sorted(set(found["live rows without a code"])
-                         | set(found["live rows without stored input"]))  # fmt: skip
-        if missing:  # encode them again on the next run, under the same ids
-            self.index.remove(np.array(missing, dtype=np.int64))
-            self.index.save(self.path / INDEX)
-            self.meta.invalidate(missing)
         fixed.update({"orphan codes removed": len(orphans), "duplicates removed": len(dup),
-                      "rows to encode again": len(missing)})  # fmt: skip
+                      "codes restored from stored inputs": restored,
+                      "rows to read again from their files": len(reread),
+                      "unexplained codes kept": kept})  # fmt: skip
         if any(fixed.values()):
-            log.warning("repaired %s: %s", self.path, fixed)
+            log.warning("repaired %s: %s", self.path, {k: v for k, v in fixed.items() if v})
             self.log_event(f"repaired: {fixed}")
+        if kept:
+            log.warning(
+                "%s holds %d codes that no metadata row explains; they are kept "
+                "(was the metadata replaced by an older copy?)",
+                self.path,
+                kept,
+            )
         return fixed
 
     # -- writing ------------------------------------------------------------------------
@@ -323,6 +397,14 @@ class Collection:
         if strategy == "flat":
             return self.index
         return open_secondary(self.path, strategy, self.index, params or StrategyParams())
+
+    def model_inputs(self, ids) -> object:
+        """Stored inputs of `ids` shaped for the encoder (images as (N, C, H, W))."""
+        inputs = self.inputs(ids)
+        if self.kind != "image":
+            return inputs
+        cfg = self.encoder.config
+        return np.asarray(inputs).reshape(len(ids), cfg.channels, cfg.image_size, cfg.image_size)
 
     def inputs(self, ids) -> object:
         """Stored model inputs for `ids` (rows in the same order)."""

@@ -206,6 +206,12 @@ class MetadataStore:
                 )
                 session.execute(stmt)
 
+    def stale(self) -> list[ItemRow]:
+        """Live rows marked to be encoded again (`invalidate`d), by id."""
+        with Session(self.engine) as session:
+            stmt = select(Item).where(Item.deleted.is_(False), Item.sha256 == "").order_by(Item.id)
+            return [_row(item) for item in session.scalars(stmt)]
+
     def ids_under(self, prefix: str) -> list[int]:
         """Live ids whose path is `prefix` or lies below it (exact, case-sensitive match:
         no LIKE, whose wildcards and SQLite's case folding would reach other folders)."""

@@ -9,19 +9,73 @@ either way, and rows are sorted by (distance, id) like the FAISS index.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import logging
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import SemhashError
+from retrieval.errors import IndexLost, SemhashError
 
 log = logging.getLogger(__name__)
 
 MAX_TOPK = 16384  # Milvus's largest limit per search
 BATCH = 5000
 SERVER = re.compile(r"^(https?|tcp|grpcs?|unix)://")
+TIMEOUT = 20.0  # seconds: connecting, loading, and each call
+
+
+def _reason(exc: Exception) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def locked(path: Path) -> bool:
+    """True when another process holds an flock on `path` (Milvus Lite's LOCK)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _guarded(method):
+    """Milvus errors of a call (a server gone down, a damaged Lite file) as one sentence."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except SemhashError:
+            raise
+        except Exception as exc:
+            raise SemhashError(f"Milvus at {self.uri} failed on the collection {self.name} "
+                               f"({_reason(exc)}).") from None  # fmt: skip
+
+    return wrapper
+
+
+def list_collections(uri: str) -> list[str]:
+    """Names of the collections at `uri` ([] when it cannot be read)."""
+    try:
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(uri, timeout=TIMEOUT)
+        try:
+            return list(client.list_collections())
+        finally:
+            client.close()
+    except Exception:
+        return []
 
 
 def is_lite(uri: str) -> bool:
@@ -37,7 +91,10 @@ def collection_name(stem: str, tag: str) -> str:
 class MilvusIndex:
     """A Milvus collection of (int64 id, code) rows."""
 
-    def __init__(self, bits: int, uri: str, name: str, index_type: str = "flat", nlist=1024):
+    def __init__(self, bits: int, uri: str, name: str, index_type: str = "flat", nlist=1024,
+                 create: bool = True):  # fmt: skip
+        """Open (and load) the collection `name` at `uri`; create it when missing and
+        `create`, else raise `IndexLost`. Every call waits at most TIMEOUT seconds."""
         try:
             from pymilvus import MilvusClient
         except ImportError:
@@ -45,16 +102,43 @@ class MilvusIndex:
                 "the milvus backend needs pymilvus: pip install 'semantic-hashing[milvus]'."
             ) from None
         self.bits, self.uri, self.name, self.lite = bits, uri, name, is_lite(uri)
+        if self.lite and not create and not Path(uri).exists():
+            raise IndexLost(f"the Milvus Lite data {uri} does not exist.")
         if self.lite:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.client = MilvusClient(uri)
-            if not self.client.has_collection(name):
-                self._create(index_type, nlist)
-        except SemhashError:
-            raise
+            self.client = MilvusClient(uri, timeout=TIMEOUT)
         except Exception as exc:  # pymilvus raises many types for an unreachable server
-            raise SemhashError(f"cannot use Milvus at {uri} ({exc}).") from None
+            raise SemhashError(self._unreachable(exc)) from None
+        try:
+            if not self.client.has_collection(name, timeout=TIMEOUT):
+                if not create:
+                    raise IndexLost(f"the Milvus at {uri} holds no collection {name}.")
+                self._create(index_type, nlist)
+            self._load()
+        except SemhashError:
+            self.client.close()
+            raise
+        except Exception as exc:
+            self.client.close()
+            raise SemhashError(f"cannot use the Milvus collection {name} at {uri} "
+                               f"({_reason(exc)}).") from None  # fmt: skip
+
+    def _unreachable(self, exc: Exception) -> str:
+        if self.lite and locked(Path(self.uri) / "LOCK"):
+            return (f"the Milvus Lite data {self.uri} is in use by another process (Milvus Lite "
+                    "serves one process at a time); try again when it has finished, or keep "
+                    "the codes on a Milvus server.")  # fmt: skip
+        if self.lite:
+            return f"cannot open the Milvus Lite data {self.uri} ({_reason(exc)})."
+        return (f"cannot reach the Milvus server at {self.uri} within {TIMEOUT:.0f} s "
+                f"({_reason(exc)}); is it running?")  # fmt: skip
+
+    def _load(self) -> None:
+        """A collection is searchable only once loaded; a new process finds it released."""
+        state = self.client.get_load_state(self.name, timeout=TIMEOUT).get("state")
+        if "Loaded" not in str(state) or "NotLoad" in str(state):
+            self.client.load_collection(self.name, timeout=TIMEOUT)
 
     def _create(self, index_type: str, nlist: int) -> None:
         from pymilvus import DataType
@@ -76,6 +160,7 @@ class MilvusIndex:
         log.info("created Milvus collection %s at %s", self.name, self.uri)
 
     # -- the shared interface ---------------------------------------------------------------
+    @_guarded
     def __len__(self) -> int:
         rows = self.client.query(self.name, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
@@ -90,6 +175,7 @@ class MilvusIndex:
             return [row.tobytes() for row in codes]
         return (np.unpackbits(codes, axis=1).astype(np.float32) * 2 - 1).tolist()
 
+    @_guarded
     def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
         vectors, ids = self._vectors(codes), np.asarray(ids, dtype=np.int64)
         if len(vectors) != len(ids):
@@ -115,25 +201,30 @@ class MilvusIndex:
         raw = b"".join(bytes(v[0] if isinstance(v, list) else v) for v in vectors)
         return np.frombuffer(raw, np.uint8).reshape(len(vectors), -1)
 
+    @_guarded
     def ids(self) -> np.ndarray:
         """Every stored id, ascending."""
         return np.sort(np.array([int(r["id"]) for r in self._rows()], dtype=np.int64))
 
+    @_guarded
     def codes(self) -> np.ndarray:
         """All stored codes (N, bits // 8) uint8, in the order of `ids()`."""
         rows = sorted(self._rows(), key=lambda r: int(r["id"]))
         return self._unpack([r["code"] for r in rows])
 
+    @_guarded
     def reconstruct(self, item_id: int) -> np.ndarray:
         rows = list(self._rows(f"id == {int(item_id)}"))
         if not rows:
             raise SemhashError(f"id {item_id} is not in the index.")
         return self._unpack([rows[0]["code"]])[0]
 
+    @_guarded
     def remove(self, ids: np.ndarray) -> int:
         res = self.client.delete(self.name, ids=[int(i) for i in ids])
         return int(res.get("delete_count", 0)) if isinstance(res, dict) else len(ids)
 
+    @_guarded
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by Hamming distance: (D int32 (Q, k), I int64 (Q, k)), -1 where missing."""
         n = len(self)
@@ -147,6 +238,7 @@ class MilvusIndex:
             I[q, : len(row)] = [i for _, i in row]
         return D, I
 
+    @_guarded
     def range_search(self, codes: np.ndarray, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Items within Hamming distance <= radius (at most 16,384 per query), sorted."""
         n = min(len(self), MAX_TOPK)
@@ -168,6 +260,7 @@ class MilvusIndex:
     def _hamming(self, distance: float) -> int:
         return int(round((self.bits - distance) / 2)) if self.lite else int(round(distance))
 
+    @_guarded
     def save(self, path: str | Path | None = None) -> None:
         """Nothing to write beside the collection: Milvus keeps the codes (flushed here)."""
         self.client.flush(self.name)

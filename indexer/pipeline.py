@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
+from indexer import repair
 from indexer.collection import (
     DB_URL_ENV,
     INDEX,
@@ -149,8 +151,9 @@ def plan(
 
 
 def _clear_half_created(collection: Path) -> None:
-    """A folder with our files but no sidecar is a creation that was killed: start over."""
-    if not collection.is_dir() or (collection / SIDECAR).exists():
+    """A folder with our files but no sidecar and no item is a creation that was killed:
+    start over. One that holds items lost its sidecar: opening it rebuilds the sidecar."""
+    if not collection.is_dir() or (collection / SIDECAR).exists() or repair.holds_data(collection):
         return
     ours = {MODEL, INDEX, RAW, LOG, LOCK, "metadata.sqlite", "metadata.sqlite-journal"}
     entries = list(collection.iterdir())
@@ -165,7 +168,7 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, Hash
     device = opts.spec.device
     encoder = HashEncoder.load(opts.model_path, resolve_device(device)) if opts.model_path else None
     _clear_half_created(collection)
-    if not (collection / SIDECAR).exists():
+    if not (collection / SIDECAR).exists() and not repair.holds_data(collection):
         if opts.rebuild and encoder is None:
             raise SemhashError("--rebuild needs --model: the model to re-encode with.")
         if db_url := opts.db_url or os.environ.get(DB_URL_ENV):  # refused before training
@@ -280,6 +283,9 @@ def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Pla
         return
     t0 = time.perf_counter()
     inputs = source.features(loaded, coll.encoder)
+    loaded, inputs = _drop_wordless(loaded, inputs, report)
+    if not loaded.paths:
+        return
     codes = coll.encoder.encode(inputs)
     report.timings["encode"] = report.timings.get("encode", 0.0) + time.perf_counter() - t0
     next_id, base = coll.meta.next_id(), work.base
@@ -301,6 +307,26 @@ def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Pla
     report.timings["write"] = report.timings.get("write", 0.0) + time.perf_counter() - t0
     report.added += len(new_rows)
     report.changed += len(changed_rows)
+
+
+def _drop_wordless(loaded: Loaded, inputs, report: IndexReport):
+    """Documents with no word of the model's vocabulary have nothing to encode: their code
+    would be the code of an empty text, close to every other such document. Skipped."""
+    if not sparse.issparse(inputs):
+        return loaded, inputs
+    empty = inputs.getnnz(axis=1) == 0
+    if not empty.any():
+        return loaded, inputs
+    report.skipped += [(str(p), "no word of the model's vocabulary") for p, e
+                       in zip(loaded.paths, empty, strict=True) if e]  # fmt: skip
+    keep = np.flatnonzero(~empty)
+    items = (
+        loaded.items[keep]
+        if isinstance(loaded.items, np.ndarray)
+        else [loaded.items[i] for i in keep]
+    )
+    sub = Loaded([loaded.paths[i] for i in keep], items, [loaded.meta[i] for i in keep])
+    return sub, inputs[keep]
 
 
 def _finish(coll: Collection, root: Path, work: Plan, report: IndexReport) -> IndexReport:
@@ -348,21 +374,58 @@ def remove_items(collection: str | Path, ids=(), path: str | Path | None = None)
 
 
 def check_collection(collection: str | Path, repair: bool = False) -> dict:
-    """Problems found between index, metadata and stored inputs; with `repair`, fixed."""
-    coll = Collection.open(collection)
+    """Problems found between index, metadata and stored inputs; with `repair`, fixed (a
+    collection too damaged to open is repaired first, then checked)."""
     try:
-        found = coll.problems()
-        result = {"items": len(coll.index), "problems": {k: len(v) for k, v in found.items()}}
-    finally:
-        coll.close()
+        coll = Collection.open(collection)
+    except SemhashError as exc:
+        if not repair:
+            raise
+        result = {"items": 0, "problems": {"cannot be opened": 1}, "opened": str(exc)}
+    else:
+        try:
+            found = coll.problems()
+            result = {"items": len(coll.index), "problems": {k: len(v) for k, v in found.items()}}
+        finally:
+            coll.close()
     if repair:
         coll = Collection.open(collection, write=True)  # opening for writing repairs
         try:
-            result["repaired"] = coll.repairs
+            result["repaired"] = {**coll.repairs, **reread_stale(coll)}
             result["problems_after"] = {k: len(v) for k, v in coll.problems().items()}
         finally:
             coll.close()
     return result
+
+
+def reread_stale(coll: Collection) -> dict:
+    """Read again, under their own ids, the files of live rows that a repair marked for
+    encoding again (their code or stored input was lost). Files that are gone or cannot be
+    read stay marked; the next `index` of their folder tries again."""
+    rows = coll.meta.stale()
+    paths = {Path(r.path): r for r in rows if Path(r.path).is_file()}
+    report = IndexReport(coll.path, coll.kind)
+    if paths:
+        source = SOURCES[coll.kind]()
+        loaded = source.read(list(paths), coll.encoder, TrainSpec(), show=False)
+        report.skipped += loaded.skipped
+        if loaded.paths:
+            inputs = source.features(loaded, coll.encoder)
+            loaded, inputs = _drop_wordless(loaded, inputs, report)
+        if loaded.paths:
+            changed = []
+            for path, meta in zip(loaded.paths, loaded.meta, strict=True):
+                size, mtime = _stat(path)
+                old = paths[path]
+                changed.append({"id": old.id, "path": old.path, "label": old.label,
+                                "size": size, "mtime": mtime, **meta})  # fmt: skip
+            ids = np.array([r["id"] for r in changed], dtype=np.int64)
+            coll.write(Chunk(ids, coll.encoder.encode(inputs), inputs, [], changed))
+            report.changed = len(changed)
+    for path, reason in report.skipped:
+        coll.log_event(f"repair could not read {path}: {reason}")
+    return {"rows read again from their files": report.changed,
+            "rows whose files are gone or unreadable": len(rows) - report.changed}  # fmt: skip
 
 
 def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:

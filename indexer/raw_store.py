@@ -4,13 +4,17 @@ An append-only log of chunk files `raw/<seq>.npz`, each holding `ids` and their 
 (uint8 pixels, or sparse word counts for text). A later chunk overrides an earlier one
 for the same id (a changed file re-encoded under its id). A chunk is written to a
 temporary name and renamed, so a crash leaves whole chunks only; chunks newer than the
-metadata's last commit are dropped by `truncate()`.
+metadata's last commit are dropped by `truncate()`. A chunk that cannot be read (truncated,
+garbage) is left out of `all()` and listed by `damaged()`; `quarantine()` moves it to
+`raw/damaged/` so that the items it held can be read again from their files.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +22,17 @@ from scipy import sparse
 
 from retrieval.fsutil import atomic_write
 
+log = logging.getLogger(__name__)
+
 CHUNK = re.compile(r"^(\d{8})\.npz$")
+DAMAGED = "damaged"
 
 
 class RawStore:
     def __init__(self, folder: Path):
         self.folder = folder
         self._cache: tuple[np.ndarray, object] | None = None
+        self._damaged: dict[int, str] = {}  # seq -> why it cannot be read
 
     def chunks(self) -> list[tuple[int, Path]]:
         if not self.folder.is_dir():
@@ -42,6 +50,17 @@ class RawStore:
         chunks = self.chunks()
         return chunks[-1][0] if chunks else -1
 
+    def ids_after(self, last_seq: int) -> np.ndarray:
+        """Ids held by the readable chunks after `last_seq` (an uncommitted run's)."""
+        found = [np.zeros(0, np.int64)]
+        for seq, path in self.chunks():
+            if seq > last_seq:
+                try:
+                    found.append(self._load(path)[0])
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                    continue
+        return np.concatenate(found)
+
     def truncate(self, last_seq: int) -> int:
         """Drop chunks after `last_seq` (written by a run that died before committing)."""
         dropped = 0
@@ -54,16 +73,63 @@ class RawStore:
 
     @staticmethod
     def _load(path: Path):
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             if "rows" in z:
-                return z["ids"], z["rows"]
-            shape = tuple(z["shape"])
-            return z["ids"], sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape)
+                ids, rows = z["ids"], z["rows"]
+            else:
+                shape = tuple(int(x) for x in z["shape"])
+                rows = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape)
+                ids = z["ids"]
+        if ids.ndim != 1 or ids.dtype.kind not in "iu" or rows.shape[0] != len(ids):
+            raise ValueError("ids and rows do not match")
+        return ids.astype(np.int64), rows
+
+    def _readable(self) -> list[tuple[np.ndarray, object]]:
+        """The readable chunks in order; unreadable ones are noted in `_damaged`."""
+        parts, self._damaged = {}, {}
+        for seq, path in self.chunks():
+            try:
+                part = self._load(path)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                self._damaged[seq] = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            if len(part[0]):
+                parts[seq] = part
+        shapes = [(sparse.issparse(rows), rows.shape[1]) for _, rows in parts.values()]
+        if shapes:  # a chunk of another shape than most is foreign: leave it out
+            usual = max(set(shapes), key=shapes.count)
+            for seq, shape in zip(list(parts), shapes, strict=True):
+                if shape != usual:
+                    self._damaged[seq] = f"rows of shape {shape}, not {usual}"
+                    del parts[seq]
+        for seq, why in self._damaged.items():
+            log.warning("input chunk %08d.npz cannot be read (%s)", seq, why)
+        return list(parts.values())
+
+    def damaged(self) -> dict[int, str]:
+        """seq -> reason of every chunk that cannot be read."""
+        self.all()
+        return dict(self._damaged)
+
+    def quarantine(self) -> list[Path]:
+        """Move unreadable chunks to raw/damaged/ (kept for inspection, never read again)."""
+        moved = []
+        for seq in self.damaged():
+            src = self.folder / f"{seq:08d}.npz"
+            dest = self.folder / DAMAGED / src.name
+            dest.parent.mkdir(exist_ok=True)
+            n = 1
+            while dest.exists():
+                dest, n = dest.with_name(f"{src.stem}.{n}.npz"), n + 1
+            src.replace(dest)
+            moved.append(dest)
+        self._cache = None
+        return moved
 
     def all(self) -> tuple[np.ndarray, object]:
         """(ids sorted, rows): the newest row of every id ever stored."""
         if self._cache is None:
-            parts = [part for _, p in self.chunks() if len((part := self._load(p))[0])]
+            parts = self._readable()
             if not parts:
                 return np.zeros(0, np.int64), None
             ids = np.concatenate([p[0] for p in parts])

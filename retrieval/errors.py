@@ -6,3 +6,8 @@ class SemhashError(Exception):
 
     The CLI turns it into one line on stderr and a non-zero exit, never a traceback.
     """
+
+
+class IndexLost(SemhashError):
+    """The codes of a collection are gone (index file or Milvus collection missing or
+    damaged); `semhash check --repair` rebuilds them from the model and stored inputs."""

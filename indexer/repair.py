@@ -1,0 +1,150 @@
+"""What a damaged collection can get back from what it still holds.
+
+Opening a collection for writing (`index`, `remove`, `check --repair`) repairs:
+
+    collection.json missing or damaged   rebuilt from model.pt, the codes and the metadata
+                                         (SQLite file inside; the damaged one set aside)
+    codes.index or Milvus data lost      codes re-encoded with model.pt from raw/ (items
+                                         without a stored input are read again from files)
+    raw/*.npz unreadable                 moved to raw/damaged/; its items are read again
+                                         from their files
+
+A repair never removes what it cannot explain: codes that no metadata row accounts for are
+kept and reported, and a collection whose metadata is gone is refused, never emptied (the
+metadata is the only record of which file each code belongs to).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from indexer.layout import DAMAGED, DB, FORMAT, INDEX, LITE_FILE, MODEL, RAW, SIDECAR
+from indexer.metadata import MetadataStore
+from indexer.raw_store import RawStore
+from retrieval.codes import HashEncoder
+from retrieval.errors import SemhashError
+
+log = logging.getLogger(__name__)
+
+ENCODE_BATCH = 4096
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a damaged file or folder to `<name>.damaged` (`.damaged.N` when taken)."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    dest, n = path.with_name(path.name + DAMAGED), 1
+    while dest.exists():
+        dest, n = path.with_name(f"{path.name}{DAMAGED}.{n}"), n + 1
+    path.replace(dest)
+    log.warning("set the damaged %s aside as %s", path, dest.name)
+    return dest
+
+
+def holds_data(path: Path) -> bool:
+    """True when a folder without a usable sidecar still holds items: stored inputs, or a
+    metadata file with rows (a creation killed before its sidecar holds neither)."""
+    if RawStore(path / RAW).chunks():
+        return True
+    db = path / DB
+    if not db.is_file() or db.stat().st_size == 0:
+        return False
+    try:
+        meta = MetadataStore(f"sqlite:///{db.resolve()}")
+    except SemhashError:
+        return True  # a damaged metadata file is still somebody's data
+    try:
+        return not meta.is_empty()
+    except SemhashError:
+        return True
+    finally:
+        meta.close()
+
+
+def lost_metadata(path: Path, info: dict, where: str) -> SemhashError:
+    return SemhashError(
+        f"the metadata of {path} ({where}) is missing or empty although the collection held "
+        f"{info.get('count', 0)} items: it is the only record of which file each code belongs "
+        "to, so nothing was changed. Restore it from a backup, or index the folder again into "
+        "a new collection."
+    )
+
+
+def recover_sidecar(path: Path) -> dict:
+    """A new collection.json from what the folder holds (the damaged one set aside)."""
+    from indexer.backends import milvus_collections
+
+    if not (path / DB).is_file():
+        raise SemhashError(
+            f"{path / SIDECAR} is missing or damaged and {DB} is not in the folder: the sidecar "
+            "recorded where the metadata lives. Restore it from a backup."
+        )
+    encoder = HashEncoder.load(path / MODEL)
+    backend = {"name": "faiss"}
+    lite = path / LITE_FILE
+    if not (path / INDEX).exists() and lite.exists():
+        stem = re.sub(r"[^0-9a-zA-Z_]", "_", path.name)[:40]
+        found = [
+            n for n in milvus_collections(str(lite.resolve())) if n.startswith(f"semhash_{stem}_")
+        ]
+        if len(found) == 1:
+            backend = {"name": "milvus", "uri": str(lite.resolve()), "collection": found[0]}
+    set_aside(path / SIDECAR)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    info = {
+        "format": FORMAT, "kind": encoder.config.kind, "bits": encoder.bits,
+        "model_type": encoder.config.model_type, "model_fingerprint": encoder.fingerprint(),
+        "db_url": "", "backend": backend, "count": 0, "created_at": now, "recovered_at": now,
+    }  # fmt: skip
+    log.warning("rebuilt %s from the model, the codes and the metadata", path / SIDECAR)
+    return info
+
+
+def read_sidecar(path: Path, recover: bool) -> tuple[dict, bool]:
+    """(collection.json, whether it was rebuilt). A missing or damaged sidecar is rebuilt
+    when `recover` (opening for writing) and the folder still holds items, else refused."""
+    try:
+        info = json.loads((path / SIDECAR).read_text())
+        if not isinstance(info, dict) or not {"bits", "kind", "model_fingerprint"} <= set(info):
+            raise ValueError("fields are missing")
+        return info, False
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        missing = not (path / SIDECAR).exists()
+        if recover and holds_data(path):
+            return recover_sidecar(path), True
+        why = "is missing" if missing else f"cannot be read ({exc})"
+        raise SemhashError(
+            f"{path / SIDECAR} {why}; `semhash check --repair {path}` rebuilds it."
+        ) from None
+
+
+def encode_stored(coll, ids: np.ndarray) -> np.ndarray:
+    """Codes of items from their stored inputs (the collection's own model)."""
+    out = []
+    for start in range(0, len(ids), ENCODE_BATCH):
+        out.append(coll.encoder.encode(coll.model_inputs(ids[start : start + ENCODE_BATCH])))
+    return np.concatenate(out) if out else np.zeros((0, coll.bits // 8), np.uint8)
+
+
+def restore_codes(coll, ids) -> tuple[int, list[int]]:
+    """Add the codes of live `ids` again, encoded from their stored inputs; returns (count
+    restored, ids without a stored input: to read again from their files)."""
+    ids = np.asarray(sorted(ids), dtype=np.int64)
+    stored = coll.raw.all()[0]
+    has = np.isin(ids, stored)
+    if has.any():
+        coll.index.add(encode_stored(coll, ids[has]), ids[has])
+    return int(has.sum()), ids[~has].tolist()
+
+
+def milvus_lite_busy(lite: Path) -> bool:
+    """True when another process holds the Milvus Lite data folder open."""
+    from indexer.milvus_index import locked
+
+    return locked(lite / "LOCK")
