@@ -22,7 +22,9 @@ from scipy import sparse
 TEXT_EXTENSIONS = {".txt", ".md", ".text", ".rst"}
 MAX_BYTES = 4 * 1024 * 1024  # read at most this much of a document
 TOKEN = re.compile(r"\b[a-z][a-z]+\b")  # alphabetic words of 2+ letters, as scikit-learn
-HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:( |$)")
+# An RFC 822 field name is any printable ASCII character but the colon (`Article-I.D.:`,
+# `X-Mailer:`); the name is followed by the colon and then a blank or the line's end.
+HEADER_LINE = re.compile(r"^[!-9;-~]+:(\s|$)")
 
 
 class UnreadableText(Exception):
@@ -44,7 +46,8 @@ def stop_words() -> frozenset[str]:
 
 
 def split_header(text: str) -> tuple[dict[str, str], str]:
-    """(header fields, body). Without a `Key: value` first line there is no header."""
+    """(header fields, body). Without a `Key: value` first line there is no header; a
+    block whose lines are not all fields (or folded continuations) is not a header either."""
     lines = text.split("\n")
     if not lines or not HEADER_LINE.match(lines[0]):
         return {}, text

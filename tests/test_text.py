@@ -63,6 +63,40 @@ def test_header_is_stripped_and_subject_kept():
     assert split_header("no header here\n\nbody")[1] == "no header here\n\nbody"
 
 
+# A 20 Newsgroups post shaped like the 824 whose header holds `Article-I.D.:` (a field name
+# with dots), which an alphanumeric-only header pattern took for "no header": the group
+# names in Xref:, Newsgroups: and Path: then leaked into the bag of words.
+DOTTED_POST = """\
+Xref: cantaloupe.srv.cs.cmu.edu sci.space:61123 sci.astro:35000
+Path: cantaloupe.srv.cs.cmu.edu!news.sei.cmu.edu!sci.space
+From: someone@example.edu (Some One)
+Newsgroups: sci.space,sci.astro
+Subject: Re: orbit insertion burn
+Message-ID: <1993Apr20.123456.1@example.edu>
+Article-I.D.: example.1993Apr20.123456.1
+X-Mailer:\tsome mailer 1.0
+Organization: Example University
+Lines: 2
+
+The burn lasted six minutes.
+Regards.
+"""
+
+
+def test_header_with_any_rfc822_field_name_is_stripped(tmp_path):
+    fields, body = split_header(DOTTED_POST)
+    assert fields["article-i.d."] == "example.1993Apr20.123456.1"
+    assert fields["x-mailer"] == "some mailer 1.0" and fields["newsgroups"] == "sci.space,sci.astro"
+    assert body == "The burn lasted six minutes.\nRegards.\n"
+    (tmp_path / "61123").write_text(DOTTED_POST, encoding="latin-1")
+    doc = read_document(tmp_path / "61123")
+    assert doc.title == "Re: orbit insertion burn"
+    words = set(tokenize(doc.text, frozenset()))
+    assert not words & {"sci", "space", "astro", "xref", "cantaloupe", "newsgroups", "path"}
+    # a first line with a blank in the name, or a URL, is still not a header
+    assert split_header("Dear all: hi\n\nrest")[0] == {}
+    assert split_header("http://example.com/a\n\nrest")[0] == {}
+
 def test_read_document_oddities(tmp_path):
     (tmp_path / "latin").write_bytes("Subject: caf\xe9\n\nna\xefve text".encode("latin-1"))
     doc = read_document(tmp_path / "latin")
