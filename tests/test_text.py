@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from semhash.cli import cli
 from retrieval.codes import HashEncoder
 from retrieval.sources import TrainSpec, train_text_encoder
 from retrieval.text import (
@@ -18,6 +17,7 @@ from retrieval.text import (
     tokenize,
 )
 from retrieval.training import TrainConfig
+from semhash.cli import cli
 
 TOPICS = {
     "space": "orbit shuttle launch nasa rocket moon planet satellite astronaut mission",
@@ -96,6 +96,7 @@ def test_header_with_any_rfc822_field_name_is_stripped(tmp_path):
     # a first line with a blank in the name, or a URL, is still not a header
     assert split_header("Dear all: hi\n\nrest")[0] == {}
     assert split_header("http://example.com/a\n\nrest")[0] == {}
+
 
 def test_read_document_oddities(tmp_path):
     (tmp_path / "latin").write_bytes("Subject: caf\xe9\n\nna\xefve text".encode("latin-1"))
