@@ -88,6 +88,7 @@ class BenchOptions:
     bits: list[int] = field(default_factory=lambda: parse_bits(DEFAULT_BITS))
     queries: int = 1000
     seed: int = 0
+    db_size: int = 0  # > 0: a seeded sample of this many database items
     methods: list[Method] = field(default_factory=lambda: parse_methods(DEFAULT_METHODS))
     out: Path = Path("report")
     epochs: int | None = None  # None: the training default
@@ -110,8 +111,10 @@ class BenchReport:
 def run_bench(opts: BenchOptions) -> BenchReport:
     """Load the data set, run every method at every code length, write the report."""
     start, timings = time.perf_counter(), {}
+    if opts.db_size < 0 or opts.db_size == 1:
+        raise SemhashError(f"--db-size must be 0 (all) or at least 2, not {opts.db_size}.")
     with timed("load data", timings):
-        data = load_bench_data(opts.dataset, opts.queries, opts.seed)
+        data = load_bench_data(opts.dataset, opts.queries, opts.seed, opts.db_size)
     return bench(data, opts, timings, start)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -132,10 +132,24 @@ LOADERS: dict[str, Callable[[int, int], BenchData]] = {
 }
 
 
-def load_bench_data(dataset: str, queries: int = 1000, seed: int = 0) -> BenchData:
-    """A named data set (see `LOADERS`) or a folder path."""
+def subset_database(data: BenchData, size: int, seed: int) -> BenchData:
+    """The same queries against a seeded sample of `size` database items (in database
+    order): `np.random.default_rng(seed + 1).choice(n, size, replace=False)`, sorted."""
+    n = len(data.db_labels)
+    if not 2 <= size <= n:
+        raise SemhashError(f"--db-size must be between 2 and {n} here, not {size}.")
+    rows = np.sort(np.random.default_rng(seed + 1).choice(n, size, replace=False))
+    return replace(data, db_inputs=data.db_inputs[rows], db_labels=data.db_labels[rows])
+
+
+def load_bench_data(dataset: str, queries: int = 1000, seed: int = 0,
+                    db_size: int = 0) -> BenchData:  # fmt: skip
+    """A named data set (see `LOADERS`) or a folder path; `db_size` > 0 keeps a seeded
+    sample of that many database items (the text vocabulary stays the full database's)."""
     loader = LOADERS.get(dataset)
     data = loader(queries, seed) if loader else image_folder(dataset, queries, seed)
+    if db_size:
+        data = subset_database(data, db_size, seed)
     log.info("%s: %d database items, %d queries, %d labels", dataset, len(data.db_labels),
              len(data.q_labels), len(data.names))  # fmt: skip
     return data

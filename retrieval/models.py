@@ -86,6 +86,14 @@ def shift_and_flip(x: torch.Tensor, shift: int) -> torch.Tensor:
     return torch.where(flip, out.flip(-1), out)
 
 
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host batch onto `device`; to a GPU through pinned memory, without waiting for it."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type != "cuda":
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 class ImageInput(nn.Module):
     """uint8 pixels (N, C, H, W) -> floats in [0, 1]; Bernoulli (cross-entropy) likelihood."""
 
@@ -93,7 +101,7 @@ class ImageInput(nn.Module):
         super().__init__()
 
     def prepare(self, batch, device: torch.device) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(batch), device=device).float().div_(255.0)
+        return to_device(np.asarray(batch), device).float().div_(255.0)
 
     def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(out, x, reduction="sum") / len(x)
@@ -110,7 +118,7 @@ class CountInput(nn.Module):
 
     def prepare(self, batch, device: torch.device) -> torch.Tensor:
         dense = batch.toarray() if hasattr(batch, "toarray") else np.asarray(batch)
-        return torch.log1p(torch.as_tensor(dense, dtype=torch.float32, device=device))
+        return torch.log1p(to_device(np.asarray(dense, dtype=np.float32), device))
 
     def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         target = torch.expm1(x) * self.word_weight
@@ -205,7 +213,8 @@ class HashingAutoencoder(nn.Module):
         balance = ((torch.sigmoid(logits).mean(0) - 0.5) ** 2).sum()
         reg = self.regularizer(x, logits, z)
         total = recon + self.cfg.balance_weight * balance + reg
-        return total, {"recon": recon.item(), "balance": balance.item(), "reg": reg.item()}
+        parts = {"recon": recon, "balance": balance, "reg": reg}  # tensors: no host sync
+        return total, {k: v.detach() for k, v in parts.items()}
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:

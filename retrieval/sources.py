@@ -81,7 +81,6 @@ def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, set
     info = train(model, data, spec.train, resolve_device(spec.device))
     encoder = HashEncoder(model, extra=extra or {})
     encoder.fit_thresholds(encoder.real(data, show_progress=True))
-    info["train_config"] = spec.train.to_dict()
     return encoder, info
 
 

@@ -72,7 +72,8 @@ def training_options(fn):
     """Options shared by `train` and `index`."""
     options = [
         click.option("--bits", default=64, show_default=True, help="Code length (multiple of 8)."),
-        click.option("--epochs", type=int, help="Training epochs (default: the model's)."),
+        click.option("--epochs", type=int,
+                     help="Epochs (default: a step budget sized to the collection)."),
         click.option("--kind", type=click.Choice(["image", "text"]),
                      help="Collection kind (default: inferred from the files)."),
         click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
@@ -354,7 +355,8 @@ def info(collection, as_json):
 @cli.command()
 @click.option("--out", default="semhash-demo", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the collection, queries and contact sheets.")  # fmt: skip
-@click.option("--epochs", default=None, type=int, help="Training epochs (default: model's).")
+@click.option("--epochs", default=None, type=int,
+              help="Epochs (default: a step budget sized to the collection).")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @common
 def demo(out, epochs, device):
@@ -460,6 +462,8 @@ def _parsed(name: str):
               help="Code lengths, comma-separated.")
 @click.option("--queries", default=1000, show_default=True, help="Seeded sample of queries.")
 @click.option("--seed", default=0, show_default=True, help="Seed for queries and training.")
+@click.option("--db-size", default=0, show_default=True,
+              help="Keep a seeded sample of this many database items (0: all of them).")
 @click.option("--methods",
               default="ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
               show_default=True, callback=_parsed("parse_methods"),
@@ -470,7 +474,8 @@ def _parsed(name: str):
               help="ae-rerank: Hamming candidates re-ranked by the real-valued code.")
 @click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
               help="Folder for report.json, report.md and the plots.")
-@click.option("--epochs", default=None, type=int, help="Training epochs (default: model's).")
+@click.option("--epochs", default=None, type=int,
+              help="Epochs (default: a step budget sized to the collection).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--top-n", default=0, show_default=True,
               help="Ranked-list length for the curves (0 = the whole database, exact).")
