@@ -91,6 +91,9 @@ def protocol(data, opts, timings: dict) -> dict:
         "timing_k": opts.timing_k, "single_queries": min(opts.single_queries, len(data.q_labels)),
         "faiss_threads": 1,
         "db_size": opts.db_size or None,
+        "query_text": opts.query_text if data.kind == "text" else None,
+        "vocabulary": None if data.vocab is None else
+        f"{len(data.vocab)} words ranked by {opts.vocab_by} (codes and TF-IDF)",
         "training": f"{opts.epochs} epochs" if opts.epochs else
         "default step budget ({min_steps}-{max_steps} steps)".format(**KIND_DEFAULTS[data.kind]),
         "device": describe_device(resolve_device(opts.device)),
@@ -121,7 +124,10 @@ def markdown(rows: list[dict], protocol: dict, pngs: list[Path]) -> str:
         f"# semhash bench: {p['dataset']}", "",
         f"{p['database_items']:,} database items, {p['queries']:,} queries (seed {p['seed']}),"
         f" {len(p['labels'])} labels; ranked lists of {p['top_n']:,} items;"
-        f" training: {p['training']}; device: {p['device']}; {p['date']}.", "",
+        f" training: {p['training']}; device: {p['device']}; {p['date']}."
+        + (f" Vocabulary: {p['vocabulary']}." if p.get("vocabulary") else "")
+        + (" Queries: each query post's Subject: line alone." if p.get("query_text") ==
+           "subject" else ""), "",
         markdown_table(rows), "", DEFINITIONS,
         "Wall time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in p["wall_seconds"].items()),
         "", "Versions: " + ", ".join(f"{k} {v}" for k, v in p["versions"].items()), "",

@@ -78,6 +78,9 @@ def training_options(fn):
                      help="Collection kind (default: inferred from the files)."),
         click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
         click.option("--vocab", default=2000, show_default=True, help="Vocabulary size (text)."),
+        click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df",
+                     show_default=True, help="Rank words by document frequency or total "
+                     "count (text)."),
         click.option("--model-type", default="", help="Autoencoder family (default: the kind's)."),
         click.option("--seed", default=0, show_default=True, help="Random seed for training."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
@@ -87,7 +90,8 @@ def training_options(fn):
     return fn
 
 
-def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, device, **extra):
+def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, device,
+                   vocab_by="df", **extra):  # fmt: skip
     from indexer.pipeline import IndexOptions
     from retrieval.sources import TrainSpec
     from retrieval.training import TrainConfig
@@ -100,7 +104,7 @@ def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, devi
     if vocab < 2:
         raise SemhashError("--vocab must be at least 2.")
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
-                     device=device, train=tcfg)  # fmt: skip
+                     vocab_by=vocab_by, device=device, train=tcfg)  # fmt: skip
     return IndexOptions(spec=spec, kind=kind, **extra)
 
 
@@ -464,6 +468,13 @@ def _parsed(name: str):
 @click.option("--seed", default=0, show_default=True, help="Seed for queries and training.")
 @click.option("--db-size", default=0, show_default=True,
               help="Keep a seeded sample of this many database items (0: all of them).")
+@click.option("--vocab", default=2000, show_default=True,
+              help="Text: vocabulary size, for the codes and the TF-IDF baseline alike.")
+@click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df", show_default=True,
+              help="Text: rank words by document frequency or total count.")
+@click.option("--query-text", type=click.Choice(["post", "subject"]), default="post",
+              show_default=True, help="20news: query with the whole post, or with its "
+              "Subject: line alone (typed-query protocol).")
 @click.option("--methods",
               default="ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
               show_default=True, callback=_parsed("parse_methods"),

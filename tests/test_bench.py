@@ -202,3 +202,12 @@ def test_bench_scale_flag_runs_the_scale_benchmark(tmp_path, monkeypatch):
     assert seen["opts"].out == tmp_path / "s" and seen["opts"].sizes == (60_000, 10**6, 10**7)
     missing = CliRunner().invoke(cli, ["bench"])
     assert missing.exit_code == 1 and "needs --dataset" in missing.output
+
+
+def test_subject_protocol_strips_reply_prefixes_and_rejects_unknown_protocols():
+    from query.bench_data import SUBJECT_PREFIX, newsgroups
+
+    assert SUBJECT_PREFIX.sub("", "Re: RE:re: Space shuttle launch") == "Space shuttle launch"
+    assert SUBJECT_PREFIX.sub("", "Reentry: orbit") == "Reentry: orbit"
+    with pytest.raises(SemhashError, match="query-text"):
+        newsgroups(10, 0, query_text="body")

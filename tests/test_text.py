@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.codes import HashEncoder
+from retrieval.errors import SemhashError
 from retrieval.sources import TrainSpec, train_text_encoder
 from retrieval.text import (
     UnreadableText,
@@ -138,6 +139,22 @@ def test_vocabulary_by_document_frequency():
     ]  # fmt: skip
 
 
+def test_vocabulary_by_total_count_by_hand():
+    # 60 documents: "kiwi" is in 10 of them but 8 times in each (total 80), "plum" in 40 once
+    # (total 40), "fig" in 30 once (30), "lime" in 2 (below min_df 3), "the" a stop word
+    texts = ["kiwi " * 8 + "plum fig"] * 10 + ["plum fig the"] * 20 + ["plum"] * 10
+    texts += ["lime"] * 2 + ["grape"] * 18
+    by_df = Vocabulary.build(texts, size=3, min_df=3, max_df=0.9)
+    assert by_df.words == ["plum", "fig", "grape"]  # df 40, 30, 18; kiwi's 10 is lower
+    by_count = Vocabulary.build(texts, size=3, min_df=3, max_df=0.9, by="count")
+    assert by_count.words == ["kiwi", "plum", "fig"]  # totals 80, 40, 30
+    # the document-frequency limits still apply when ranking by count
+    assert "lime" not in Vocabulary.build(texts, size=10, by="count").words
+    assert "plum" not in Vocabulary.build(texts, size=10, max_df=0.6, by="count").words
+    with pytest.raises(SemhashError, match="ranking"):
+        Vocabulary.build(texts, by="tfidf")
+
+
 def test_text_checkpoint_round_trip(tmp_path, corpus):
     texts = [read_document(p).text for p in list_documents(corpus)]
     spec = TrainSpec(bits=16, train=TrainConfig(epochs=2, batch_size=32))
@@ -213,3 +230,28 @@ def test_text_user_errors(text_collection, tmp_path, args, words):
 def test_image_collection_refuses_text(collection):
     result = run("search", collection, "--text", "hello")
     assert result.exit_code == 1 and "needs a text one" in result.output
+
+
+def test_bow_model_weightings_and_decoder_depths():
+    import torch
+
+    from retrieval.models import ModelConfig, build_model
+
+    counts = np.random.default_rng(0).poisson(0.5, (8, 30)).astype(np.float32)
+    for weighting, layers in (("log", 1), ("tfidf", 0), ("tfidf", 2)):
+        cfg = ModelConfig(model_type="bow-ae", kind="text", bits=8, vocab_size=30, hidden=16,
+                          corruption="mask", corruption_level=0.5, input_weighting=weighting,
+                          decoder_layers=layers)  # fmt: skip
+        model = build_model(cfg)
+        linears = [m for m in model.decoder if isinstance(m, torch.nn.Linear)]
+        assert len(linears) == layers + 1
+        x = model.prepare(counts)
+        assert torch.equal(x, torch.from_numpy(counts))  # the counts; weighting is the encoder's
+        feats = model.inputs.features(x)
+        if weighting == "tfidf":
+            assert torch.allclose(feats.norm(dim=1)[x.sum(1) > 0], torch.ones(1))
+        loss, _ = model.loss(x)
+        assert torch.isfinite(loss)
+    for bad in ({"input_weighting": "bm25"}, {"decoder_layers": 9}):
+        with pytest.raises(SemhashError):
+            ModelConfig(model_type="bow-ae", kind="text", vocab_size=30, **bad).validate()
