@@ -42,16 +42,25 @@ test: $(STAMP) data postgres
 test-slow: $(STAMP) data
 	$(BIN)/python -m pytest -q -m slow
 
-# Every method on each data set at each code length, into report/<dataset>/. A data set
-# that fails is reported and does not stop the others.
+# Every method on each data set at each code length, into report/<dataset>/, then the
+# small-database rows into report/<dataset>-4000/. A data set that fails is reported and
+# does not stop the others.
 BENCH_DATASETS ?= fashion-mnist cifar10 20news
 BENCH_BITS ?= 16,32,64,128
 BENCH_ARGS ?=
+# The same sets with a seeded 4,000-item database: a small folder must train enough too.
+BENCH_SMALL ?= fashion-mnist cifar10
+BENCH_SMALL_SIZE ?= 4000
 bench: $(STAMP) data
 	@failed=""; for d in $(BENCH_DATASETS); do \
 	  echo "== semhash bench --dataset $$d"; \
 	  $(BIN)/semhash bench --dataset $$d --bits $(BENCH_BITS) --out report/$$d $(BENCH_ARGS) \
 	    || failed="$$failed $$d"; \
+	done; \
+	for d in $(BENCH_SMALL); do \
+	  echo "== semhash bench --dataset $$d --db-size $(BENCH_SMALL_SIZE)"; \
+	  $(BIN)/semhash bench --dataset $$d --db-size $(BENCH_SMALL_SIZE) --bits $(BENCH_BITS) \
+	    --out report/$$d-$(BENCH_SMALL_SIZE) $(BENCH_ARGS) || failed="$$failed $$d-small"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "bench failed for:$$failed"; exit 1; fi
 

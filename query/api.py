@@ -45,7 +45,8 @@ __all__ = [
 
 
 def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
-                  image_size: int = 0, vocab: int = 2000, model_type: str = "", seed: int = 0,
+                  image_size: int = 0, vocab: int = 2000, vocab_by: str = "df",
+                  model_type: str = "", seed: int = 0,
                   device: str = "auto", include_hidden: bool = False, exclude=(), include=(),
                   follow_links: bool = False, **extra) -> IndexOptions:  # fmt: skip
     """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields).
@@ -69,7 +70,7 @@ def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None
     if extra.get("chunk_size", 1) < 1:
         raise SemhashError("chunk_size must be at least 1.")
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
-                     device=device, train=tcfg)  # fmt: skip
+                     vocab_by=vocab_by, device=device, train=tcfg)  # fmt: skip
     listing = ListingRules(include_hidden=include_hidden, exclude=_globs(exclude),
                            include=_globs(include), follow_links=follow_links)  # fmt: skip
     return IndexOptions(spec=spec, kind=kind, listing=listing, **extra)
@@ -84,8 +85,9 @@ def index(folder: str | Path, collection: str | Path, *, model: str | Path | Non
     """Index every image or document below `folder` into `collection` (created when new;
     brought up to date when it exists: only new or changed files are encoded). Trains a
     model on the folder unless `model` (a trained model file) is given. Settings: bits,
-    epochs, kind, image_size, vocab, model_type, seed, device, db_url, backend, uri, prune,
-    rebuild, chunk_size, workers, include_hidden, exclude, include, follow_links."""
+    epochs, kind, image_size, vocab, vocab_by, model_type, seed, device, db_url, backend,
+    uri, prune, rebuild, chunk_size, workers, include_hidden, exclude, include,
+    follow_links."""
     from indexer.pipeline import index_folder
 
     opts = index_options(**settings, model_path=Path(model) if model else None)

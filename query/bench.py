@@ -88,6 +88,10 @@ class BenchOptions:
     bits: list[int] = field(default_factory=lambda: parse_bits(DEFAULT_BITS))
     queries: int = 1000
     seed: int = 0
+    db_size: int = 0  # > 0: a seeded sample of this many database items
+    vocab: int = 2000  # text: vocabulary size, for the codes and TF-IDF alike
+    vocab_by: str = "df"  # text: rank words by document frequency or total count
+    query_text: str = "post"  # 20news: the whole query post, or its Subject: line alone
     methods: list[Method] = field(default_factory=lambda: parse_methods(DEFAULT_METHODS))
     out: Path = Path("report")
     epochs: int | None = None  # None: the training default
@@ -110,8 +114,13 @@ class BenchReport:
 def run_bench(opts: BenchOptions) -> BenchReport:
     """Load the data set, run every method at every code length, write the report."""
     start, timings = time.perf_counter(), {}
+    if opts.db_size < 0 or opts.db_size == 1:
+        raise SemhashError(f"--db-size must be 0 (all) or at least 2, not {opts.db_size}.")
+    if opts.vocab < 2:
+        raise SemhashError(f"--vocab must be at least 2, not {opts.vocab}.")
     with timed("load data", timings):
-        data = load_bench_data(opts.dataset, opts.queries, opts.seed)
+        data = load_bench_data(opts.dataset, opts.queries, opts.seed, opts.db_size,
+                               opts.vocab, opts.vocab_by, opts.query_text)  # fmt: skip
     return bench(data, opts, timings, start)
 
 

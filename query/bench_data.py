@@ -10,8 +10,9 @@ of a file is its parent folder (relative to the split root).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,25 +57,45 @@ def cifar10(queries: int, seed: int) -> BenchData:
     return image_folder(datasets.cifar10_folder(), queries, seed)
 
 
-def newsgroups(queries: int, seed: int, vocab_size: int = 2000) -> BenchData:
+QUERY_TEXTS = ("post", "subject")
+
+
+def newsgroups(queries: int, seed: int, vocab_size: int = 2000, vocab_by: str = "df",
+               query_text: str = "post") -> BenchData:  # fmt: skip
     """The project's fixed 20 Newsgroups split (`retrieval.datasets.newsgroups_split`):
-    word counts over a vocabulary built from the database posts only."""
+    word counts over a vocabulary built from the database posts only (`vocab_size` words
+    ranked by `vocab_by`, see `Vocabulary.build`); codes and TF-IDF both use it.
+
+    `query_text` "subject" is the typed-query protocol: each query post's `Subject:` line
+    alone (leading `Re:` dropped) is the query; queries without a vocabulary word are left
+    out (the protocol reports how many remain)."""
     from retrieval.text import Vocabulary, list_documents, read_document
 
+    if query_text not in QUERY_TEXTS:
+        raise SemhashError(f"--query-text must be one of {', '.join(QUERY_TEXTS)}.")
     root = datasets.newsgroups_split(queries, seed)
     parts = {}
     for part in ("db", "queries"):
         paths = list_documents(root / part)
-        parts[part] = ([read_document(p).text for p in paths],
-                       [p.parent.name for p in paths])  # fmt: skip
-    vocab = Vocabulary.build(parts["db"][0], vocab_size)
+        docs = [read_document(p) for p in paths]
+        texts = [d.text for d in docs] if part == "db" or query_text == "post" else [
+            SUBJECT_PREFIX.sub("", d.title) for d in docs]  # fmt: skip
+        parts[part] = (texts, [p.parent.name for p in paths])
+    vocab = Vocabulary.build(parts["db"][0], vocab_size, by=vocab_by)
     names = sorted(set(parts["db"][1]))
     label = {n: i for i, n in enumerate(names)}
     db, q = (vocab.counts(parts[p][0]) for p in ("db", "queries"))
-    data = BenchData("text", db, np.array([label[x] for x in parts["db"][1]]), q,
-                     np.array([label[x] for x in parts["queries"][1]]), names)  # fmt: skip
+    q_labels = np.array([label[x] for x in parts["queries"][1]])
+    if query_text == "subject":
+        keep = np.flatnonzero(q.getnnz(axis=1) > 0)
+        q, q_labels = q[keep], q_labels[keep]
+    data = BenchData("text", db, np.array([label[x] for x in parts["db"][1]]), q, q_labels,
+                     names)  # fmt: skip
     data.vocab = vocab.words
     return data
+
+
+SUBJECT_PREFIX = re.compile(r"^(\s*re\s*:\s*)+", re.IGNORECASE)
 
 
 def _labelled_paths(root: Path) -> tuple[list[Path], list[str]]:
@@ -125,17 +146,37 @@ def image_folder(root: str | Path, queries: int, seed: int) -> BenchData:
     return BenchData("image", db, np.array(db_ints), q, np.array(q_ints), names)
 
 
-LOADERS: dict[str, Callable[[int, int], BenchData]] = {
+TEXT_LOADERS = {"20news"}  # these also take vocab_size, vocab_by and query_text
+LOADERS: dict[str, Callable[..., BenchData]] = {
     "fashion-mnist": fashion_mnist,
     "cifar10": cifar10,
     "20news": newsgroups,
 }
 
 
-def load_bench_data(dataset: str, queries: int = 1000, seed: int = 0) -> BenchData:
-    """A named data set (see `LOADERS`) or a folder path."""
+def subset_database(data: BenchData, size: int, seed: int) -> BenchData:
+    """The same queries against a seeded sample of `size` database items (in database
+    order): `np.random.default_rng(seed + 1).choice(n, size, replace=False)`, sorted."""
+    n = len(data.db_labels)
+    if not 2 <= size <= n:
+        raise SemhashError(f"--db-size must be between 2 and {n} here, not {size}.")
+    rows = np.sort(np.random.default_rng(seed + 1).choice(n, size, replace=False))
+    return replace(data, db_inputs=data.db_inputs[rows], db_labels=data.db_labels[rows])
+
+
+def load_bench_data(dataset: str, queries: int = 1000, seed: int = 0, db_size: int = 0,
+                    vocab_size: int = 2000, vocab_by: str = "df",
+                    query_text: str = "post") -> BenchData:  # fmt: skip
+    """A named data set (see `LOADERS`) or a folder path; `db_size` > 0 keeps a seeded
+    sample of that many database items (the text vocabulary stays the full database's)."""
     loader = LOADERS.get(dataset)
-    data = loader(queries, seed) if loader else image_folder(dataset, queries, seed)
+    if dataset in TEXT_LOADERS:
+        data = loader(queries, seed, vocab_size=vocab_size, vocab_by=vocab_by,
+                      query_text=query_text)  # fmt: skip
+    else:
+        data = loader(queries, seed) if loader else image_folder(dataset, queries, seed)
+    if db_size:
+        data = subset_database(data, db_size, seed)
     log.info("%s: %d database items, %d queries, %d labels", dataset, len(data.db_labels),
              len(data.q_labels), len(data.names))  # fmt: skip
     return data

@@ -110,7 +110,8 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
     binarize_seconds = time.perf_counter() - start
     _add(timings, "encode", real_seconds + binarize_seconds)
     real_q = encoder.real(data.q_inputs)
-    extra = {"family": family, "epochs": info["epochs"], "final_loss": info["final"].get("loss")}
+    extra = {"family": family, "epochs": info["epochs"], "steps": info["steps"],
+             "device": info["device"], "final_loss": info["final"].get("loss")}  # fmt: skip
     rows = []
     if "ae" in kinds:
         space = Space("hamming", codes_db, encoder.binarize(real_q))

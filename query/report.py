@@ -17,6 +17,7 @@ COLUMNS = [
     ("P@r2", "radius_precision", "{:.3f}"), ("hit@r2", "radius_hit_fraction", "{:.2f}"),
     ("ms/q batch", "query_ms_batch", "{:.3f}"), ("ms/q single", "query_ms_single", "{:.3f}"),
     ("encode/s", "encode_items_per_s", "{:,.0f}"), ("train s", "train_seconds", "{:.1f}"),
+    ("steps", "steps", "{:,}"),
     ("B/item", "bytes_per_item", "{}"),
 ]  # fmt: skip
 
@@ -32,7 +33,8 @@ DEFINITIONS = """\
 - Query time: FAISS on one thread (IndexBinaryFlat for codes, IndexFlatL2 / IndexFlatIP for
   real vectors), top `timing_k`; batch = all queries in one call, single = one per call.
   Encoding the query is not included; encode/s is the database encoding throughput.
-- train s: autoencoder training, or fitting LSH/PCA/ITQ on the database features.
+- train s: autoencoder training, or fitting LSH/PCA/ITQ on the database features; steps:
+  the autoencoder's optimiser steps.
 """
 
 
@@ -76,7 +78,7 @@ def versions() -> dict:
 
 def protocol(data, opts, timings: dict) -> dict:
     """Everything needed to read and repeat the numbers."""
-    from retrieval.training import KIND_DEFAULTS, resolve_device
+    from retrieval.training import KIND_DEFAULTS, describe_device, resolve_device
 
     n_db = len(data.db_labels)
     return {
@@ -88,8 +90,13 @@ def protocol(data, opts, timings: dict) -> dict:
         "top_n": min(opts.top_n or n_db, n_db), "radius": opts.radius,
         "timing_k": opts.timing_k, "single_queries": min(opts.single_queries, len(data.q_labels)),
         "faiss_threads": 1,
-        "epochs": opts.epochs or KIND_DEFAULTS[data.kind]["epochs"],
-        "device": str(resolve_device(opts.device)),
+        "db_size": opts.db_size or None,
+        "query_text": opts.query_text if data.kind == "text" else None,
+        "vocabulary": None if data.vocab is None else
+        f"{len(data.vocab)} words ranked by {opts.vocab_by} (codes and TF-IDF)",
+        "training": f"{opts.epochs} epochs" if opts.epochs else
+        "default step budget ({min_steps}-{max_steps} steps)".format(**KIND_DEFAULTS[data.kind]),
+        "device": describe_device(resolve_device(opts.device)),
         "versions": versions(), "wall_seconds": {k: round(v, 2) for k, v in timings.items()},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
@@ -117,7 +124,10 @@ def markdown(rows: list[dict], protocol: dict, pngs: list[Path]) -> str:
         f"# semhash bench: {p['dataset']}", "",
         f"{p['database_items']:,} database items, {p['queries']:,} queries (seed {p['seed']}),"
         f" {len(p['labels'])} labels; ranked lists of {p['top_n']:,} items;"
-        f" epochs: {p['epochs']}; device: {p['device']}; {p['date']}.", "",
+        f" training: {p['training']}; device: {p['device']}; {p['date']}."
+        + (f" Vocabulary: {p['vocabulary']}." if p.get("vocabulary") else "")
+        + (" Queries: each query post's Subject: line alone." if p.get("query_text") ==
+           "subject" else ""), "",
         markdown_table(rows), "", DEFINITIONS,
         "Wall time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in p["wall_seconds"].items()),
         "", "Versions: " + ", ".join(f"{k} {v}" for k, v in p["versions"].items()), "",

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from retrieval.errors import SemhashError
 
 THRESHOLDS = ("median", "half", "thermometer")
+WEIGHTINGS = ("log", "tfidf")
 
 
 @dataclass
@@ -38,6 +39,8 @@ class ModelConfig:
     balance_weight: float = 0.0  # penalty on bits that are not on for half of the items
     threshold: str = "thermometer"  # quantiser (retrieval.codes): thermometer, median, half
     vocab_size: int = 0  # text models only
+    input_weighting: str = "log"  # text: "log" (log 1 + count) or "tfidf" (times IDF, unit norm)
+    decoder_layers: int = 1  # bow-ae: hidden layers of the decoder (0: softmax of a linear map)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +67,11 @@ class ModelConfig:
             raise SemhashError(
                 f"{self.model_type} is the {home} model; {self.kind} data takes another family."
             )
+        if self.input_weighting not in WEIGHTINGS:
+            raise SemhashError(f"unknown input weighting {self.input_weighting!r}; choose one "
+                               f"of {', '.join(WEIGHTINGS)}.")  # fmt: skip
+        if not 0 <= self.decoder_layers <= 4:
+            raise SemhashError(f"decoder_layers must be 0 to 4, not {self.decoder_layers}.")
         if self.threshold not in THRESHOLDS:
             raise SemhashError(
                 f"unknown threshold {self.threshold!r}; choose one of {', '.join(THRESHOLDS)}."
@@ -86,6 +94,14 @@ def shift_and_flip(x: torch.Tensor, shift: int) -> torch.Tensor:
     return torch.where(flip, out.flip(-1), out)
 
 
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host batch onto `device`; to a GPU through pinned memory, without waiting for it."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type != "cuda":
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 class ImageInput(nn.Module):
     """uint8 pixels (N, C, H, W) -> floats in [0, 1]; Bernoulli (cross-entropy) likelihood."""
 
@@ -93,27 +109,39 @@ class ImageInput(nn.Module):
         super().__init__()
 
     def prepare(self, batch, device: torch.device) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(batch), device=device).float().div_(255.0)
+        return to_device(np.asarray(batch), device).float().div_(255.0)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
     def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(out, x, reduction="sum") / len(x)
 
 
 class CountInput(nn.Module):
-    """Word counts (N, vocab), dense or scipy sparse -> log(1 + counts) as input; the decoder's
-    softmax is a multinomial over the vocabulary (as in the constrained Poisson model), fitted
-    to the counts weighted by `word_weight` (the IDF, set from the training documents)."""
+    """Word counts (N, vocab), dense or scipy sparse. The encoder reads log(1 + counts)
+    (`input_weighting` "log"), or those times the IDF, L2-normalised ("tfidf", the
+    baseline's own weighting); the decoder's softmax is a multinomial over the vocabulary
+    (as in the constrained Poisson model), fitted to the counts weighted by `word_weight`
+    (the IDF, set from the training documents)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        self.weighting = cfg.input_weighting
         self.register_buffer("word_weight", torch.ones(cfg.vocab_size))
 
     def prepare(self, batch, device: torch.device) -> torch.Tensor:
         dense = batch.toarray() if hasattr(batch, "toarray") else np.asarray(batch)
-        return torch.log1p(torch.as_tensor(dense, dtype=torch.float32, device=device))
+        return to_device(np.asarray(dense, dtype=np.float32), device)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        logs = torch.log1p(x)
+        if self.weighting == "tfidf":
+            return F.normalize(logs * self.word_weight, dim=1)
+        return logs
 
     def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        target = torch.expm1(x) * self.word_weight
+        target = x * self.word_weight
         mass = target.sum(1).clamp(min=1e-6)
         return (-(target * F.log_softmax(out, 1)).sum(1) / mass).mean()
 
@@ -165,7 +193,7 @@ class HashingAutoencoder(nn.Module):
 
     # -- codes --------------------------------------------------------------------------
     def code_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
+        return self.encoder(self.inputs.features(x))
 
     @torch.no_grad()
     def real_codes(self, x: torch.Tensor) -> torch.Tensor:
@@ -205,7 +233,8 @@ class HashingAutoencoder(nn.Module):
         balance = ((torch.sigmoid(logits).mean(0) - 0.5) ** 2).sum()
         reg = self.regularizer(x, logits, z)
         total = recon + self.cfg.balance_weight * balance + reg
-        return total, {"recon": recon.item(), "balance": balance.item(), "reg": reg.item()}
+        parts = {"recon": recon, "balance": balance, "reg": reg}  # tensors: no host sync
+        return total, {k: v.detach() for k, v in parts.items()}
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:
@@ -237,14 +266,20 @@ class ConvDAE(HashingAutoencoder):
 
 
 class BowAE(HashingAutoencoder):
-    """Deep bag-of-words autoencoder (Salakhutdinov & Hinton 2009, "Semantic hashing")."""
+    """Deep bag-of-words autoencoder (Salakhutdinov & Hinton 2009, "Semantic hashing"):
+    two hidden layers down to the code; back up through `decoder_layers` hidden layers (0:
+    the log-linear decoder of VDSH and NASH, softmax(W z + b))."""
 
     def build(self) -> tuple[nn.Module, nn.Module]:
         v, h, bits = self.cfg.vocab_size, self.cfg.hidden, self.cfg.bits
         encoder = nn.Sequential(
             nn.Linear(v, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, bits)
         )
-        decoder = nn.Sequential(nn.Linear(bits, h), nn.ReLU(), nn.Linear(h, v))
+        sizes = [bits] + [h] * self.cfg.decoder_layers
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        decoder = nn.Sequential(*layers, nn.Linear(sizes[-1], v))
         return encoder, decoder
 
 

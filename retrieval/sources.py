@@ -36,6 +36,7 @@ class TrainSpec:
     model_type: str = ""  # "" = the kind's default
     image_size: int = 0  # 0: 28 for grayscale collections, 32 for colour ones
     vocab: int = 2000
+    vocab_by: str = "df"  # rank words by document frequency ("df") or total count ("count")
     device: str = "auto"
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -58,7 +59,6 @@ def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, set
     info = train(model, data, spec.train, resolve_device(spec.device))
     encoder = HashEncoder(model, extra=extra or {})
     encoder.fit_thresholds(encoder.real(data, show_progress=True))
-    info["train_config"] = spec.train.to_dict()
     return encoder, info
 
 
@@ -227,7 +227,7 @@ def vocabulary(encoder: HashEncoder) -> text.Vocabulary:
 
 def train_text_encoder(texts: list[str], spec: TrainSpec) -> tuple[HashEncoder, dict]:
     """Build the vocabulary, then train a bag-of-words hashing autoencoder on the counts."""
-    vocab = text.Vocabulary.build(texts, spec.vocab)
+    vocab = text.Vocabulary.build(texts, spec.vocab, by=spec.vocab_by)
     if len(vocab) < 2:
         raise SemhashError("the documents share too few words to build a vocabulary.")
     return train_count_encoder(vocab.counts(texts), vocab.words, spec)

@@ -18,12 +18,15 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from retrieval.errors import SemhashError
 from retrieval.walk import ListingRules, walk
 
 TEXT_EXTENSIONS = {".txt", ".md", ".text", ".rst"}
 MAX_BYTES = 4 * 1024 * 1024  # read at most this much of a document
 TOKEN = re.compile(r"\b[a-z][a-z]+\b")  # alphabetic words of 2+ letters, as scikit-learn
-HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:( |$)")
+# An RFC 822 field name is any printable ASCII character but the colon (`Article-I.D.:`,
+# `X-Mailer:`); the name is followed by the colon and then a blank or the line's end.
+HEADER_LINE = re.compile(r"^[!-9;-~]+:(\s|$)")
 
 
 class UnreadableText(Exception):
@@ -45,7 +48,8 @@ def stop_words() -> frozenset[str]:
 
 
 def split_header(text: str) -> tuple[dict[str, str], str]:
-    """(header fields, body). Without a `Key: value` first line there is no header."""
+    """(header fields, body). Without a `Key: value` first line there is no header; a
+    block whose lines are not all fields (or folded continuations) is not a header either."""
     lines = text.split("\n")
     if not lines or not HEADER_LINE.match(lines[0]):
         return {}, text
@@ -136,9 +140,12 @@ def tokenize(text: str, stops: frozenset[str]) -> list[str]:
     return [w for w in TOKEN.findall(text.lower()) if w not in stops and len(w) > 1]
 
 
+VOCAB_RANKINGS = ("df", "count")  # document frequency, total count
+
+
 @dataclass
 class Vocabulary:
-    """The kept words, most frequent (by document frequency) first."""
+    """The kept words, highest ranked (document frequency or total count) first."""
 
     words: list[str]
 
@@ -151,17 +158,26 @@ class Vocabulary:
 
     @classmethod
     def build(
-        cls, texts: Iterable[str], size: int = 2000, min_df: int = 3, max_df: float = 0.5
-    ) -> Vocabulary:
+        cls, texts: Iterable[str], size: int = 2000, min_df: int = 3, max_df: float = 0.5,
+        by: str = "df",
+    ) -> Vocabulary:  # fmt: skip
         """Drop stop words, words in fewer than `min_df` documents or in more than a
         `max_df` fraction of them (collections of 50 or more documents); keep the `size`
-        words of highest document frequency, ties alphabetical."""
-        stops, df, n = stop_words(), Counter(), 0
+        words ranked highest `by` document frequency ("df": in how many documents) or total
+        count ("count": how often in all), ties alphabetical."""
+        if by not in VOCAB_RANKINGS:
+            raise SemhashError(
+                f"unknown vocabulary ranking {by!r}; choose one of {', '.join(VOCAB_RANKINGS)}."
+            )
+        stops, df, total, n = stop_words(), Counter(), Counter(), 0
         for text in texts:
-            df.update(set(tokenize(text, stops)))
+            words = tokenize(text, stops)
+            df.update(set(words))
+            total.update(words)
             n += 1
         lo, hi = (min_df, max_df * n) if n >= 50 else (1, n)  # tiny collections keep all
-        ok = [(w, c) for w, c in df.items() if lo <= c <= hi]
+        rank = df if by == "df" else total
+        ok = [(w, rank[w]) for w, c in df.items() if lo <= c <= hi]
         ok.sort(key=lambda wc: (-wc[1], wc[0]))
         return cls([w for w, _ in ok[:size]])
 

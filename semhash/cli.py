@@ -72,11 +72,15 @@ def training_options(fn):
     """Options shared by `train` and `index`."""
     options = [
         click.option("--bits", default=64, show_default=True, help="Code length (multiple of 8)."),
-        click.option("--epochs", type=int, help="Training epochs (default: the model's)."),
+        click.option("--epochs", type=int,
+                     help="Epochs (default: a step budget sized to the collection)."),
         click.option("--kind", type=click.Choice(["image", "text"]),
                      help="Collection kind (default: inferred from the files)."),
         click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
         click.option("--vocab", default=2000, show_default=True, help="Vocabulary size (text)."),
+        click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df",
+                     show_default=True, help="Rank words by document frequency or total "
+                     "count (text)."),
         click.option("--model-type", default="", help="Autoencoder family (default: the kind's)."),
         click.option("--seed", default=0, show_default=True, help="Random seed for training."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
@@ -104,13 +108,14 @@ LISTING_OPTIONS = [
 
 
 def _settings(bits, epochs, kind, image_size, vocab, model_type, seed, device,
-              include_hidden, exclude, include, follow_links, workers) -> dict:  # fmt: skip
+              include_hidden, exclude, include, follow_links, workers,
+              vocab_by="df") -> dict:  # fmt: skip
     """The training and listing options as keyword settings of `semhash.index` /
     `semhash.train`."""
     return dict(bits=bits, epochs=epochs, kind=kind, image_size=image_size, vocab=vocab,
                 model_type=model_type, seed=seed, device=device, include_hidden=include_hidden,
                 exclude=exclude, include=include, follow_links=follow_links,
-                workers=workers)  # fmt: skip
+                workers=workers, vocab_by=vocab_by)  # fmt: skip
 
 
 STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
@@ -364,7 +369,8 @@ def info(collection, as_json):
 @cli.command()
 @click.option("--out", default="semhash-demo", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the collection, queries and contact sheets.")  # fmt: skip
-@click.option("--epochs", default=None, type=int, help="Training epochs (default: model's).")
+@click.option("--epochs", default=None, type=int,
+              help="Epochs (default: a step budget sized to the collection).")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @common
 def demo(out, epochs, device):
@@ -469,6 +475,15 @@ def _parsed(name: str):
               help="Code lengths, comma-separated.")
 @click.option("--queries", default=1000, show_default=True, help="Seeded sample of queries.")
 @click.option("--seed", default=0, show_default=True, help="Seed for queries and training.")
+@click.option("--db-size", default=0, show_default=True,
+              help="Keep a seeded sample of this many database items (0: all of them).")
+@click.option("--vocab", default=2000, show_default=True,
+              help="Text: vocabulary size, for the codes and the TF-IDF baseline alike.")
+@click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df", show_default=True,
+              help="Text: rank words by document frequency or total count.")
+@click.option("--query-text", type=click.Choice(["post", "subject"]), default="post",
+              show_default=True, help="20news: query with the whole post, or with its "
+              "Subject: line alone (typed-query protocol).")
 @click.option("--methods",
               default="ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
               show_default=True, callback=_parsed("parse_methods"),
@@ -479,7 +494,8 @@ def _parsed(name: str):
               help="ae-rerank: Hamming candidates re-ranked by the real-valued code.")
 @click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
               help="Folder for report.json, report.md and the plots.")
-@click.option("--epochs", default=None, type=int, help="Training epochs (default: model's).")
+@click.option("--epochs", default=None, type=int,
+              help="Epochs (default: a step budget sized to the collection).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--top-n", default=0, show_default=True,
               help="Ranked-list length for the curves (0 = the whole database, exact).")

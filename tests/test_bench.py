@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from query.bench import DEFAULT_METHODS, BenchOptions, Method, bench, parse_bits, parse_methods
-from query.bench_data import BenchData, image_folder, sample_queries
+from query.bench_data import BenchData, image_folder, sample_queries, subset_database
 from query.bench_eval import RerankSpace
 from retrieval.codes import pack_bits
 from retrieval.errors import SemhashError
@@ -62,6 +62,20 @@ def test_folder_with_splits_and_folder_with_holdout(tmp_path):
         image_folder(tmp_path / "flat", queries=15, seed=0)
 
 
+def test_database_subset_is_seeded_and_keeps_the_queries():
+    rng = np.random.default_rng(0)
+    data = BenchData("image", rng.integers(0, 255, (50, 1, 4, 4), dtype=np.uint8),
+                     np.arange(50) % 5, np.zeros((3, 1, 4, 4), np.uint8), np.arange(3),
+                     list("abcde"))  # fmt: skip
+    sub = subset_database(data, 20, seed=0)
+    rows = np.sort(np.random.default_rng(1).choice(50, 20, replace=False))
+    assert np.array_equal(sub.db_labels, data.db_labels[rows])
+    assert np.array_equal(sub.db_inputs, data.db_inputs[rows]) and sub.q_inputs is data.q_inputs
+    for bad in (1, 51):
+        with pytest.raises(SemhashError, match="db-size"):
+            subset_database(data, bad, seed=0)
+
+
 def test_text_data_hook(tmp_path):
     """Raw TF-IDF cosine and the FAISS hashers already work on count vectors."""
     rng = np.random.default_rng(0)
@@ -83,13 +97,14 @@ def test_bench_end_to_end(tmp_path):
     folder = make_image_folder(tmp_path / "imgs", per_class=60)
     out = tmp_path / "report"
     args = ["bench", "--dataset", folder, "--bits", "8,16", "--queries", 30, "--epochs", 1,
-            "--out", out, "-q"]  # fmt: skip
+            "--db-size", 120, "--out", out, "-q"]  # fmt: skip
     result = CliRunner().invoke(cli, [str(a) for a in args])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "ae:conv-dae" in result.output and "wall time" in result.output
     report = json.loads((out / "report.json").read_text())
     protocol, rows = report["protocol"], report["rows"]
-    assert protocol["database_items"] == 150 and protocol["queries"] == 30
+    assert protocol["database_items"] == 120 and protocol["queries"] == 30  # of 150
+    assert protocol["db_size"] == 120 and protocol["device"].startswith("cpu")
     assert protocol["seed"] == 0 and {"torch", "faiss", "numpy"} <= set(protocol["versions"])
     names = [(r["method"], r["bits"]) for r in rows]
     autoencoder = ("ae:conv-dae", "ae-rerank:conv-dae", "ae-real:conv-dae")
@@ -102,6 +117,8 @@ def test_bench_end_to_end(tmp_path):
         binary = row["metric"] == "hamming" and "rerank" not in row["method"]
         assert (row["radius_precision"] is not None) == binary
         assert row["bytes_per_item"] == (row["bits"] // 8 if binary else row["bytes_per_item"])
+        if row["method"].startswith("ae"):  # 120 items, batch 120: one step per epoch
+            assert row["steps"] == 1 and row["device"].startswith("cpu")
         if "rerank" in row["method"]:  # the code and the real code (float32 per bit)
             assert row["bytes_per_item"] == row["bits"] // 8 + row["bits"] * 4
     for name in ("pr-8bits.png", "pr-16bits.png", "p100-vs-bits.png", "report.md"):
@@ -185,3 +202,12 @@ def test_bench_scale_flag_runs_the_scale_benchmark(tmp_path, monkeypatch):
     assert seen["opts"].out == tmp_path / "s" and seen["opts"].sizes == (60_000, 10**6, 10**7)
     missing = CliRunner().invoke(cli, ["bench"])
     assert missing.exit_code == 1 and "needs --dataset" in missing.output
+
+
+def test_subject_protocol_strips_reply_prefixes_and_rejects_unknown_protocols():
+    from query.bench_data import SUBJECT_PREFIX, newsgroups
+
+    assert SUBJECT_PREFIX.sub("", "Re: RE:re: Space shuttle launch") == "Space shuttle launch"
+    assert SUBJECT_PREFIX.sub("", "Reentry: orbit") == "Reentry: orbit"
+    with pytest.raises(SemhashError, match="query-text"):
+        newsgroups(10, 0, query_text="body")

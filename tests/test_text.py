@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.codes import HashEncoder
+from retrieval.errors import SemhashError
 from retrieval.sources import TrainSpec, train_text_encoder
 from retrieval.text import (
     UnreadableText,
@@ -63,6 +64,41 @@ def test_header_is_stripped_and_subject_kept():
     assert split_header("no header here\n\nbody")[1] == "no header here\n\nbody"
 
 
+# A 20 Newsgroups post shaped like the 824 whose header holds `Article-I.D.:` (a field name
+# with dots), which an alphanumeric-only header pattern took for "no header": the group
+# names in Xref:, Newsgroups: and Path: then leaked into the bag of words.
+DOTTED_POST = """\
+Xref: cantaloupe.srv.cs.cmu.edu sci.space:61123 sci.astro:35000
+Path: cantaloupe.srv.cs.cmu.edu!news.sei.cmu.edu!sci.space
+From: someone@example.edu (Some One)
+Newsgroups: sci.space,sci.astro
+Subject: Re: orbit insertion burn
+Message-ID: <1993Apr20.123456.1@example.edu>
+Article-I.D.: example.1993Apr20.123456.1
+X-Mailer:\tsome mailer 1.0
+Organization: Example University
+Lines: 2
+
+The burn lasted six minutes.
+Regards.
+"""
+
+
+def test_header_with_any_rfc822_field_name_is_stripped(tmp_path):
+    fields, body = split_header(DOTTED_POST)
+    assert fields["article-i.d."] == "example.1993Apr20.123456.1"
+    assert fields["x-mailer"] == "some mailer 1.0" and fields["newsgroups"] == "sci.space,sci.astro"
+    assert body == "The burn lasted six minutes.\nRegards.\n"
+    (tmp_path / "61123").write_text(DOTTED_POST, encoding="latin-1")
+    doc = read_document(tmp_path / "61123")
+    assert doc.title == "Re: orbit insertion burn"
+    words = set(tokenize(doc.text, frozenset()))
+    assert not words & {"sci", "space", "astro", "xref", "cantaloupe", "newsgroups", "path"}
+    # a first line with a blank in the name, or a URL, is still not a header
+    assert split_header("Dear all: hi\n\nrest")[0] == {}
+    assert split_header("http://example.com/a\n\nrest")[0] == {}
+
+
 def test_read_document_oddities(tmp_path):
     (tmp_path / "latin").write_bytes("Subject: caf\xe9\n\nna\xefve text".encode("latin-1"))
     doc = read_document(tmp_path / "latin")
@@ -101,6 +137,22 @@ def test_vocabulary_by_document_frequency():
     assert tokenize("Don't STOP the Rocket-launch at 9pm!", frozenset({"the"})) == [
         "don", "stop", "rocket", "launch", "at",
     ]  # fmt: skip
+
+
+def test_vocabulary_by_total_count_by_hand():
+    # 60 documents: "kiwi" is in 10 of them but 8 times in each (total 80), "plum" in 40 once
+    # (total 40), "fig" in 30 once (30), "lime" in 2 (below min_df 3), "the" a stop word
+    texts = ["kiwi " * 8 + "plum fig"] * 10 + ["plum fig the"] * 20 + ["plum"] * 10
+    texts += ["lime"] * 2 + ["grape"] * 18
+    by_df = Vocabulary.build(texts, size=3, min_df=3, max_df=0.9)
+    assert by_df.words == ["plum", "fig", "grape"]  # df 40, 30, 18; kiwi's 10 is lower
+    by_count = Vocabulary.build(texts, size=3, min_df=3, max_df=0.9, by="count")
+    assert by_count.words == ["kiwi", "plum", "fig"]  # totals 80, 40, 30
+    # the document-frequency limits still apply when ranking by count
+    assert "lime" not in Vocabulary.build(texts, size=10, by="count").words
+    assert "plum" not in Vocabulary.build(texts, size=10, max_df=0.6, by="count").words
+    with pytest.raises(SemhashError, match="ranking"):
+        Vocabulary.build(texts, by="tfidf")
 
 
 def test_text_checkpoint_round_trip(tmp_path, corpus):
@@ -178,3 +230,28 @@ def test_text_user_errors(text_collection, tmp_path, args, words):
 def test_image_collection_refuses_text(collection):
     result = run("search", collection, "--text", "hello")
     assert result.exit_code == 1 and "needs a text one" in result.output
+
+
+def test_bow_model_weightings_and_decoder_depths():
+    import torch
+
+    from retrieval.models import ModelConfig, build_model
+
+    counts = np.random.default_rng(0).poisson(0.5, (8, 30)).astype(np.float32)
+    for weighting, layers in (("log", 1), ("tfidf", 0), ("tfidf", 2)):
+        cfg = ModelConfig(model_type="bow-ae", kind="text", bits=8, vocab_size=30, hidden=16,
+                          corruption="mask", corruption_level=0.5, input_weighting=weighting,
+                          decoder_layers=layers)  # fmt: skip
+        model = build_model(cfg)
+        linears = [m for m in model.decoder if isinstance(m, torch.nn.Linear)]
+        assert len(linears) == layers + 1
+        x = model.prepare(counts)
+        assert torch.equal(x, torch.from_numpy(counts))  # the counts; weighting is the encoder's
+        feats = model.inputs.features(x)
+        if weighting == "tfidf":
+            assert torch.allclose(feats.norm(dim=1)[x.sum(1) > 0], torch.ones(1))
+        loss, _ = model.loss(x)
+        assert torch.isfinite(loss)
+    for bad in ({"input_weighting": "bm25"}, {"decoder_layers": 9}):
+        with pytest.raises(SemhashError):
+            ModelConfig(model_type="bow-ae", kind="text", vocab_size=30, **bad).validate()
