@@ -70,6 +70,16 @@ bench: $(STAMP) data
 bench-scale: $(STAMP) data
 	$(BIN)/semhash bench-scale --out scale-bench
 
+# `semhash serve` against one-shot `semhash search` on the 60,000 Fashion-MNIST training
+# images (the collection is built once, 64 bits; SERVE_EPOCHS=1 keeps that to minutes).
+SERVE_COLLECTION ?= serve-bench/fashion-mnist.semhash
+SERVE_EPOCHS ?= 1
+bench-serve: $(STAMP) data
+	@test -f $(SERVE_COLLECTION)/collection.json || $(BIN)/semhash index \
+	  "$$($(BIN)/semhash data fashion-mnist -q | sed -n 's/^collection: *//p')" \
+	  -c $(SERVE_COLLECTION) --bits 64 --epochs $(SERVE_EPOCHS) -q
+	$(BIN)/semhash bench-serve $(SERVE_COLLECTION) --out serve-bench
+
 lint: $(STAMP)
 	$(BIN)/ruff check semhash retrieval indexer query tests
 	$(BIN)/ruff format --check semhash retrieval indexer query tests

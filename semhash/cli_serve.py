@@ -26,3 +26,29 @@ def serve(collections, host, port):
         click.echo(f"serving {', '.join(names)} at {url} (API docs at {url}docs); Ctrl-C stops")
 
     run(collections, host, port, on_ready=ready)
+
+
+@cli.command("bench-serve")
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--requests", "n", default=1000, show_default=True, help="Sequential requests.")
+@click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
+@click.option("--concurrent-requests", default=1000, show_default=True,
+              help="Requests of the concurrent clients, in all.")  # fmt: skip
+@click.option("--cli-runs", default=5, show_default=True, help="Runs of one-shot `search`.")
+@click.option("--out", default="serve-bench", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for serve-bench.json and serve-bench.md.")  # fmt: skip
+@common
+def bench_serve(collection, n, clients, concurrent_requests, cli_runs, out):
+    """Latency and throughput of `semhash serve` on COLLECTION (image uploads, top 10)
+    against the one-shot `semhash search` command."""
+    from semhash.server.bench import ServeBenchOptions, as_table, run_serve_bench
+
+    counts = {"--requests": n, "--clients": clients, "--cli-runs": cli_runs,
+              "--concurrent-requests": concurrent_requests}  # fmt: skip
+    for name, value in counts.items():
+        if value < 1:
+            raise click.BadParameter(f"{name} must be at least 1.")
+    opts = ServeBenchOptions(Path(collection), n, clients, concurrent_requests, cli_runs, out=out)
+    report = run_serve_bench(opts)
+    click.echo(as_table(report))
+    click.echo(f"report: {out / 'serve-bench.json'}")

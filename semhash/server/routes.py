@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from retrieval.errors import SemhashError
-from semhash.server.app import NotFound, validation_sentence
+from semhash.server.app import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one search request (the image and its fields)
@@ -107,7 +107,6 @@ def thumbnail(request: Request, name: str, item_id: int, size: int = 128) -> Res
 async def search(request: Request, name: str) -> dict:
     """JSON `{"text" | "id", "k", "radius", "baseline", "strategy"}`, or multipart with the
     image file as `image` and the same fields."""
-    coll = await run_in_threadpool(_served, request, name)
     fields, image = await _read_query(request)
     try:
         query = SearchRequest(**fields)
@@ -116,12 +115,19 @@ async def search(request: Request, name: str) -> dict:
     given = [image is not None, query.text is not None, query.id is not None]
     if sum(given) != 1:
         raise SemhashError("give exactly one query: an image, a text or an id.")
+    # one hand-over to a worker thread per search: on a busy machine each costs a wake-up
+    served = request.app.state.served
+    return await run_in_threadpool(_search, served, served.get(name, False), image, query)
+
+
+def _search(served, coll, image: bytes | None, query: SearchRequest) -> dict:
+    if served.one_thread:
+        one_thread_per_query()  # in each worker thread: OpenMP settings are per thread
+    coll.refresh()
     if query.id is not None:
         _item(coll, query.id)
     how = dict(k=query.k, radius=query.radius, baseline=query.baseline, strategy=query.strategy)
-    result = await run_in_threadpool(
-        coll.search, image, text=query.text, id=query.id, **how
-    )  # fmt: skip
+    result = coll.search(image, text=query.text, id=query.id, **how)
     return {**result.to_dict(), "method": result.method}
 
 
