@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test test-slow bench bench-scale lint format data postgres clean
+.PHONY: demo test test-slow bench bench-scale bench-serve lint format data postgres browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,10 +33,21 @@ postgres:
 	  else echo "note: PostgreSQL is not installed (apt-get install postgresql); its tests skip"; fi; \
 	fi
 
+# Debian's Chromium and its WebDriver, for the browser test of `semhash serve`
+# (tests/test_serve_browser.py).
+browser:
+	@if ! command -v chromium >/dev/null || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium and chromium-driver (for the browser test)"; \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test cannot run"; \
+	  else echo "note: Chromium is not installed (apt-get install chromium chromium-driver); the browser test skips"; fi; \
+	fi
+
 demo: $(STAMP) data
 	$(BIN)/semhash demo
 
-test: $(STAMP) data postgres
+test: $(STAMP) data postgres browser
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP) data
@@ -67,6 +78,16 @@ bench: $(STAMP) data
 # Strategies from 60k to 10M codes (10 min 17 s on this idle 2-core machine).
 bench-scale: $(STAMP) data
 	$(BIN)/semhash bench-scale --out scale-bench
+
+# `semhash serve` against one-shot `semhash search` on the 60,000 Fashion-MNIST training
+# images (the collection is built once, 64 bits; SERVE_EPOCHS=1 keeps that to minutes).
+SERVE_COLLECTION ?= serve-bench/fashion-mnist.semhash
+SERVE_EPOCHS ?= 1
+bench-serve: $(STAMP) data
+	@test -f $(SERVE_COLLECTION)/collection.json || $(BIN)/semhash index \
+	  "$$($(BIN)/semhash data fashion-mnist -q | sed -n 's/^collection: *//p')" \
+	  -c $(SERVE_COLLECTION) --bits 64 --epochs $(SERVE_EPOCHS) -q
+	$(BIN)/semhash bench-serve $(SERVE_COLLECTION) --out serve-bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check semhash retrieval indexer query tests

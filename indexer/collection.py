@@ -120,6 +120,9 @@ class Collection:
     writable: bool = False
     _lock: int | None = field(default=None, repr=False)
     repairs: dict = field(default_factory=dict)  # what opening for writing fixed
+    # False (semhash serve): a secondary index is never written here, only kept in memory
+    save_derived: bool = True
+    _derived: dict = field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> str:
@@ -396,7 +399,13 @@ class Collection:
         strategy = strategy or default_strategy(len(self.index))
         if strategy == "flat":
             return self.index
-        return open_secondary(self.path, strategy, self.index, params or StrategyParams())
+        params = params or StrategyParams()
+        if self.save_derived:
+            return open_secondary(self.path, strategy, self.index, params)
+        key = (strategy, repr(params))
+        if key not in self._derived:
+            self._derived[key] = open_secondary(self.path, strategy, self.index, params, False)
+        return self._derived[key]
 
     def model_inputs(self, ids) -> object:
         """Stored inputs of `ids` shaped for the encoder (images as (N, C, H, W))."""

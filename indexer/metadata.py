@@ -228,8 +228,10 @@ class MetadataStore:
         with Session(self.engine) as session:
             for start in range(0, len(wanted), 900):  # stay below SQLite's parameter limit
                 chunk = wanted[start : start + 900]
-                stmt = select(Item).where(Item.id.in_(chunk), Item.deleted.is_(False))
-                out.update((item.id, _row(item)) for item in session.scalars(stmt))
+                # `deleted` is checked here, not in SQL: SQLite would then walk the index on
+                # `deleted` (every live row) instead of looking the ids up (60k rows: 20 ms)
+                stmt = select(Item).where(Item.id.in_(chunk))
+                out.update((it.id, _row(it)) for it in session.scalars(stmt) if not it.deleted)
         return out
 
     def by_path(self, path: str) -> ItemRow | None:

@@ -155,10 +155,14 @@ def secondary_paths(folder: Path, strategy: str) -> tuple[Path, Path]:
 
 
 def open_secondary(
-    folder: str | Path, strategy: str, primary: BinaryIndex, params: StrategyParams
+    folder: str | Path,
+    strategy: str,
+    primary: BinaryIndex,
+    params: StrategyParams,
+    save: bool = True,
 ) -> BinaryIndex | DistinctHashIndex:
     """The `strategy` index over the primary index's codes, loaded from `folder`, or
-    (re)built and saved there when missing or stale."""
+    (re)built and saved there when missing or stale (kept in memory only without `save`)."""
     if strategy == "flat":
         return primary
     folder = Path(folder)
@@ -181,9 +185,15 @@ def open_secondary(
     log.info("building the %s index over %d codes", strategy, len(ids))
     start = time.perf_counter()
     index = build(strategy, primary.bits, codes, ids, p)
-    index.save(index_path)
     want.update(seconds=round(time.perf_counter() - start, 3), faiss=faiss.__version__)
-    atomic_write(info_path, json.dumps(want, indent=2).encode())
+    if not save:
+        return index
+    try:
+        index.save(index_path)
+        atomic_write(info_path, json.dumps(want, indent=2).encode())
+    except OSError as exc:  # a read-only collection: use it from memory, build it next time
+        log.warning("cannot save the %s index in %s (%s); using it unsaved", strategy, folder,
+                    exc.strerror or exc)  # fmt: skip
     return index
 
 

@@ -115,9 +115,11 @@ def check(collection: str | Path, repair: bool = False) -> dict:
     return check_collection(collection, repair)
 
 
-def open(path: str | Path, *, device: str = "cpu", uri: str | None = None) -> Collection:  # noqa: A001
-    """Open a collection for searching (read-only; `uri`: a moved Milvus server)."""
-    return Collection(path, device=device, uri=uri)
+def open(path: str | Path, *, device: str = "cpu", uri: str | None = None,  # noqa: A001
+         save_derived: bool = True) -> Collection:  # fmt: skip
+    """Open a collection for searching (read-only; `uri`: a moved Milvus server). Without
+    `save_derived`, even the secondary index of a strategy is kept in memory, not saved."""
+    return Collection(path, device=device, uri=uri, save_derived=save_derived)
 
 
 class Collection:
@@ -127,15 +129,21 @@ class Collection:
     it meanwhile, `refresh()` (called by the web server before each request) reopens it
     once the new state is committed; until then queries see the previous state."""
 
-    def __init__(self, path: str | Path, device: str = "cpu", uri: str | None = None):
-        from indexer.collection import Collection as Store
-
+    def __init__(self, path: str | Path, device: str = "cpu", uri: str | None = None,
+                 save_derived: bool = True):  # fmt: skip
         self.path = Path(path)
-        self._device, self._uri = device, uri
+        self._device, self._uri, self._save_derived = device, uri, save_derived
         self._lock = threading.RLock()
         self._raw_cache: tuple | None = None
-        self.store: Store = Store.open(self.path, device, uri=uri)
+        self.store: Store = self._open_store()
         self._stamp = self._sidecar_stamp()
+
+    def _open_store(self) -> Store:
+        from indexer.collection import Collection as Store
+
+        store = Store.open(self.path, self._device, uri=self._uri)
+        store.save_derived = self._save_derived
+        return store
 
     # -- what it is ---------------------------------------------------------------------
     @property
@@ -166,12 +174,50 @@ class Collection:
 
     def item(self, item_id: int) -> dict:
         """The metadata row of one live item."""
-        row = self.store.meta.get([int(item_id)]).get(int(item_id))
+        with self._lock:  # refresh() may swap the store meanwhile
+            row = self.store.meta.get([int(item_id)]).get(int(item_id))
         if row is None:
             raise SemhashError(f"id {item_id} is not in {self.path}.")
         out = {k: getattr(row, k) for k in row.__dataclass_fields__}
         out["added_at"] = row.added_at.isoformat() if row.added_at else None
         return out
+
+    # -- showing (the web page) ---------------------------------------------------------
+    def thumbnail(self, item_id: int, size: int = 128) -> bytes:
+        """A PNG of one item, at most `size` px a side: its indexed file while that is a
+        readable image, else the stored model input it was encoded from; a text item as a
+        card of its title and first lines."""
+        from query import thumbnails
+
+        if not thumbnails.MIN_SIZE <= size <= thumbnails.MAX_SIZE:
+            raise SemhashError(f"size must be from {thumbnails.MIN_SIZE} to "
+                               f"{thumbnails.MAX_SIZE} pixels.")  # fmt: skip
+        row = self.item(item_id)
+        if self.kind == "text":
+            return thumbnails.png(thumbnails.text_card(row["title"], self.preview(item_id), size))
+        img = thumbnails.from_file(row["path"], size)
+        if img is None:
+            with self._lock:
+                stored = self.store.inputs([int(item_id)])[0]
+                cfg = self.store.encoder.config
+            img = thumbnails.from_input(stored, cfg.channels, cfg.image_size, size)
+        return thumbnails.png(img)
+
+    def preview(self, item_id: int) -> str:
+        """A text item's first lines (or, its file gone, its most frequent words)."""
+        from query import thumbnails
+        from retrieval.sources import vocabulary
+
+        row = self.item(item_id)
+        if self.kind != "text":
+            raise SemhashError(f"{self.path} is an image collection; its items have thumbnails.")
+        shown = thumbnails.text_preview(row["path"])
+        if shown:
+            return shown
+        with self._lock:
+            counts = self.store.inputs([int(item_id)])
+            words = vocabulary(self.store.encoder).words
+        return "(file gone; its words: " + thumbnails.top_words(counts[0], words) + ")"
 
     # -- searching ----------------------------------------------------------------------
     def search(self, query=None, *, text: str | None = None, id: int | None = None,  # noqa: A002
@@ -262,7 +308,10 @@ class Collection:
                 path.write_bytes(bytes(image))
             else:
                 _save_in_memory_image(image, path)
-            queries = _search.load_image_queries(self.store, path)
+            try:
+                queries = _search.load_image_queries(self.store, path)
+            except SemhashError as exc:  # name the image, not its temporary file
+                raise SemhashError(str(exc).replace(str(path), "the image")) from None
         queries.names = ["(uploaded image)"]
         return queries
 
@@ -280,11 +329,9 @@ class Collection:
         stamp = self._sidecar_stamp()
         if stamp == self._stamp:
             return False
-        from indexer.collection import Collection as Store
-
         with self._lock:
             try:
-                fresh = Store.open(self.path, self._device, uri=self._uri)
+                fresh = self._open_store()
             except SemhashError as exc:
                 log.warning("keeping the previous state of %s: %s", self.path, exc)
                 return False

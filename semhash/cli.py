@@ -581,3 +581,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+from semhash import cli_serve  # noqa: E402,F401

@@ -1,0 +1,155 @@
+"""The FastAPI app of `semhash serve`: the page at `/`, the JSON API under `/api`.
+
+Every collection is opened once, read-only, through the public API (`semhash.open`) and
+checked for a newer committed state before each request (`Collection.refresh()`), so an
+`index` run into a served collection is picked up when it has finished and never seen
+half done. User mistakes become a 4xx with one sentence in `{"detail": ...}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+
+from retrieval.errors import SemhashError
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+class NotFound(SemhashError):
+    """An unknown collection or item: a 404."""
+
+
+class Served:
+    """The opened collections by name (the folder name without `.semhash`)."""
+
+    def __init__(self, paths):
+        from query import api
+
+        if not paths:
+            raise SemhashError("give at least one collection to serve.")
+        self.collections: dict = {}
+        self.one_thread = False
+        try:
+            for path in paths:
+                coll = api.open(path, save_derived=False)  # serve writes nothing
+                name, n = coll.name, 2
+                while name in self.collections:  # two folders of one name: tell them apart
+                    name, n = f"{coll.name}-{n}", n + 1
+                self.collections[name] = coll
+        except BaseException:
+            self.close()
+            raise
+
+    def get(self, name: str, refresh: bool = True):
+        """The collection called `name`, reopened first if `index` has changed it."""
+        coll = self.collections.get(name)
+        if coll is None:
+            known = ", ".join(self.collections)
+            raise NotFound(f"there is no collection named {name!r} here (served: {known}).")
+        if refresh:
+            coll.refresh()
+        return coll
+
+    def close(self) -> None:
+        for coll in self.collections.values():
+            coll.close()
+
+
+def create_app(paths, one_thread: bool = False) -> FastAPI:
+    """The app serving the collections at `paths` (each must open, else SemhashError);
+    `one_thread`: each query's math on one thread (what `semhash serve` does)."""
+    from semhash.server import routes
+
+    served = Served(paths)
+    served.one_thread = one_thread
+    if one_thread:
+        one_thread_per_query()
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        served.close()
+
+    app = FastAPI(title="semhash", summary="Search collections by example (semantic hashing).",
+                  lifespan=lifespan)  # fmt: skip
+    app.state.served = served
+    _error_handlers(app)
+    app.include_router(routes.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page(request: Request, c: str | None = None):
+        name = c if c in served.collections else next(iter(served.collections))
+        coll = served.get(name)
+        return templates.TemplateResponse(
+            request, "index.html",
+            {"names": list(served.collections), "name": name, "info": routes.describe(name, coll)},
+        )  # fmt: skip
+
+    return app
+
+
+def one_thread_per_query() -> None:
+    """Queries come one at a time (the collection's lock): torch's and FAISS's thread pools
+    only add hand-over costs, and on a busy machine their spinning threads cost far more
+    (measured on the 2-core machine under load: encoding one image 57 ms -> 0.9 ms). The
+    OpenMP setting belongs to the calling thread, so each worker thread calls this."""
+    import faiss
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    def sentence(status: int, text: str) -> JSONResponse:
+        return JSONResponse({"detail": text}, status_code=status)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request, exc):
+        return sentence(404, str(exc))
+
+    @app.exception_handler(SemhashError)
+    async def user_mistake(request, exc):
+        return sentence(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc):
+        return sentence(422, validation_sentence(exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc):
+        text = exc.detail if isinstance(exc.detail, str) else "the request was not understood."
+        return sentence(exc.status_code, text)
+
+    @app.exception_handler(OSError)
+    async def busy(request, exc):  # e.g. a file `index` replaced between two reads
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return sentence(503, "the collection could not be read just now; try again.")
+
+    @app.exception_handler(Exception)
+    async def bug(request, exc):
+        log.exception("%s %s failed", request.method, request.url.path)
+        return sentence(500, f"internal error ({type(exc).__name__}); see the server's log.")
+
+
+def validation_sentence(errors) -> str:
+    """The first of pydantic's errors as one sentence: `k: Input should be ...`."""
+    if not errors:
+        return "the request is not valid."
+    err = errors[0]
+    where = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    msg = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"{'.'.join(where) + ': ' if where else ''}{msg}."
