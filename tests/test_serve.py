@@ -287,3 +287,18 @@ def test_serve_refuses_bad_options(collection, tmp_path):
     shutil.copytree(collection, copy)
     names = list(create_app([collection, copy]).state.served.collections)
     assert names == ["tiny", "tiny-2"]
+
+
+def test_bench_serve_runs_and_reports(collection, tmp_path):
+    """The benchmark's plumbing on the tiny collection (its numbers are not judged here)."""
+    result = CliRunner().invoke(cli, ["bench-serve", str(collection), "--requests", "5",
+                                      "--clients", "2", "--concurrent-requests", "6",
+                                      "--cli-runs", "1", "--out", str(tmp_path), "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "serve-bench.json").read_text())
+    assert report["sequential"]["requests"] == 5 and report["concurrent"]["requests"] == 6
+    assert report["cli"]["runs"] == 1 and report["speedup"] > 0
+    assert set(report["targets"]) == {"p50_ms", "p99_ms", "throughput_rps", "speedup"}
+    assert "one-shot `semhash search`" in (tmp_path / "serve-bench.md").read_text()
+    bad = CliRunner().invoke(cli, ["bench-serve", str(collection), "--clients", "0"])
+    assert bad.exit_code == 2 and "--clients must be at least 1" in bad.output
