@@ -47,12 +47,17 @@ test-slow: $(STAMP) data
 BENCH_DATASETS ?= fashion-mnist cifar10 20news
 BENCH_BITS ?= 16,32,64,128
 BENCH_ARGS ?=
+# e.g. --baseline-code DIR (older code, for a before/after ratio) or --photos 600
+BENCH_INDEXING_ARGS ?=
 bench: $(STAMP) data
 	@failed=""; for d in $(BENCH_DATASETS); do \
 	  echo "== semhash bench --dataset $$d"; \
 	  $(BIN)/semhash bench --dataset $$d --bits $(BENCH_BITS) --out report/$$d $(BENCH_ARGS) \
 	    || failed="$$failed $$d"; \
 	done; \
+	echo "== semhash bench --task indexing"; \
+	$(BIN)/semhash bench --task indexing --out report/indexing $(BENCH_INDEXING_ARGS) \
+	  || failed="$$failed indexing"; \
 	if [ -n "$$failed" ]; then echo "bench failed for:$$failed"; exit 1; fi
 
 # Strategies from 60k to 10M codes (10 min 17 s on this idle 2-core machine).
