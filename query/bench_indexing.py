@@ -68,6 +68,7 @@ class IndexingBenchOptions:
     seed: int = 0
     sets: tuple[str, ...] = tuple(SETS)
     baseline_code: Path | None = None  # e.g. a `git archive` of main before the change
+    train_images: int = 2000  # the tiny model is trained once on this many small renders
     workers: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, cores()})))
 
 
@@ -79,7 +80,7 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
         raise SemhashError(f"{opts.baseline_code} is not a semhash code checkout.")
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = _model(out / "model.pt", opts.seed)
+    model = _model(out / "model.pt", opts.seed, opts.train_images)
     folders = _folders(out / "photos", opts)
     runs = []
     codes = [("after", HERE)] + (
@@ -98,14 +99,14 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
     return report
 
 
-def _model(path: Path, seed: int) -> Path:
+def _model(path: Path, seed: int, n: int) -> Path:
     if path.exists():
         return path
     from retrieval.sources import TrainSpec, train_image_encoder
     from retrieval.training import TrainConfig
 
     spec = TrainSpec(bits=64, train=TrainConfig(epochs=2, seed=seed))
-    encoder, info = train_image_encoder(training_images(2000, seed), spec)
+    encoder, info = train_image_encoder(training_images(n, seed), spec)
     encoder.save(path, info)
     return path
 
