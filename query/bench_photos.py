@@ -1,8 +1,8 @@
 """A reproducible folder of large photos for the indexing benchmark, made from Fashion-MNIST.
 
 Each photo is one Fashion-MNIST image upscaled (bicubic) to camera size, tinted with a
-seeded colour and given seeded pixel noise (about 1 MB per 6 MP JPEG at quality 90, as a
-phone photo), in ten class folders. The same seed gives the same files; a folder already
+seeded colour and given seeded pixel noise (0.7 to 1.1 MB per 6 MP JPEG at quality 90,
+as a phone photo), in ten class folders. The same seed gives the same files; a folder already
 made is reused.
 """
 
@@ -22,7 +22,8 @@ from retrieval.pool import cores
 
 log = logging.getLogger(__name__)
 
-NOISE = 4  # +- grey levels of uniform noise
+NOISE = 8  # +- grey levels of uniform noise
+FLOOR = 32  # lifts the black background, so that its noise is not clipped away
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def render(gray: np.ndarray, width: int, height: int, seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
     big = Image.fromarray(gray).resize((width, height), Image.Resampling.BICUBIC)
     tint = rng.integers(120, 257, 3).astype(np.int16)
-    arr = (np.asarray(big, np.int16)[..., None] * tint) >> 8
+    arr = FLOOR + ((np.asarray(big, np.int16)[..., None] * tint) >> 8)
     shift = rng.integers(0, [height, width])
     arr += np.roll(_noise(width, height, 0), tuple(shift), axis=(0, 1))
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
