@@ -62,6 +62,8 @@ BENCH_ARGS ?=
 # The same sets with a seeded 4,000-item database: a small folder must train enough too.
 BENCH_SMALL ?= fashion-mnist cifar10
 BENCH_SMALL_SIZE ?= 4000
+# e.g. --baseline-code DIR (older code, for a before/after ratio) or --photos 600
+BENCH_INDEXING_ARGS ?=
 bench: $(STAMP) data
 	@failed=""; for d in $(BENCH_DATASETS); do \
 	  echo "== semhash bench --dataset $$d"; \
@@ -73,6 +75,9 @@ bench: $(STAMP) data
 	  $(BIN)/semhash bench --dataset $$d --db-size $(BENCH_SMALL_SIZE) --bits $(BENCH_BITS) \
 	    --out report/$$d-$(BENCH_SMALL_SIZE) $(BENCH_ARGS) || failed="$$failed $$d-small"; \
 	done; \
+	echo "== semhash bench --task indexing"; \
+	$(BIN)/semhash bench --task indexing --out report/indexing $(BENCH_INDEXING_ARGS) \
+	  || failed="$$failed indexing"; \
 	if [ -n "$$failed" ]; then echo "bench failed for:$$failed"; exit 1; fi
 
 # Strategies from 60k to 10M codes (10 min 17 s on this idle 2-core machine).

@@ -471,6 +471,14 @@ def _parsed(name: str):
 @click.option("--scale", is_flag=True,
               help="Run the scale benchmark instead (`bench-scale` with its defaults, "
                    "into --out).")
+@click.option("--task", type=click.Choice(["retrieval", "indexing"]), default="retrieval",
+              show_default=True,
+              help="indexing: photos/s and peak memory indexing generated large photos "
+                   "(into --out, default report/indexing).")
+@click.option("--photos", default=300, show_default=True,
+              help="indexing: 6 MP JPEGs in the main set (the other sets take a share).")
+@click.option("--baseline-code", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="indexing: also index every set with the code in this checkout (before).")
 @click.option("--bits", default="16,32,64,128", show_default=True, callback=_parsed("parse_bits"),
               help="Code lengths, comma-separated.")
 @click.option("--queries", default=1000, show_default=True, help="Seeded sample of queries.")
@@ -502,11 +510,14 @@ def _parsed(name: str):
 @common
 # fmt: on
 @click.pass_context
-def bench(ctx, scale, **options):
+def bench(ctx, scale, task, photos, baseline_code, **options):
     """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
     from query.bench import BenchOptions, run_bench
     from query.report import format_table
 
+    if task == "indexing":
+        _bench_indexing(options["out"], photos, baseline_code, options["seed"])
+        return
     if scale:
         out = options["out"] if options["out"] != Path("report") else Path("scale-bench")
         ctx.invoke(bench_scale, out=out)
@@ -521,6 +532,15 @@ def bench(ctx, scale, **options):
     click.echo(f"report: {report.files[0].parent}/ (report.json, report.md, "
                f"{len(report.files) - 2} plots)")
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report.timings.items()))
+
+
+def _bench_indexing(out, photos, baseline_code, seed) -> None:
+    from query.bench_indexing import IndexingBenchOptions, as_table, run_indexing_bench
+
+    out = Path("report/indexing") if out == Path("report") else out
+    opts = IndexingBenchOptions(out=out, photos=photos, seed=seed, baseline_code=baseline_code)
+    click.echo(as_table(run_indexing_bench(opts)))
+    click.echo(f"report: {out / 'indexing-report.json'}, {out / 'indexing-table.md'}")
 
 
 def _count(text: str) -> int:

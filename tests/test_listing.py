@@ -1,6 +1,7 @@
 """Which files a folder walk takes: hidden and junk folders, globs, symlinked folders."""
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from retrieval.walk import LINK_NOT_FOLLOWED, LINK_SEEN, ListingRules
 
 from .conftest import fast_options, pattern
 
-SEMHASH = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "semhash"
+SEMHASH = Path(sys.executable).parent / "semhash"  # the installed command
 
 
 def png(path: Path, seed: int = 0) -> Path:

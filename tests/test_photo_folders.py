@@ -1,14 +1,19 @@
 """Real photo folders: large JPEGs read at model size, one code per file whether indexed or
 searched, HEIC with and without its extra, and the parallel reader."""
 
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from indexer.collection import Collection
-from indexer.pipeline import index_folder
+from indexer.pipeline import check_collection, index_folder
 from query.search import load_queries, search
 from retrieval import images
 from retrieval.errors import SemhashError
@@ -16,6 +21,8 @@ from retrieval.images import UnreadableImage, load_image
 from retrieval.pool import read_in_order, resolve_workers
 
 from .conftest import fast_options, make_image_folder
+
+SEMHASH = Path(sys.executable).parent / "semhash"  # the installed command
 
 
 def photo(path, width=3000, height=2000, seed=0, exif=None, quality=90):
@@ -169,3 +176,40 @@ def test_parallel_index_equals_single_reader_and_skips_bad_files(tmp_path, colle
     assert results[1] == results[2]
     added, skipped, _ = results[2]
     assert added == 30 and [p.rsplit("/", 1)[-1] for p, _ in skipped] == ["broken.png", "cut.jpg"]
+
+
+def _chunks(coll):
+    raw = coll / "raw"
+    return len(list(raw.glob("*.npz"))) if raw.is_dir() else 0
+
+
+def test_killed_parallel_run_resumes_to_a_clean_build(tmp_path, collection):
+    folder = make_image_folder(tmp_path / "photos", per_class=50, seed=4)
+    model, coll = collection / "model.pt", tmp_path / "killed.semhash"
+    cmd = [str(SEMHASH), "index", str(folder), "-c", str(coll), "--model", str(model),
+           "--chunk-size", "20", "--workers", "2", "-q"]  # fmt: skip
+    proc = subprocess.Popen(cmd)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and _chunks(coll) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(cmd, check=True, timeout=120)
+    opts = fast_options()
+    opts.model_path, opts.workers = model, 1
+    index_folder(folder, tmp_path / "clean.semhash", opts)
+    got, want = _codes(coll), _codes(tmp_path / "clean.semhash")
+    assert killed and len(got) == 150 and got == want
+    assert not any(check_collection(coll)["problems"].values())
+
+
+def _codes(path):
+    coll = Collection.open(path)
+    try:
+        ids = coll.index.ids().tolist()
+        rows = coll.meta.get(ids)
+        return {rows[i].path: c.tobytes() for i, c in zip(ids, coll.index.codes(), strict=True)}
+    finally:
+        coll.close()
