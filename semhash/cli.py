@@ -556,3 +556,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+from semhash import cli_jobs  # noqa: E402,F401

@@ -1,0 +1,77 @@
+"""Whole jobs over a collection path, one call per command of `semhash/cli_jobs.py`:
+open the collection, do the work, write the requested files, close."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.collection import Collection
+from query.dedup import DedupOptions, DuplicateGroup, find_duplicates, folder_items
+from retrieval.errors import SemhashError
+
+
+@dataclass
+class DedupJob:
+    options: DedupOptions = field(default_factory=DedupOptions)
+    against: Path | None = None  # another collection
+    query: Path | None = None  # a folder of files
+    csv: Path | None = None
+    sheet: Path | None = None
+    action: str | None = None  # "move" or "link"
+    target: Path | None = None
+    dry_run: bool = False
+    device: str = "cpu"
+
+
+@dataclass
+class DedupResult:
+    groups: list[DuplicateGroup]
+    stats: dict
+    act: object | None = None  # dedup_act.ActReport
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def _check_job(job: DedupJob, kind: str) -> None:
+    if job.against is not None and job.query is not None:
+        raise SemhashError("give --against or --query, not both.")
+    if job.action and (job.against is not None or job.query is not None):
+        raise SemhashError("--move-to and --link-to act on the collection's own duplicates; "
+                           "they cannot be combined with --against or --query.")  # fmt: skip
+    if job.dry_run and not job.action:
+        raise SemhashError("--dry-run needs --move-to or --link-to.")
+    if job.sheet and kind != "image":
+        raise SemhashError("--sheet draws images; this is a text collection.")
+
+
+def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
+    """Find duplicate groups in the collection at `path` (or of --against / --query items in
+    it), write the CSV and sheet asked for, and move or link the duplicates if asked."""
+    from query import dedup_render
+    from query.dedup_act import act, check_target, indexed_root
+
+    with Collection.open(path, job.device) as store:
+        _check_job(job, store.kind)
+        if job.action:  # refuse a bad target before the work
+            check_target(Path(job.target), indexed_root(store), store, job.dry_run)
+        stats: dict = {}
+        skipped: list = []
+        against = None
+        if job.query is not None:
+            against, skipped = folder_items(store, job.query)
+        elif job.against is not None:
+            against = Collection.open(job.against, job.device)
+        try:
+            groups = find_duplicates(store, against, job.options, stats)
+        finally:
+            if isinstance(against, Collection):
+                against.close()
+        result = DedupResult(groups, stats, skipped=skipped)
+        if job.csv:
+            result.files.append(dedup_render.write_csv(groups, job.csv))
+        if job.sheet:
+            result.files.append(dedup_render.group_sheet(groups, job.sheet))
+        if job.action:
+            result.act = act(store, groups, job.action, job.target, job.dry_run)
+    return result

@@ -1,0 +1,82 @@
+"""The other jobs of a collection's autoencoder: `dedup`, `outliers`, `reconstruct`.
+
+Each command parses its options and calls one function of `query.jobs`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from retrieval.errors import SemhashError
+from semhash.cli import _report_skipped, cli, common
+
+log = logging.getLogger("semhash")
+
+
+# fmt: off
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--radius", type=int,
+              help="Hamming radius of candidates [default: 12 per 64 bits of code].")
+@click.option("--verify", type=click.Choice(["raw", "none"]), default="raw", show_default=True,
+              help="raw: candidates must look alike in the stored inputs; none: trust codes.")
+@click.option("--threshold", type=float,
+              help="Similarity (-1..1) a candidate needs under --verify raw [default: 0.9].")
+@click.option("--max-candidates", default=20, show_default=True,
+              help="Nearest candidates checked per item.")
+@click.option("--strategy", type=click.Choice(["hash", "flat"]),
+              help="Candidate lookup: exact hash tables (default) or a flat scan.")
+@click.option("--against", type=click.Path(path_type=Path),
+              help="Find the items of this other collection that are already in COLLECTION.")
+@click.option("--query", "query", type=click.Path(path_type=Path),
+              help="Find the files of this folder that are already in COLLECTION.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per group per line.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path),
+              help="Also write the groups to this CSV file.")
+@click.option("--sheet", type=click.Path(path_type=Path), help="Draw the groups into a PNG.")
+@click.option("--move-to", type=click.Path(path_type=Path),
+              help="Move every duplicate (never the kept item) below this folder and remove "
+                   "it from the collection.")
+@click.option("--link-to", type=click.Path(path_type=Path),
+              help="Put a symbolic link to every duplicate below this folder.")
+@click.option("--keep", type=click.Choice(["first", "largest", "oldest"]), default="first",
+              show_default=True, help="Which item of a group is kept: lowest id, most "
+                                      "pixels/bytes, or earliest modified.")
+@click.option("--dry-run", is_flag=True, help="Print what --move-to/--link-to would do; "
+                                               "change nothing.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+# fmt: on
+def dedup(collection, radius, verify, threshold, max_candidates, strategy, against, query,
+          as_json, csv_path, sheet, move_to, link_to, keep, dry_run, device):  # fmt: skip
+    """Group exact and near-duplicate items of COLLECTION (or of --against / --query
+    items already in it); optionally move or link the duplicates away."""
+    from query import dedup_render
+    from query.dedup import DedupOptions
+    from query.jobs import DedupJob, dedup_collection
+
+    if move_to and link_to:
+        raise SemhashError("give --move-to or --link-to, not both.")
+    opts = DedupOptions(radius=radius, verify=verify, threshold=threshold, keep=keep,
+                        max_candidates=max_candidates, strategy=strategy)  # fmt: skip
+    job = DedupJob(opts, against, query, csv_path, sheet,
+                   "move" if move_to else "link" if link_to else None, move_to or link_to,
+                   dry_run, device)  # fmt: skip
+    result = dedup_collection(collection, job)
+    groups = result.groups
+    if groups:
+        click.echo(dedup_render.as_json_lines(groups) if as_json else dedup_render.as_lines(groups))
+    s = result.stats
+    log.info("%d groups, %d duplicates among %d items (%d candidate pairs, %.1f s)",
+             len(groups), s.get("duplicates", 0), s.get("items", 0),
+             s.get("candidate_pairs", 0), s.get("total_s", 0.0))  # fmt: skip
+    for path in result.files:
+        log.info("wrote %s", path)
+    if result.act is not None:
+        for line in result.act.lines():
+            click.echo(line, err=as_json)
+        if result.act.removed:
+            click.echo(f"removed {result.act.removed} moved items from {collection}", err=as_json)
+    _report_skipped(result.skipped)
