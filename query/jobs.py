@@ -75,3 +75,52 @@ def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
         if job.action:
             result.act = act(store, groups, job.action, job.target, job.dry_run)
     return result
+
+
+def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
+                        sheet: Path | None = None, device: str = "cpu") -> list:  # fmt: skip
+    """The `top` outliers of the collection at `path`; a sheet of them when asked."""
+    from query.jobs_render import outlier_sheet
+    from query.outliers import find_outliers
+
+    with Collection.open(path, device) as store:
+        if sheet and store.kind != "image":
+            raise SemhashError("--sheet draws images; this is a text collection.")
+        found = find_outliers(store, top, metric)
+    if sheet:
+        outlier_sheet(found, sheet)
+    return found
+
+
+def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
+                           query: Path | None = None, sheet: Path | None = None,
+                           seed: int = 0, device: str = "cpu"):  # fmt: skip
+    """Input, corrupted copy and reconstructions of stored items (`ids`) or of the files of
+    `query`; a sheet of them when asked. Returns (reconstructions, skipped files)."""
+    from query.jobs_render import reconstruction_sheet
+    from query.reconstruct import reconstruct, stored_inputs
+    from query.search import load_queries
+
+    if bool(ids) == (query is not None):
+        raise SemhashError("give --id or --query (not both).")
+    with Collection.open(path, device) as store:
+        if sheet and store.kind != "image":
+            raise SemhashError("--sheet draws images; this is a text collection.")
+        skipped: list = []
+        if ids:
+            rows = store.meta.get(ids)
+            missing = [i for i in ids if i not in rows]
+            if missing:
+                raise SemhashError(f"id {missing[0]} is not in {path}.")
+            recs = reconstruct(store, stored_inputs(store, ids), [rows[i].path for i in ids],
+                               list(ids), seed)  # fmt: skip
+        else:
+            queries = load_queries(store, query)
+            skipped = queries.skipped
+            if not queries.names:
+                raise SemhashError(f"nothing in {query} could be used.")
+            recs = reconstruct(store, queries.inputs, queries.names,
+                               [None] * len(queries.names), seed)  # fmt: skip
+    if sheet:
+        reconstruction_sheet(recs, sheet)
+    return recs, skipped

@@ -80,3 +80,61 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
         if result.act.removed:
             click.echo(f"removed {result.act.removed} moved items from {collection}", err=as_json)
     _report_skipped(result.skipped)
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--top", default=20, show_default=True, help="How many outliers to list.")
+@click.option("--metric", type=click.Choice(["loss", "mse"]), default="loss", show_default=True,
+              help="Reconstruction error: the model's own loss, or pixel MSE (images).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per outlier per line.")
+@click.option("--sheet", type=click.Path(path_type=Path), help="Draw the outliers into a PNG.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+def outliers(collection, top, metric, as_json, sheet, device):
+    """List the items of COLLECTION its own autoencoder reconstructs worst (unlike the rest)."""
+    import json
+
+    from query.jobs import outliers_collection
+    from query.jobs_render import outlier_table
+
+    found = outliers_collection(collection, top, metric, sheet, device)
+    if as_json:
+        click.echo("\n".join(json.dumps(o.to_dict(), ensure_ascii=False) for o in found))
+    else:
+        click.echo(outlier_table(found))
+    if sheet:
+        log.info("outlier sheet written to %s", sheet)
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--id", "item_ids", type=int, multiple=True, help="A stored item (repeatable).")
+@click.option("--query", "query", type=click.Path(path_type=Path),
+              help="A file, or a folder of files, read as the collection's items.")  # fmt: skip
+@click.option("--sheet", type=click.Path(path_type=Path),
+              help="Draw input, corrupted copy and reconstructions side by side.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item per line.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the corruption.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
+    """Show what the collection's autoencoder makes of an item: the input, the model's own
+    corruption of it and the reconstructions (text: top words against reconstructed ones)."""
+    import json
+
+    from query.jobs import reconstruct_collection
+    from query.jobs_render import words_table
+
+    recs, skipped = reconstruct_collection(collection, list(item_ids), query, sheet, seed,
+                                           device)  # fmt: skip
+    if as_json:
+        click.echo("\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in recs))
+    elif recs and recs[0].kind == "text":
+        click.echo(words_table(recs))
+    else:
+        for r in recs:
+            click.echo(f"{r.name}  id {r.id}  reconstruction error {r.score:.3f}")
+    if sheet:
+        log.info("reconstruction sheet written to %s", sheet)
+    _report_skipped(skipped)
