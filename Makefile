@@ -60,12 +60,12 @@ bench-scale: $(STAMP) data
 	$(BIN)/semhash bench-scale --out scale-bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check retrieval indexer query tests
-	$(BIN)/ruff format --check retrieval indexer query tests
+	$(BIN)/ruff check semhash retrieval indexer query tests
+	$(BIN)/ruff format --check semhash retrieval indexer query tests
 
 format: $(STAMP)
-	$(BIN)/ruff format retrieval indexer query tests
-	$(BIN)/ruff check --fix retrieval indexer query tests
+	$(BIN)/ruff format semhash retrieval indexer query tests
+	$(BIN)/ruff check --fix semhash retrieval indexer query tests
 
 clean:
 	rm -rf $(VENV) semhash-demo scale-bench .pytest_cache

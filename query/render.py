@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from query.search import QueryResult
+from retrieval.errors import SemhashError
 
 THUMB = 96
 
@@ -50,6 +51,26 @@ def _thumb(path: str, size: int = THUMB) -> Image.Image:
             return ImageOps.pad(img, (size, size), color=(255, 255, 255))
     except (OSError, ValueError):
         return Image.new("RGB", (size, size), (200, 200, 200))
+
+
+SHEET_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def check_sheet_path(out: str | Path) -> Path:
+    """Refuse a sheet path that cannot be written before any work is done."""
+    out = Path(out)
+    if out.suffix.lower() not in SHEET_SUFFIXES:
+        raise SemhashError(f"{out}: a sheet is written as .png, .jpg or .webp.")
+    if out.is_dir():
+        raise SemhashError(f"{out} is a folder; give a file name for the sheet.")
+    folder = out.absolute().parent
+    while not folder.exists():  # missing folders are made when the sheet is written
+        folder = folder.parent
+    if not folder.is_dir():
+        raise SemhashError(f"cannot write {out}: {folder} is not a folder.")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise SemhashError(f"cannot write {out}: permission denied.")
+    return out
 
 
 def contact_sheet(results: list[QueryResult], out: str | Path, per_row: int = 10) -> Path:

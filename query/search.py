@@ -8,7 +8,6 @@ result format.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,44 +15,13 @@ import numpy as np
 from indexer.collection import Collection
 from indexer.strategies import StrategyParams
 from query import baselines
+from query.results import Hit, Queries, QueryResult
 from retrieval import text
 from retrieval.errors import SemhashError
 from retrieval.images import is_image_path, list_images
 from retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
 
 BASELINES = ("raw",)
-
-
-@dataclass
-class Hit:
-    id: int
-    path: str
-    distance: float
-    label: str
-    title: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class QueryResult:
-    query: str
-    results: list[Hit]
-    method: str = "hamming"
-
-    def to_dict(self) -> dict:
-        return {"query": self.query, "results": [h.to_dict() for h in self.results]}
-
-
-@dataclass
-class Queries:
-    """Model-ready queries: names, inputs (uint8 pixels or sparse word counts), and the
-    files that could not be used."""
-
-    names: list[str]
-    inputs: np.ndarray
-    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def load_image_queries(coll: Collection, query: str | Path) -> Queries:
@@ -140,11 +108,12 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
 def search(
     coll: Collection, queries: Queries, k: int | None = 10, radius: int | None = None,
     baseline: str | None = None, strategy: str | None = None,
-    params: StrategyParams | None = None,
+    params: StrategyParams | None = None, stored: tuple | None = None,
 ) -> list[QueryResult]:  # fmt: skip
     """Nearest neighbours of each query: top-k, or all within `radius` (Hamming; at most k
     of them when k is given). `strategy` picks the index (flat, hash, ivf, hnsw; default by
-    collection size), `params` its knobs."""
+    collection size), `params` its knobs; `stored`: (ids, inputs) of the live items for the
+    raw baseline, when the caller keeps them (else read from the collection)."""
     if k is not None and k < 1:
         raise SemhashError("-k must be at least 1.")
     if not queries.names:
@@ -155,8 +124,8 @@ def search(
                 f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}."
             )
         raw_search = baselines.tfidf_cosine if coll.kind == "text" else baselines.raw_l2
-        ids, stored = coll.live_inputs()
-        D, rows = raw_search(stored, queries.inputs, k or 10)
+        ids, inputs = stored if stored is not None else coll.live_inputs()
+        D, rows = raw_search(inputs, queries.inputs, k or 10)
         pairs = list(zip(D, ids[rows], strict=True))
         method = "tfidf-cosine" if coll.kind == "text" else "raw-l2"
     else:

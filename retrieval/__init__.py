@@ -1,7 +1,8 @@
 """semhash: content-based retrieval with semantic hashing.
 
 `retrieval` is the learning core: data sets, autoencoders, training, binary codes and
-metrics. It imports neither `indexer` nor `query`; only the shells in `semhash/` (command line, web server) sit above all three.
+metrics. It imports neither `indexer` nor `query`; only the shells in `semhash/` (command
+line, web server) sit above all three.
 Heavy libraries (torch, faiss) are imported lazily by the submodules that need them.
 """
 

@@ -12,7 +12,10 @@ import importlib
 
 from retrieval import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__", "Batch", "Collection", "Hit", "IndexReport", "QueryResult", "SemhashError",
+    "StrategyParams", "check", "index", "open", "remove", "train",
+]  # fmt: skip
 
 
 def __getattr__(name: str):

@@ -86,21 +86,10 @@ def training_options(fn):
     return fn
 
 
-def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, device, **extra):
-    from indexer.pipeline import IndexOptions
-    from retrieval.sources import TrainSpec
-    from retrieval.training import TrainConfig
-
-    tcfg = TrainConfig(seed=seed)
-    if epochs is not None:
-        if epochs < 1:
-            raise SemhashError("--epochs must be at least 1.")
-        tcfg.epochs = epochs
-    if vocab < 2:
-        raise SemhashError("--vocab must be at least 2.")
-    spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
-                     device=device, train=tcfg)  # fmt: skip
-    return IndexOptions(spec=spec, kind=kind, **extra)
+def _settings(bits, epochs, kind, image_size, vocab, model_type, seed, device) -> dict:
+    """The training options as keyword settings of `semhash.index` / `semhash.train`."""
+    return dict(bits=bits, epochs=epochs, kind=kind, image_size=image_size, vocab=vocab,
+                model_type=model_type, seed=seed, device=device)  # fmt: skip
 
 
 STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
@@ -158,9 +147,9 @@ def cli():
 @common
 def train(folder, out, **kwargs):
     """Train a hashing autoencoder on the images or documents in FOLDER, save it to --out."""
-    from indexer.pipeline import train_folder
+    from query import api
 
-    info = train_folder(folder, out, _index_options(**kwargs))
+    info = api.train(folder, out, **_settings(**kwargs))
     click.echo(f"trained on {info['items']} items in {info['seconds']:.1f} s -> {out} "
                f"(fingerprint {info['fingerprint']})")  # fmt: skip
     _report_skipped(info["skipped"])
@@ -191,14 +180,11 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, ba
 
     Trains a model on the folder unless --model is given. Run it again to bring the
     collection up to date: only new or changed files are encoded."""
-    from indexer.pipeline import index_folder
+    from query import api
 
-    if chunk_size < 1:
-        raise SemhashError("--chunk-size must be at least 1.")
-    opts = _index_options(**kwargs, model_path=model_path, db_url=db_url, prune=prune,
-                          rebuild=rebuild, chunk_size=chunk_size, backend=backend,
-                          uri=uri)  # fmt: skip
-    report = index_folder(folder, collection, opts)
+    report = api.index(folder, collection, model=model_path, db_url=db_url, prune=prune,
+                       rebuild=rebuild, chunk_size=chunk_size, backend=backend, uri=uri,
+                       **_settings(**kwargs))  # fmt: skip
     _print_index_report(report)
 
 
@@ -228,11 +214,11 @@ def _print_index_report(report) -> None:
 @common
 def remove(collection, path, item_ids):
     """Remove items from COLLECTION by path or id (search never returns them again)."""
-    from indexer.pipeline import remove_items
+    from query import api
 
     if path is None and not item_ids:
         raise SemhashError("give --path or --id.")
-    n = remove_items(collection, item_ids, path)
+    n = api.remove(collection, item_ids, path)
     click.echo(f"removed {n} items from {collection}")
 
 
@@ -243,9 +229,9 @@ def remove(collection, path, item_ids):
 @common
 def check(collection, repair, as_json):
     """Verify that index, metadata and stored inputs of COLLECTION agree."""
-    from indexer.pipeline import check_collection
+    from query import api
 
-    result = check_collection(collection, repair)
+    result = api.check(collection, repair)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -295,33 +281,34 @@ def _report_skipped(skipped) -> None:
 def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet,
            device, strategy, backend, uri, **knobs):  # fmt: skip
     """Find the items of COLLECTION most like a query file, folder, text or stored id."""
-    from indexer.collection import Collection
-    from query import render
-    from query import search as s
+    from query import api, render
 
     if sum([query_path is not None, query_text is not None, bool(item_ids)]) != 1:
         raise SemhashError("give exactly one of --query, --text or --id.")
-    if radius is not None and baseline:
-        raise SemhashError("--radius applies to codes only, not to --baseline.")
-    with Collection.open(collection, device, uri=uri) as coll:
-        if backend and backend != coll.backend:
-            raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {backend}.")
+    if sheet is not None:
+        render.check_sheet_path(sheet)
+    with api.open(collection, device=device, uri=uri) as coll:
+        if backend and backend != coll.store.backend:
+            raise SemhashError(f"{collection} keeps its codes in {coll.store.backend}, "
+                               f"not {backend}.")  # fmt: skip
         if sheet and coll.kind != "image":
             raise SemhashError("--sheet draws images; this is a text collection.")
-        if item_ids:
-            queries = s.id_queries(coll, list(item_ids))
-        elif query_text is not None:
-            queries = s.text_query(coll, query_text)
+        how = dict(k=k if k or radius is not None else 10, radius=radius, baseline=baseline,
+                   strategy=strategy, params=_strategy_params(**knobs))  # fmt: skip
+        if query_text is not None:
+            batch = api.Batch([coll.search(text=query_text, **how)])
+        elif item_ids:
+            batch = coll.search_batch(ids=list(item_ids), **how)
+        elif query_path.is_dir():
+            batch = coll.search_batch(query_path, **how)
         else:
-            queries = s.load_queries(coll, query_path)
-        k = k if k or radius is not None else 10
-        results = s.search(coll, queries, k=k, radius=radius, baseline=baseline,
-                           strategy=strategy, params=_strategy_params(**knobs))  # fmt: skip
+            batch = api.Batch([coll.search(query_path, **how)])
+    results = batch.results
     click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
         render.contact_sheet(results, sheet)
         log.info("contact sheet written to %s", sheet)
-    _report_skipped(queries.skipped)
+    _report_skipped(batch.skipped)
 
 
 @cli.command()
@@ -330,17 +317,10 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
 @common
 def info(collection, as_json):
     """Describe a collection: kind, code length, model, counts, labels."""
-    from indexer.collection import Collection
+    from query import api
 
-    with Collection.open(collection) as coll:
-        labels = coll.meta.labels()
-        data = {
-            **coll.info,
-            "items": len(coll.index),
-            "metadata_rows": len(labels),
-            "labels": len(set(labels.values())),
-            "model": coll.encoder.config.to_dict(),
-        }
+    with api.open(collection) as coll:
+        data = coll.info()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -360,10 +340,10 @@ def info(collection, as_json):
 def demo(out, epochs, device):
     """Index Fashion-MNIST, search it against the raw-pixel baseline, and measure P@100."""
     from query import render
+    from query.api import index_options
     from query.demo import run_demo
 
-    opts = _index_options(64, epochs, "image", 0, 2000, "", 0, device)
-    rep = run_demo(out, opts)
+    rep = run_demo(out, index_options(bits=64, epochs=epochs, kind="image", device=device))
     _print_index_report(rep.index)
     for codes, raw in rep.shown:
         click.echo("")
@@ -398,16 +378,15 @@ def demo(out, epochs, device):
 def evaluate(collection, folder, limit, seed, as_json):
     """Measure P@10, P@100 and mAP@1000 of COLLECTION on labelled queries, codes against
     the raw baseline (relevant = same label)."""
-    from indexer.collection import Collection
-    from query.evaluate import evaluate_folder
+    from query import api
 
-    with Collection.open(collection) as coll:
-        result = evaluate_folder(coll, folder, limit, seed)
+    with api.open(collection) as coll:
+        result = coll.evaluate(folder, limit=limit, seed=seed)
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:
         raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
-        click.echo(f"{result['queries']} queries, {len(coll.index)} items, relevant = same label")
+        click.echo(f"{result['queries']} queries, {len(coll)} items, relevant = same label")
         for name, label in (("codes", f"{coll.bits}-bit codes"), ("raw", raw_name)):
             m = result[name]
             click.echo(f"  {label:18} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from query.bench import DEFAULT_METHODS, BenchOptions, Method, bench, parse_bits, parse_methods
 from query.bench_data import BenchData, image_folder, sample_queries
 from query.bench_eval import RerankSpace
-from semhash.cli import cli
 from retrieval.codes import pack_bits
 from retrieval.errors import SemhashError
 from retrieval.metrics import rank_by_distance
+from semhash.cli import cli
 
 from .conftest import make_image_folder
 

@@ -11,9 +11,9 @@ from PIL import Image
 
 from indexer.collection import Collection
 from indexer.pipeline import check_collection, index_folder, remove_items
-from semhash.cli import cli
 from retrieval.codes import hamming
 from retrieval.errors import SemhashError
+from semhash.cli import cli
 
 from .conftest import fast_options, make_image_folder, pattern
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from semhash.cli import cli
 from retrieval.codes import HashEncoder
 from retrieval.sources import TrainSpec, train_text_encoder
 from retrieval.text import (
@@ -18,6 +17,7 @@ from retrieval.text import (
     tokenize,
 )
 from retrieval.training import TrainConfig
+from semhash.cli import cli
 
 TOPICS = {
     "space": "orbit shuttle launch nasa rocket moon planet satellite astronaut mission",

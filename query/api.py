@@ -1,0 +1,338 @@
+"""The public Python API: index a folder, open a collection, search it.
+
+    import semhash
+
+    semhash.index("photos/", "photos.semhash", bits=64)
+    with semhash.open("photos.semhash") as coll:
+        result = coll.search(image="query.jpg", k=10)
+        for hit in result.results:
+            print(hit.id, hit.distance, hit.path)
+
+A `Collection` loads its model and index once and answers any number of queries; the
+command line and the web server go through the same calls. Results are plain dataclasses
+(`QueryResult`, `Hit`) with `to_dict()`, the objects `semhash search --json` prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexer.strategies import StrategyParams
+from query.results import Batch, Hit, Queries, QueryResult
+from retrieval.errors import SemhashError
+
+# Searching and indexing import torch; they are imported on first use, so that commands
+# that need no model (`semhash info`, `check`, `remove`) never pay for it.
+SIDECAR = "collection.json"
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection as Store
+    from indexer.pipeline import IndexOptions, IndexReport
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Batch", "Collection", "Hit", "IndexReport", "QueryResult", "SemhashError",
+    "StrategyParams", "check", "index", "open", "remove", "train",
+]  # fmt: skip
+
+
+def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
+                  image_size: int = 0, vocab: int = 2000, model_type: str = "", seed: int = 0,
+                  device: str = "auto", **extra) -> IndexOptions:  # fmt: skip
+    """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields)."""
+    from indexer.pipeline import IndexOptions
+    from retrieval.sources import TrainSpec
+    from retrieval.training import TrainConfig
+
+    if bits < 8 or bits % 8 or bits > 1024:
+        raise SemhashError(f"bits must be a multiple of 8 from 8 to 1024, not {bits}.")
+    tcfg = TrainConfig(seed=seed)
+    if epochs is not None:
+        if epochs < 1:
+            raise SemhashError("epochs must be at least 1.")
+        tcfg.epochs = epochs
+    if vocab < 2:
+        raise SemhashError("vocab must be at least 2.")
+    if image_size < 0:
+        raise SemhashError("image_size must be 0 (the default) or a positive size.")
+    if extra.get("chunk_size", 1) < 1:
+        raise SemhashError("chunk_size must be at least 1.")
+    spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
+                     device=device, train=tcfg)  # fmt: skip
+    return IndexOptions(spec=spec, kind=kind, **extra)
+
+
+def index(folder: str | Path, collection: str | Path, *, model: str | Path | None = None,
+          **settings) -> IndexReport:  # fmt: skip
+    """Index every image or document below `folder` into `collection` (created when new;
+    brought up to date when it exists: only new or changed files are encoded). Trains a
+    model on the folder unless `model` (a trained model file) is given. Settings: bits,
+    epochs, kind, image_size, vocab, model_type, seed, device, db_url, backend, uri, prune,
+    rebuild, chunk_size."""
+    from indexer.pipeline import index_folder
+
+    opts = index_options(**settings, model_path=Path(model) if model else None)
+    return index_folder(folder, collection, opts)
+
+
+def train(folder: str | Path, out: str | Path, **settings) -> dict:
+    """Train a model on the items below `folder` and save it to `out` (no collection)."""
+    from indexer.pipeline import train_folder
+
+    return train_folder(folder, out, index_options(**settings))
+
+
+def remove(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
+    """Remove items by id and/or everything indexed at or below `path`; returns the count."""
+    from indexer.pipeline import remove_items
+
+    return remove_items(collection, ids, path)
+
+
+def check(collection: str | Path, repair: bool = False) -> dict:
+    """Problems between index, metadata and stored inputs; with `repair`, fixed."""
+    from indexer.pipeline import check_collection
+
+    return check_collection(collection, repair)
+
+
+def open(path: str | Path, *, device: str = "cpu", uri: str | None = None) -> Collection:  # noqa: A001
+    """Open a collection for searching (read-only; `uri`: a moved Milvus server)."""
+    return Collection(path, device=device, uri=uri)
+
+
+class Collection:
+    """A collection opened for searching: model, index and metadata loaded once.
+
+    Opened read-only: nothing here writes to the collection. When `semhash index` updates
+    it meanwhile, `refresh()` (called by the web server before each request) reopens it
+    once the new state is committed; until then queries see the previous state."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", uri: str | None = None):
+        from indexer.collection import Collection as Store
+
+        self.path = Path(path)
+        self._device, self._uri = device, uri
+        self._lock = threading.RLock()
+        self._raw_cache: tuple | None = None
+        self.store: Store = Store.open(self.path, device, uri=uri)
+        self._stamp = self._sidecar_stamp()
+
+    # -- what it is ---------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.store.kind
+
+    @property
+    def bits(self) -> int:
+        return self.store.bits
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(".semhash") or self.path.name
+
+    def __len__(self) -> int:
+        return len(self.store.index)
+
+    def info(self) -> dict:
+        """Sidecar, counts and model configuration (what `semhash info --json` prints)."""
+        labels = self.store.meta.labels()
+        return {
+            **self.store.info,
+            "items": len(self.store.index),
+            "metadata_rows": len(labels),
+            "labels": len(set(labels.values())),
+            "model": self.store.encoder.config.to_dict(),
+        }
+
+    def item(self, item_id: int) -> dict:
+        """The metadata row of one live item."""
+        row = self.store.meta.get([int(item_id)]).get(int(item_id))
+        if row is None:
+            raise SemhashError(f"id {item_id} is not in {self.path}.")
+        out = {k: getattr(row, k) for k in row.__dataclass_fields__}
+        out["added_at"] = row.added_at.isoformat() if row.added_at else None
+        return out
+
+    # -- searching ----------------------------------------------------------------------
+    def search(self, query=None, *, text: str | None = None, id: int | None = None,  # noqa: A002
+               k: int | None = 10, radius: int | None = None, baseline: str | None = None,
+               strategy: str | None = None,
+               params: StrategyParams | None = None) -> QueryResult:  # fmt: skip
+        """Neighbours of one query: `query` (a file path — an image, or a document for a
+        text collection —, the bytes of an image file, a numpy array HxW or HxWxC, or a PIL
+        image), typed `text`, or a stored item `id`. Top `k`, or all
+        within Hamming `radius` (at most k of them when k is given); `baseline="raw"`
+        answers by raw pixels (L2) or TF-IDF cosine instead; `strategy`: flat, hash, ivf or
+        hnsw (default by collection size)."""
+        from query import search as _search
+
+        given = [query is not None, text is not None, id is not None]
+        if sum(given) != 1:
+            raise SemhashError("give exactly one query: a file or image, a text or an id.")
+        if id is not None:
+            queries = _search.id_queries(self.store, [int(id)])
+        elif text is not None:
+            queries = _search.text_query(self.store, text)
+        else:
+            queries = self._query(query)
+        results = self._run(queries, k, radius, baseline, strategy, params)
+        return results[0]
+
+    def search_batch(self, folder: str | Path | None = None, *, ids=None, k: int | None = 10,
+                     radius: int | None = None, baseline: str | None = None,
+                     strategy: str | None = None,
+                     params: StrategyParams | None = None) -> Batch:  # fmt: skip
+        """One result per query file below `folder` (unreadable ones are skipped and listed),
+        or per stored id in `ids`."""
+        from query import search as _search
+
+        if (folder is None) == (ids is None):
+            raise SemhashError("give a folder of queries or a list of ids.")
+        if ids is not None:
+            queries = _search.id_queries(self.store, [int(i) for i in ids])
+        else:
+            queries = _search.load_queries(self.store, folder)
+        return Batch(self._run(queries, k, radius, baseline, strategy, params), queries.skipped)
+
+    def evaluate(self, folder: str | Path, *, limit: int | None = None, seed: int = 0) -> dict:
+        """P@10, P@100 and mAP@1000 of the codes and of the raw baseline on a labelled
+        folder of queries (`<label>/<file>`; relevant = same label); `limit`: a seeded
+        sample of that many queries."""
+        from query.evaluate import evaluate_folder
+
+        if limit is not None and limit < 1:
+            raise SemhashError("limit must be at least 1.")
+        with self._lock:
+            return evaluate_folder(self.store, folder, limit, seed)
+
+    def _run(self, queries: Queries, k, radius, baseline, strategy, params):
+        if radius is not None and baseline:
+            raise SemhashError("radius applies to codes only, not to the raw baseline.")
+        if radius is not None and not 0 <= radius <= self.bits:
+            raise SemhashError(f"radius must be from 0 to the code length ({self.bits}).")
+        from query import search as _search
+
+        with self._lock:
+            stored = self._raw_inputs() if baseline else None
+            return _search.search(self.store, queries, k=k, radius=radius, baseline=baseline,
+                                  strategy=strategy, params=params, stored=stored)  # fmt: skip
+
+    def _raw_inputs(self):
+        """Every live item's stored input, kept for the next raw-baseline query."""
+        if self._raw_cache is None:
+            self._raw_cache = self.store.live_inputs()
+        return self._raw_cache
+
+    def _query(self, image) -> Queries:
+        """A query file, or an image given in memory: that goes through the same file reader
+        as indexing, so a file and its bytes always get one code."""
+        from query import search as _search
+
+        if isinstance(image, str | os.PathLike):
+            path = Path(image)
+            if path.is_dir():
+                raise SemhashError(f"{path} is a folder; use search_batch for many queries.")
+            return _search.load_queries(self.store, path)
+        if self.kind != "image":
+            raise SemhashError(f"{self.path} is a text collection; search it with text.")
+        with tempfile.TemporaryDirectory(prefix="semhash-query-") as tmp:
+            path = Path(tmp) / "query.png"
+            if isinstance(image, bytes | bytearray | memoryview):
+                path = path.with_suffix(_sniff_suffix(bytes(image[:16])))
+                path.write_bytes(bytes(image))
+            else:
+                _save_in_memory_image(image, path)
+            queries = _search.load_image_queries(self.store, path)
+        queries.names = ["(uploaded image)"]
+        return queries
+
+    # -- lifetime -----------------------------------------------------------------------
+    def _sidecar_stamp(self) -> tuple:
+        try:
+            st = (self.path / SIDECAR).stat()
+        except OSError:
+            return ()
+        return (st.st_mtime_ns, st.st_size)
+
+    def refresh(self) -> bool:
+        """Reopen when `semhash index` changed the collection since it was opened; True if
+        it did. A collection that cannot be reopened right now keeps the old state."""
+        stamp = self._sidecar_stamp()
+        if stamp == self._stamp:
+            return False
+        from indexer.collection import Collection as Store
+
+        with self._lock:
+            try:
+                fresh = Store.open(self.path, self._device, uri=self._uri)
+            except SemhashError as exc:
+                log.warning("keeping the previous state of %s: %s", self.path, exc)
+                return False
+            old, self.store, self._stamp, self._raw_cache = self.store, fresh, stamp, None
+            old.close()
+        log.info("reloaded %s (%d items)", self.path, len(self))
+        return True
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<semhash.Collection {self.path} {self.kind} {self.bits} bits, {len(self)} items>"
+
+
+def _sniff_suffix(head: bytes) -> str:
+    """A file suffix for uploaded bytes, so the reader accepts them; Pillow decides what
+    the content really is."""
+    if head.startswith(b"\xff\xd8"):
+        return ".jpg"
+    if head.startswith(b"GIF8"):
+        return ".gif"
+    if head.startswith(b"BM"):
+        return ".bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ".webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return ".tif"
+    return ".png"
+
+
+def _save_in_memory_image(image, path: Path) -> None:
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[2] not in (1, 3, 4):
+            arr = arr.transpose(1, 2, 0)  # channels first -> last
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+            raise SemhashError(f"an image array must be HxW, HxWx3 or HxWx4, not {image.shape}.")
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr * 255 if arr.max(initial=0) <= 1 else arr, 0, 255).astype(np.uint8)
+        image = Image.fromarray(arr)
+    if not isinstance(image, Image.Image):
+        raise SemhashError("image must be a path, image file bytes, a numpy array or a PIL image.")
+    image.save(path, format="PNG")
+
+
+def __getattr__(name: str):
+    if name == "IndexReport":  # importing the pipeline imports torch
+        from indexer.pipeline import IndexReport
+
+        return IndexReport
+    raise AttributeError(f"module 'query.api' has no attribute {name!r}")
