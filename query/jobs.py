@@ -92,35 +92,39 @@ def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
     return found
 
 
-def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
-                           query: Path | None = None, sheet: Path | None = None,
-                           seed: int = 0, device: str = "cpu"):  # fmt: skip
+def reconstructions(store: Collection, ids: list[int] | None = None, query: Path | None = None,
+                    seed: int = 0):  # fmt: skip
     """Input, corrupted copy and reconstructions of stored items (`ids`) or of the files of
-    `query`; a sheet of them when asked. Returns (reconstructions, skipped files)."""
-    from query.jobs_render import reconstruction_sheet
+    `query`: (reconstructions, skipped files)."""
     from query.reconstruct import reconstruct, stored_inputs
     from query.search import load_queries
 
     if bool(ids) == (query is not None):
         raise SemhashError("give --id or --query (not both).")
+    if ids:
+        rows = store.meta.get(ids)
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise SemhashError(f"id {missing[0]} is not in {store.path}.")
+        inputs = stored_inputs(store, ids)
+        return reconstruct(store, inputs, [rows[i].path for i in ids], list(ids), seed), []
+    queries = load_queries(store, query)
+    if not queries.names:
+        raise SemhashError(f"nothing in {query} could be used.")
+    names = queries.names
+    return reconstruct(store, queries.inputs, names, [None] * len(names), seed), queries.skipped
+
+
+def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
+                           query: Path | None = None, sheet: Path | None = None,
+                           seed: int = 0, device: str = "cpu"):  # fmt: skip
+    """`reconstructions` of the collection at `path`, drawn into `sheet` when asked."""
+    from query.jobs_render import reconstruction_sheet
+
     with Collection.open(path, device) as store:
         if sheet and store.kind != "image":
             raise SemhashError("--sheet draws images; this is a text collection.")
-        skipped: list = []
-        if ids:
-            rows = store.meta.get(ids)
-            missing = [i for i in ids if i not in rows]
-            if missing:
-                raise SemhashError(f"id {missing[0]} is not in {path}.")
-            recs = reconstruct(store, stored_inputs(store, ids), [rows[i].path for i in ids],
-                               list(ids), seed)  # fmt: skip
-        else:
-            queries = load_queries(store, query)
-            skipped = queries.skipped
-            if not queries.names:
-                raise SemhashError(f"nothing in {query} could be used.")
-            recs = reconstruct(store, queries.inputs, queries.names,
-                               [None] * len(queries.names), seed)  # fmt: skip
+        recs, skipped = reconstructions(store, ids, query, seed)
     if sheet:
         reconstruction_sheet(recs, sheet)
     return recs, skipped

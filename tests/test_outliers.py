@@ -146,3 +146,19 @@ def test_text_outliers_and_top_words(tmp_path):
     assert run("outliers", coll, "--top", "3").exit_code == 0
     assert run("outliers", coll, "--metric", "mse").exit_code == 1
     assert run("reconstruct", coll, "--id", "3", "--sheet", tmp_path / "x.png").exit_code == 1
+
+
+def test_public_api_methods(with_foreign, tmp_path):
+    import semhash
+
+    coll, foreign = with_foreign
+    with semhash.open(coll) as c:
+        top = c.outliers(3)
+        assert all(isinstance(o, semhash.Outlier) for o in top)
+        assert sorted(Path(o.path).name for o in top) == foreign
+        assert c.score(top[0].id) == pytest.approx(top[0].score, rel=1e-4)
+        recs = c.reconstruct([0])
+        assert isinstance(recs[0], semhash.Reconstruction) and recs[0].input.shape == (1, 28, 28)
+        groups = c.dedup(radius=16, threshold=0.99)
+        assert all(isinstance(g, semhash.DuplicateGroup) for g in groups)
+        assert c.dedup(against=c) and all(g.duplicates for g in c.dedup(against=c))
