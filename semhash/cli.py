@@ -432,6 +432,9 @@ def _parsed(name: str):
 @click.option("--dataset",
               help="fashion-mnist, cifar10, 20news, or a folder of images in class folders "
                    "(train/ and test/ splits, else a seeded holdout of --queries items).")
+@click.option("--task", type=click.Choice(["retrieval", "dedup", "outliers"]),
+              default="retrieval", show_default=True,
+              help="dedup or outliers: run that job's benchmark instead (`bench-jobs`).")
 @click.option("--scale", is_flag=True,
               help="Run the scale benchmark instead (`bench-scale` with its defaults, "
                    "into --out).")
@@ -456,11 +459,19 @@ def _parsed(name: str):
 @common
 # fmt: on
 @click.pass_context
-def bench(ctx, scale, **options):
+def bench(ctx, task, scale, **options):
     """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
     from query.bench import BenchOptions, run_bench
     from query.report import format_table
 
+    if task != "retrieval":
+        from semhash.cli_jobs import bench_jobs
+
+        keep = {"seed": options["seed"], "epochs": options["epochs"]}
+        if options["out"] != Path("report"):
+            keep["out"] = options["out"]
+        ctx.invoke(bench_jobs, task=task, dataset=options["dataset"], **keep)
+        return
     if scale:
         out = options["out"] if options["out"] != Path("report") else Path("scale-bench")
         ctx.invoke(bench_scale, out=out)

@@ -4,6 +4,7 @@ Each command parses its options and calls one function of `query.jobs`."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -138,3 +139,64 @@ def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
     if sheet:
         log.info("reconstruction sheet written to %s", sheet)
     _report_skipped(skipped)
+
+
+# fmt: off
+@cli.command("bench-jobs")
+@click.option("--task", type=click.Choice(["dedup", "outliers"]), required=True,
+              help="Which job to measure.")
+@click.option("--dataset", help="dedup: cifar10 (near-duplicate set, against imagededup) or "
+                                "20news (shared Message-ID) [default: cifar10].")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder "
+              "[default: report/dedup-DATASET or report/outliers].")
+@click.option("--seed", default=0, show_default=True, help="Seed of the data and training.")
+@click.option("--epochs", type=int, help="Training epochs (default: the model's).")
+@click.option("--originals", default=1000, show_default=True,
+              help="dedup cifar10: originals given 1-3 copies each.")
+@click.option("--calibrate", is_flag=True,
+              help="dedup cifar10: also sweep radius and threshold on a set made from "
+                   "CIFAR-10 training images (how the defaults were chosen).")
+@click.option("--no-imagededup", is_flag=True, help="dedup cifar10: semhash only.")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test",
+              show_default=True, help="outliers: the Fashion-MNIST split the 1% goes into.")
+@click.option("--classes", default="0-9", show_default=True,
+              help="outliers: one-class protocol classes, e.g. 0-9 or 0,3,7 ('' = none).")
+@click.option("--budget", default=3600.0, show_default=True,
+              help="outliers: seconds after which no new one-class training starts.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+# fmt: on
+def bench_jobs(task, dataset, out, seed, epochs, originals, calibrate, no_imagededup, split,
+               classes, budget, device):  # fmt: skip
+    """Benchmarks of dedup (P/R/F1 and time against imagededup's hashes) and outliers
+    (AUROC with 1% foreign images, one-class protocol)."""
+    if task == "dedup":
+        from query.bench_dedup import DedupBenchOptions, as_table, run_dedup_bench
+
+        dataset = dataset or "cifar10"
+        opts = DedupBenchOptions(dataset, out or Path(f"report/dedup-{dataset}"), seed,
+                                 originals, epochs, calibrate, not no_imagededup)  # fmt: skip
+        report = run_dedup_bench(opts)
+    else:
+        from query.bench_outliers import OutlierBenchOptions, as_table, run_outlier_bench
+
+        opts = OutlierBenchOptions(out or Path("report/outliers"), seed, split, epochs=epochs,
+                                   classes=_classes(classes), budget_s=budget,
+                                   device=device)  # fmt: skip
+        report = run_outlier_bench(opts)
+    click.echo(json.dumps(report.get("protocol", {})))
+    click.echo(as_table(report))
+    click.echo(f"report: {opts.out}")
+
+
+def _classes(text: str) -> tuple[int, ...]:
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, _, hi = part.partition("-")
+        try:
+            out += range(int(lo), int(hi or lo) + 1)
+        except ValueError:
+            raise SemhashError(f"--classes: {part!r} is not a class number or range.") from None
+    if any(not 0 <= c <= 9 for c in out):
+        raise SemhashError("--classes are Fashion-MNIST classes 0-9.")
+    return tuple(dict.fromkeys(out))
