@@ -36,41 +36,47 @@ def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = b - b.mean(axis=1, keepdims=True)
     na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
     flat_a, flat_b = na < 1e-3, nb < 1e-3
-    out = (a * b).sum(axis=1) / np.maximum(na * nb, 1e-12)
+    out = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-12)
     out[flat_a | flat_b] = 0.0
     out[flat_a & flat_b] = 1.0
     return out
 
 
-def _views(zooms=ZOOMS) -> np.ndarray:
-    """Affine maps (A, 2, 3) of the sub-windows compared: the whole image, and windows of
-    each zoom in the centre, at the four corners and the four edge midpoints."""
-    out = [np.array([[1, 0, 0], [0, 1, 0]], np.float32)]
+def window(n: int, scale: float, offset: float) -> np.ndarray:
+    """(n, n) bilinear resampling matrix of the window [offset - scale, offset + scale] of
+    [-1, 1] (pixel centres, edges clamped): row i mixes the source pixels of output i."""
+    u = (2 * np.arange(n) + 1) / n - 1
+    x = ((scale * u + offset + 1) * n - 1) / 2
+    lo = np.clip(np.floor(x).astype(int), 0, n - 1)
+    hi = np.clip(lo + 1, 0, n - 1)
+    frac = np.clip(x - np.floor(x), 0, 1)
+    out = np.zeros((n, n), np.float32)
+    np.add.at(out, (np.arange(n), lo), 1 - frac)
+    np.add.at(out, (np.arange(n), hi), frac)
+    return out
+
+
+def _views(h: int, w: int, zooms=ZOOMS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, cols) resampling matrices of the windows compared: the whole image, and
+    windows of each zoom in the centre, at the four corners and the four edge midpoints."""
+    out = [(np.eye(h, dtype=np.float32), np.eye(w, dtype=np.float32))]
     for s in zooms:
         m = 1 - s
-        for ty in (-m, 0, m):
-            for tx in (-m, 0, m):
-                out.append(np.array([[s, 0, tx], [0, s, ty]], np.float32))
-    return np.stack(out)
+        out += [(window(h, s, ty), window(w, s, tx)) for ty in (-m, 0, m) for tx in (-m, 0, m)]
+    return out
 
 
 def image_similarity(a: np.ndarray, b: np.ndarray, zooms=ZOOMS) -> np.ndarray:
     """Similarity of image pairs `a[i]`, `b[i]` (uint8 (P, C, H, W) each): (P,) float32, the
-    best correlation over sub-windows of either image (a crop of the other) resampled to
-    the full size."""
-    import torch
-    from torch.nn import functional as F
-
-    pa, pb = torch.from_numpy(_pooled(a))[:, None], torch.from_numpy(_pooled(b))[:, None]
-    views = torch.from_numpy(_views(zooms))
-    best = torch.full((len(pa),), -1.0)
-    with torch.no_grad():
-        for theta in views:
-            grid = F.affine_grid(theta.expand(len(pa), 2, 3), list(pa.shape), align_corners=False)
-            for x, y in ((pa, pb), (pb, pa)):
-                seen = F.grid_sample(x, grid, mode="bilinear", align_corners=False)
-                best = torch.maximum(best, torch.from_numpy(_corr(seen.numpy(), y.numpy())))
-    return best.numpy().astype(np.float32)
+    best correlation over windows of either image (a crop of the other) resampled to the
+    full size."""
+    pa, pb = _pooled(a), _pooled(b)
+    best = np.full(len(pa), -1.0, dtype=np.float32)
+    for rows, cols in _views(pa.shape[1], pa.shape[2], zooms):
+        for x, y in ((pa, pb), (pb, pa)):
+            seen = rows @ x @ cols.T  # the window of x, resampled to full size
+            best = np.maximum(best, _corr(seen, y))
+    return best
 
 
 def text_similarity(a, b) -> np.ndarray:
