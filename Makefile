@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test test-slow bench bench-scale bench-serve lint format data postgres browser clean
+.PHONY: demo test test-slow bench bench-jobs bench-scale bench-serve lint format data postgres browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,7 +78,15 @@ bench: $(STAMP) data
 	echo "== semhash bench --task indexing"; \
 	$(BIN)/semhash bench --task indexing --out report/indexing $(BENCH_INDEXING_ARGS) \
 	  || failed="$$failed indexing"; \
+	$(MAKE) bench-jobs || failed="$$failed jobs"; \
 	if [ -n "$$failed" ]; then echo "bench failed for:$$failed"; exit 1; fi
+
+# dedup against imagededup (the `bench` extra), 20 Newsgroups duplicates, outlier AUROC.
+bench-jobs: $(STAMP) data
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/semhash bench --task dedup --dataset cifar10 --out report/dedup-cifar10
+	$(BIN)/semhash bench --task dedup --dataset 20news --out report/dedup-20news
+	$(BIN)/semhash bench --task outliers --out report/outliers
 
 # Strategies from 60k to 10M codes (10 min 17 s on this idle 2-core machine).
 bench-scale: $(STAMP) data

@@ -19,8 +19,9 @@ from query.api import (
 )
 
 __all__ = [
-    "Batch", "Collection", "Hit", "IndexReport", "QueryResult", "SemhashError",
-    "StrategyParams", "check", "index", "open", "remove", "train",
+    "Batch", "Collection", "DuplicateGroup", "Hit", "IndexReport", "Outlier", "QueryResult",
+    "Reconstruction", "SemhashError", "StrategyParams", "check", "index", "open", "remove",
+    "train",
 ]  # fmt: skip
 
 

@@ -35,13 +35,20 @@ SIDECAR = "collection.json"
 if TYPE_CHECKING:
     from indexer.collection import Collection as Store
     from indexer.pipeline import IndexOptions, IndexReport
+    from query.dedup import DuplicateGroup
+    from query.outliers import Outlier
+    from query.reconstruct import Reconstruction
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Batch", "Collection", "Hit", "IndexReport", "QueryResult", "SemhashError",
-    "StrategyParams", "check", "index", "open", "remove", "train",
+    "Batch", "Collection", "DuplicateGroup", "Hit", "IndexReport", "Outlier", "QueryResult",
+    "Reconstruction", "SemhashError", "StrategyParams", "check", "index", "open", "remove",
+    "train",
 ]  # fmt: skip
+# result types of the other jobs, imported on first use (their modules import torch)
+LAZY = {"IndexReport": "indexer.pipeline", "DuplicateGroup": "query.dedup",
+        "Outlier": "query.outliers", "Reconstruction": "query.reconstruct"}  # fmt: skip
 
 
 def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
@@ -315,6 +322,43 @@ class Collection:
         queries.names = ["(uploaded image)"]
         return queries
 
+    # -- the other jobs: duplicates, outliers, reconstructions ---------------------------
+    def dedup(self, *, against=None, **options) -> list:
+        """Groups of exact and near-duplicate items (`DuplicateGroup`), or with `against`
+        (another Collection, or a folder of files) the outside items already in this one.
+        Options: radius, verify ("raw" or "none"), threshold, keep, max_candidates,
+        strategy (query/dedup.py `DedupOptions`)."""
+        from query.dedup import find_duplicates, folder_items
+
+        with self._lock:
+            if isinstance(against, Collection):
+                against = against.store
+            elif against is not None:
+                against = folder_items(self.store, against)[0]
+            return find_duplicates(self.store, against, **options)
+
+    def outliers(self, top: int = 20, *, metric: str = "loss") -> list:
+        """The `top` items the collection's model reconstructs worst (`Outlier`)."""
+        from query.outliers import find_outliers
+
+        with self._lock:
+            return find_outliers(self.store, top, metric)
+
+    def score(self, item_id: int, *, metric: str = "loss") -> float:
+        """The outlier score of one item: its reconstruction error under the model."""
+        from query.reconstruct import item_score
+
+        with self._lock:
+            return item_score(self.store, int(item_id), metric)
+
+    def reconstruct(self, ids=(), *, query: str | Path | None = None, seed: int = 0) -> list:
+        """Input, corrupted copy and reconstructions (`Reconstruction`) of stored `ids` or
+        of the files of `query`."""
+        from query.jobs import reconstructions
+
+        with self._lock:
+            return reconstructions(self.store, [int(i) for i in ids], query, seed)[0]
+
     # -- lifetime -----------------------------------------------------------------------
     def _sidecar_stamp(self) -> tuple:
         try:
@@ -389,8 +433,8 @@ def _save_in_memory_image(image, path: Path) -> None:
 
 
 def __getattr__(name: str):
-    if name == "IndexReport":  # importing the pipeline imports torch
-        from indexer.pipeline import IndexReport
+    if name in LAZY:  # importing these modules imports torch
+        import importlib
 
-        return IndexReport
+        return getattr(importlib.import_module(LAZY[name]), name)
     raise AttributeError(f"module 'query.api' has no attribute {name!r}")

@@ -13,8 +13,9 @@ import importlib
 from retrieval import __version__
 
 __all__ = [
-    "__version__", "Batch", "Collection", "Hit", "IndexReport", "QueryResult", "SemhashError",
-    "StrategyParams", "check", "index", "open", "remove", "train",
+    "__version__", "Batch", "Collection", "DuplicateGroup", "Hit", "IndexReport", "Outlier",
+    "QueryResult", "Reconstruction", "SemhashError", "StrategyParams", "check", "index", "open",
+    "remove", "train",
 ]  # fmt: skip
 
 

@@ -471,10 +471,11 @@ def _parsed(name: str):
 @click.option("--scale", is_flag=True,
               help="Run the scale benchmark instead (`bench-scale` with its defaults, "
                    "into --out).")
-@click.option("--task", type=click.Choice(["retrieval", "indexing"]), default="retrieval",
-              show_default=True,
+@click.option("--task", type=click.Choice(["retrieval", "indexing", "dedup", "outliers"]),
+              default="retrieval", show_default=True,
               help="indexing: photos/s and peak memory indexing generated large photos "
-                   "(into --out, default report/indexing).")
+                   "(into --out, default report/indexing); dedup or outliers: that job's "
+                   "benchmark (`bench-jobs`).")
 @click.option("--photos", default=300, show_default=True,
               help="indexing: 6 MP JPEGs in the main set (the other sets take a share).")
 @click.option("--baseline-code", type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -517,6 +518,14 @@ def bench(ctx, scale, task, photos, baseline_code, **options):
 
     if task == "indexing":
         _bench_indexing(options["out"], photos, baseline_code, options["seed"])
+        return
+    if task != "retrieval":
+        from semhash.cli_jobs import bench_jobs
+
+        keep = {"seed": options["seed"], "epochs": options["epochs"]}
+        if options["out"] != Path("report"):
+            keep["out"] = options["out"]
+        ctx.invoke(bench_jobs, task=task, dataset=options["dataset"], **keep)
         return
     if scale:
         out = options["out"] if options["out"] != Path("report") else Path("scale-bench")
@@ -601,4 +610,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-from semhash import cli_serve  # noqa: E402,F401
+from semhash import cli_jobs, cli_serve  # noqa: E402,F401

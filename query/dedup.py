@@ -1,0 +1,374 @@
+"""Duplicate and near-duplicate items of a collection, grouped.
+
+    1. exact duplicates: the same sha256 of the file bytes (stored in the metadata at
+       indexing time; files indexed before the hash existed are hashed now, streaming)
+    2. candidates: every item's neighbours within `radius` bits in the Hamming index
+       (query/candidates.py: an exact hash lookup, near-linear in N, no all-pairs matrix)
+    3. verification: each candidate pair's stored model inputs must be alike
+       (query/similarity.py) at `threshold` or above; `verify="none"` trusts the codes
+    4. groups: connected components of exact and verified pairs (union-find); in each the
+       item to keep is picked by `keep` (first = lowest id, largest = most pixels then
+       bytes, oldest = earliest modification time) and the others are its duplicates
+
+With `against` (another collection, or items read from a folder) the question is which of
+those outside items are already in this collection: each is attached to its most similar
+verified match here, and the groups are the collection's items with the outside copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from indexer.collection import Collection
+from query.candidates import Pairs, check_radius, lookup_index, neighbours, self_pairs
+from query.similarity import pair_similarity
+from retrieval.codes import hamming
+from retrieval.errors import SemhashError
+
+log = logging.getLogger(__name__)
+
+VERIFY = ("raw", "none")
+KEEP = ("first", "largest", "oldest")
+# Defaults measured on near-duplicate sets built from CIFAR-10 *training* images, which the
+# benchmark (CIFAR-10 test images) never uses; see the README section on `semhash dedup`.
+RADIUS_PER_64_BITS = 12  # candidates within 12 of 64 bits (scaled with the code length)
+THRESHOLD = {"image": 0.90, "text": 0.90}
+MAX_CANDIDATES = 20
+
+
+@dataclass
+class DedupOptions:
+    radius: int | None = None  # Hamming radius of candidates (None: scaled default)
+    verify: str = "raw"  # raw: check stored inputs; none: trust the codes
+    threshold: float | None = None  # verification similarity (None: the kind's default)
+    keep: str = "first"
+    max_candidates: int = MAX_CANDIDATES  # nearest candidates per item
+    strategy: str | None = None  # None: exact hash lookup; "flat": scan every code
+    exact: bool = True  # group items with the same sha256
+
+    def resolved(self, store: Collection) -> DedupOptions:
+        out = DedupOptions(**asdict(self))
+        if out.radius is None:
+            out.radius = max(1, round(RADIUS_PER_64_BITS * store.bits / 64))
+        check_radius(out.radius, store.bits)
+        if out.verify not in VERIFY:
+            raise SemhashError(f"unknown --verify {out.verify!r}; choose raw or none.")
+        if out.keep not in KEEP:
+            raise SemhashError(f"unknown --keep {out.keep!r}; choose one of {', '.join(KEEP)}.")
+        if out.threshold is None:
+            out.threshold = THRESHOLD[store.kind]
+        if not -1.0 <= out.threshold <= 1.0:
+            raise SemhashError(f"--threshold must be between -1 and 1, not {out.threshold}.")
+        if out.max_candidates < 1:
+            raise SemhashError("--max-candidates must be at least 1.")
+        if out.strategy not in (None, "hash", "flat"):
+            raise SemhashError(f"dedup looks candidates up by hash or flat, not {out.strategy}.")
+        return out
+
+
+@dataclass
+class Member:
+    """One item of a group; distance (Hamming) and similarity are to the kept item."""
+
+    id: int | None
+    path: str
+    distance: int = 0
+    similarity: float | None = None
+    exact: bool = False  # the same file bytes as the kept item
+    label: str = ""
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "path": self.path, "distance": self.distance,
+                "similarity": self.similarity, "exact": self.exact,
+                "label": self.label}  # fmt: skip
+
+
+@dataclass
+class DuplicateGroup:
+    keep: Member
+    duplicates: list[Member]
+
+    def to_dict(self) -> dict:
+        keep = {k: v for k, v in self.keep.to_dict().items() if k in ("id", "path", "label")}
+        return {"keep": keep, "duplicates": [m.to_dict() for m in self.duplicates]}
+
+    @property
+    def members(self) -> list[Member]:
+        return [self.keep, *self.duplicates]
+
+
+@dataclass
+class Items:
+    """Items taking part in a dedup: ids (None for loose files), paths, codes, inputs."""
+
+    ids: np.ndarray
+    paths: list[str]
+    codes: np.ndarray
+    inputs: object
+    sha256: list[str]
+    labels: list[str] = field(default_factory=list)
+    size: np.ndarray | None = None  # bytes on disk
+    mtime: np.ndarray | None = None
+    pixels: np.ndarray | None = None
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks ("" when it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def collection_items(store: Collection, need_inputs: bool) -> Items:
+    """Every live item of `store` with its code (and stored input when `need_inputs`)."""
+    ids, codes = store.index.ids(), store.index.codes()
+    order = np.argsort(ids)
+    ids, codes = np.asarray(ids[order], np.int64), np.asarray(codes[order], np.uint8)
+    rows = store.meta.get(ids.tolist())
+    live = store.meta.live()
+    keep = np.array([int(i) in rows for i in ids], dtype=bool)
+    ids, codes = ids[keep], codes[keep]
+    paths = [rows[int(i)].path for i in ids]
+    stats = [live.get(p, (0, "", -1, -1.0)) for p in paths]
+    sha = [s[1] or file_sha256(p) for s, p in zip(stats, paths, strict=True)]
+    inputs = None
+    if need_inputs and len(ids):
+        missing = sorted(set(ids.tolist()) - set(store.raw.all()[0].tolist()))
+        if missing:
+            raise SemhashError(
+                f"{store.path} keeps no stored input for {len(missing)} items (first: id "
+                f"{missing[0]}), which --verify raw needs; run `semhash check --repair` and "
+                "`semhash index` again, or use --verify none."
+            )
+        inputs = model_inputs(store, store.inputs(ids))
+    return Items(ids, paths, codes, inputs, sha, [rows[int(i)].label for i in ids],
+                 np.array([s[2] for s in stats]), np.array([s[3] for s in stats]),
+                 np.array([rows[int(i)].width * rows[int(i)].height for i in ids]))  # fmt: skip
+
+
+def model_inputs(store: Collection, rows):
+    """Stored rows as model input: images (N, C, S, S) uint8, text counts as they are."""
+    if store.kind == "text" or rows is None:
+        return rows
+    cfg = store.encoder.config
+    return np.asarray(rows).reshape(len(rows), cfg.channels, cfg.image_size, cfg.image_size)
+
+
+def find_duplicates(store: Collection, against: Items | Collection | None = None,
+                    options: DedupOptions | None = None, stats: dict | None = None,
+                    **overrides) -> list[DuplicateGroup]:  # fmt: skip
+    """Groups of duplicate items in `store` (or of `against`'s items found in `store`).
+    Keyword arguments override fields of `options` (radius=..., verify=..., ...); `stats`
+    receives counts and timings."""
+    opts = options or DedupOptions()
+    unknown = set(overrides) - {f.name for f in fields(DedupOptions)}
+    if unknown:
+        raise TypeError(f"unknown dedup option {sorted(unknown)[0]!r}")
+    opts = DedupOptions(**{**asdict(opts), **overrides}).resolved(store)
+    stats = stats if stats is not None else {}
+    t0 = time.perf_counter()
+    items = collection_items(store, opts.verify == "raw")
+    if not len(items.ids):
+        raise SemhashError(f"{store.path} holds no items to compare.")
+    stats["items"] = len(items.ids)
+    stats["read_s"] = time.perf_counter() - t0
+    if against is not None:
+        other = against if isinstance(against, Items) else other_items(store, against, opts)
+        groups = _against(store, items, other, opts, stats)
+    else:
+        groups = _within(store, items, opts, stats)
+    stats["groups"] = len(groups)
+    stats["duplicates"] = sum(len(g.duplicates) for g in groups)
+    stats["total_s"] = time.perf_counter() - t0
+    return groups
+
+
+def _verified(kind: str, opts: DedupOptions, inputs_a, inputs_b, pairs: Pairs, pa, pb):
+    """(mask of pairs kept, their similarities or None)."""
+    if opts.verify == "none":
+        return np.ones(len(pairs), dtype=bool), None
+    sim = pair_similarity(kind, inputs_a[pa], inputs_b[pb])
+    return sim >= opts.threshold, sim
+
+
+def _within(store: Collection, items: Items, opts: DedupOptions, stats: dict):
+    t0 = time.perf_counter()
+    pairs = self_pairs(items.ids, items.codes, store.bits, opts.radius, opts.max_candidates,
+                       opts.strategy)  # fmt: skip
+    stats["candidate_pairs"] = len(pairs)
+    stats["candidates_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pa, pb = np.searchsorted(items.ids, pairs.a), np.searchsorted(items.ids, pairs.b)
+    ok, _ = _verified(store.kind, opts, items.inputs, items.inputs, pairs, pa, pb)
+    stats["verified_pairs"] = int(ok.sum())
+    edges = [(pa[ok], pb[ok])]
+    if opts.exact:
+        ea, eb = exact_pairs(items.sha256)
+        stats["exact_pairs"] = len(ea)
+        edges.append((ea, eb))
+    stats["verify_s"] = time.perf_counter() - t0
+    a = np.concatenate([e[0] for e in edges])
+    b = np.concatenate([e[1] for e in edges])
+    n = len(items.ids)
+    graph = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    return [_group(store.kind, items, members, opts)
+            for members in _components(comp)]  # fmt: skip
+
+
+def exact_pairs(sha256: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (first, other) of items sharing a non-empty sha256: a star per hash."""
+    first: dict[str, int] = {}
+    a, b = [], []
+    for pos, digest in enumerate(sha256):
+        if not digest:
+            continue
+        if digest in first:
+            a.append(first[digest])
+            b.append(pos)
+        else:
+            first[digest] = pos
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+
+
+def _components(comp: np.ndarray) -> list[np.ndarray]:
+    """Positions of each component of two or more items, in order of their first item."""
+    order = np.argsort(comp, kind="stable")
+    labels, starts, counts = np.unique(comp[order], return_index=True, return_counts=True)
+    out = [order[s : s + c] for s, c in zip(starts, counts, strict=True) if c > 1]
+    return sorted(out, key=lambda m: int(m.min()))
+
+
+def _pick_keep(items: Items, members: np.ndarray, rule: str) -> int:
+    members = np.sort(members)
+    if rule == "largest" and items.size is not None:
+        key = [(-int(items.pixels[m]), -int(items.size[m]), m) for m in members]
+    elif rule == "oldest" and items.mtime is not None:
+        key = [(float(items.mtime[m]), m) for m in members]
+    else:
+        key = [(m,) for m in members]
+    return int(min(key)[-1])
+
+
+def _member(items: Items, pos: int, distance: int, sim, exact: bool) -> Member:
+    item_id = None if items.ids[pos] < 0 else int(items.ids[pos])
+    label = items.labels[pos] if items.labels else ""
+    sim = None if sim is None else round(float(sim), 4)
+    return Member(item_id, items.paths[pos], int(distance), sim, exact, label)
+
+
+def _group(kind: str, items: Items, members: np.ndarray, opts: DedupOptions) -> DuplicateGroup:
+    keep = _pick_keep(items, members, opts.keep)
+    rest = np.array([m for m in np.sort(members) if m != keep], dtype=np.int64)
+    dist = hamming(items.codes[[keep]], items.codes[rest])[0]
+    sims = None
+    if items.inputs is not None:
+        sims = pair_similarity(kind, items.inputs[np.full(len(rest), keep)], items.inputs[rest])
+    dups = [_member(items, int(m), dist[j], None if sims is None else sims[j],
+                    bool(items.sha256[m]) and items.sha256[m] == items.sha256[keep])
+            for j, m in enumerate(rest)]  # fmt: skip
+    dups.sort(key=lambda m: (-(m.similarity if m.similarity is not None else 2), m.distance))
+    return DuplicateGroup(_member(items, keep, 0, 1.0 if sims is not None else None, True), dups)
+
+
+# -- against another collection or a folder ------------------------------------------------
+def other_items(store: Collection, other: Collection, opts: DedupOptions) -> Items:
+    """The live items of `other`, as inputs of `store`'s model, encoded with it."""
+    if other.kind != store.kind:
+        raise SemhashError(f"{other.path} is a {other.kind} collection, {store.path} a "
+                           f"{store.kind} one.")  # fmt: skip
+    got = collection_items(other, need_inputs=True)
+    inputs = _as_model_input(store, other, got.inputs)
+    got.codes = store.encoder.encode(inputs) if len(got.ids) else got.codes
+    got.inputs = inputs
+    return got
+
+
+def _as_model_input(store: Collection, other: Collection, inputs):
+    if inputs is None:
+        return inputs
+    if store.kind == "text":
+        return remap_counts(inputs, other.encoder.extra.get("vocab", []),
+                            store.encoder.extra.get("vocab", []))  # fmt: skip
+    cfg = store.encoder.config
+    shape = (cfg.channels, cfg.image_size, cfg.image_size)
+    if int(np.prod(inputs.shape[1:])) != int(np.prod(shape)):
+        ocfg = other.encoder.config
+        raise SemhashError(
+            f"{other.path} keeps {ocfg.channels}x{ocfg.image_size}x{ocfg.image_size} inputs "
+            f"and {store.path} {cfg.channels}x{cfg.image_size}x{cfg.image_size}; compare its "
+            "folder with --query instead."
+        )
+    return np.asarray(inputs).reshape(len(inputs), *shape)
+
+
+def remap_counts(counts, words_from: list[str], words_to: list[str]) -> sparse.csr_matrix:
+    """Word counts over one vocabulary as counts over another (unknown words dropped)."""
+    index = {w: i for i, w in enumerate(words_to)}
+    src = [i for i, w in enumerate(words_from) if w in index]
+    dst = [index[words_from[i]] for i in src]
+    move = sparse.csr_matrix((np.ones(len(src), np.float32), (src, dst)),
+                             shape=(len(words_from), len(words_to)))  # fmt: skip
+    return (sparse.csr_matrix(counts, dtype=np.float32) @ move).tocsr()
+
+
+def folder_items(store: Collection, folder: str | Path) -> tuple[Items, list[tuple[str, str]]]:
+    """Files of `folder` read as `store`'s items were, encoded with its model."""
+    from query.search import load_queries
+
+    queries = load_queries(store, folder)
+    n = len(queries.names)
+    sha = [file_sha256(p) for p in queries.names]
+    size = np.array([os.path.getsize(p) for p in queries.names])
+    items = Items(np.full(n, -1, np.int64), queries.names, store.encoder.encode(queries.inputs),
+                  queries.inputs, sha, [""] * n, size, np.zeros(n), np.zeros(n))  # fmt: skip
+    return items, queries.skipped
+
+
+def _against(store: Collection, items: Items, other: Items, opts: DedupOptions, stats: dict):
+    if not len(other.paths):
+        return []
+    t0 = time.perf_counter()
+    index = lookup_index(store.bits, items.codes, np.arange(len(items.ids)), opts.radius,
+                         opts.strategy)  # fmt: skip
+    found = neighbours(index, other.codes, opts.radius, opts.max_candidates)
+    stats["candidate_pairs"] = len(found)
+    stats["candidates_s"] = time.perf_counter() - t0
+    ok, sim = _verified(store.kind, opts, other.inputs, items.inputs, found, found.a, found.b)
+    score = np.where(ok, sim if sim is not None else -found.distance, -np.inf)
+    best: dict[int, tuple[float, int, int]] = {}  # outside row -> (score, item pos, dist)
+    for q, pos, d, s in zip(found.a, found.b, found.distance, score, strict=True):
+        if s > -np.inf and (q not in best or s > best[q][0]):
+            best[int(q)] = (float(s), int(pos), int(d))
+    by_sha = {h: p for p, h in enumerate(items.sha256) if h}
+    for q, digest in enumerate(other.sha256):
+        if digest and digest in by_sha:
+            best[q] = (
+                1.0,
+                by_sha[digest],
+                int(hamming(other.codes[[q]], items.codes[[by_sha[digest]]])[0, 0]),
+            )
+    stats["verified_pairs"] = len(best)
+    groups: dict[int, list[Member]] = {}
+    for q, (s, pos, d) in sorted(best.items()):
+        exact = bool(other.sha256[q]) and other.sha256[q] == items.sha256[pos]
+        groups.setdefault(pos, []).append(
+            _member(other, q, d, None if sim is None and not exact else s, exact)
+        )
+    return [DuplicateGroup(_member(items, pos, 0, None, True),
+                           sorted(m, key=lambda x: (-(x.similarity or 0), x.distance)))
+            for pos, m in sorted(groups.items())]  # fmt: skip

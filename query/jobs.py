@@ -1,0 +1,130 @@
+"""Whole jobs over a collection path, one call per command of `semhash/cli_jobs.py`:
+open the collection, do the work, write the requested files, close."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.collection import Collection
+from query.dedup import DedupOptions, DuplicateGroup, find_duplicates, folder_items
+from retrieval.errors import SemhashError
+
+
+@dataclass
+class DedupJob:
+    options: DedupOptions = field(default_factory=DedupOptions)
+    against: Path | None = None  # another collection
+    query: Path | None = None  # a folder of files
+    csv: Path | None = None
+    sheet: Path | None = None
+    action: str | None = None  # "move" or "link"
+    target: Path | None = None
+    dry_run: bool = False
+    device: str = "cpu"
+
+
+@dataclass
+class DedupResult:
+    groups: list[DuplicateGroup]
+    stats: dict
+    act: object | None = None  # dedup_act.ActReport
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def _check_job(job: DedupJob, kind: str) -> None:
+    if job.against is not None and job.query is not None:
+        raise SemhashError("give --against or --query, not both.")
+    if job.action and (job.against is not None or job.query is not None):
+        raise SemhashError("--move-to and --link-to act on the collection's own duplicates; "
+                           "they cannot be combined with --against or --query.")  # fmt: skip
+    if job.dry_run and not job.action:
+        raise SemhashError("--dry-run needs --move-to or --link-to.")
+    if job.sheet and kind != "image":
+        raise SemhashError("--sheet draws images; this is a text collection.")
+
+
+def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
+    """Find duplicate groups in the collection at `path` (or of --against / --query items in
+    it), write the CSV and sheet asked for, and move or link the duplicates if asked."""
+    from query import dedup_render
+    from query.dedup_act import act, check_target, indexed_root
+
+    with Collection.open(path, job.device) as store:
+        _check_job(job, store.kind)
+        if job.action:  # refuse a bad target before the work
+            check_target(Path(job.target), indexed_root(store), store, job.dry_run)
+        stats: dict = {}
+        skipped: list = []
+        against = None
+        if job.query is not None:
+            against, skipped = folder_items(store, job.query)
+        elif job.against is not None:
+            against = Collection.open(job.against, job.device)
+        try:
+            groups = find_duplicates(store, against, job.options, stats)
+        finally:
+            if isinstance(against, Collection):
+                against.close()
+        result = DedupResult(groups, stats, skipped=skipped)
+        if job.csv:
+            result.files.append(dedup_render.write_csv(groups, job.csv))
+        if job.sheet:
+            result.files.append(dedup_render.group_sheet(groups, job.sheet))
+        if job.action:
+            result.act = act(store, groups, job.action, job.target, job.dry_run)
+    return result
+
+
+def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
+                        sheet: Path | None = None, device: str = "cpu") -> list:  # fmt: skip
+    """The `top` outliers of the collection at `path`; a sheet of them when asked."""
+    from query.jobs_render import outlier_sheet
+    from query.outliers import find_outliers
+
+    with Collection.open(path, device) as store:
+        if sheet and store.kind != "image":
+            raise SemhashError("--sheet draws images; this is a text collection.")
+        found = find_outliers(store, top, metric)
+    if sheet:
+        outlier_sheet(found, sheet)
+    return found
+
+
+def reconstructions(store: Collection, ids: list[int] | None = None, query: Path | None = None,
+                    seed: int = 0):  # fmt: skip
+    """Input, corrupted copy and reconstructions of stored items (`ids`) or of the files of
+    `query`: (reconstructions, skipped files)."""
+    from query.reconstruct import reconstruct, stored_inputs
+    from query.search import load_queries
+
+    if bool(ids) == (query is not None):
+        raise SemhashError("give --id or --query (not both).")
+    if ids:
+        rows = store.meta.get(ids)
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise SemhashError(f"id {missing[0]} is not in {store.path}.")
+        inputs = stored_inputs(store, ids)
+        return reconstruct(store, inputs, [rows[i].path for i in ids], list(ids), seed), []
+    queries = load_queries(store, query)
+    if not queries.names:
+        raise SemhashError(f"nothing in {query} could be used.")
+    names = queries.names
+    return reconstruct(store, queries.inputs, names, [None] * len(names), seed), queries.skipped
+
+
+def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
+                           query: Path | None = None, sheet: Path | None = None,
+                           seed: int = 0, device: str = "cpu"):  # fmt: skip
+    """`reconstructions` of the collection at `path`, drawn into `sheet` when asked."""
+    from query.jobs_render import reconstruction_sheet
+
+    with Collection.open(path, device) as store:
+        if sheet and store.kind != "image":
+            raise SemhashError("--sheet draws images; this is a text collection.")
+        recs, skipped = reconstructions(store, ids, query, seed)
+    if sheet:
+        reconstruction_sheet(recs, sheet)
+    return recs, skipped

@@ -1,0 +1,202 @@
+"""The other jobs of a collection's autoencoder: `dedup`, `outliers`, `reconstruct`.
+
+Each command parses its options and calls one function of `query.jobs`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from retrieval.errors import SemhashError
+from semhash.cli import _report_skipped, cli, common
+
+log = logging.getLogger("semhash")
+
+
+# fmt: off
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--radius", type=int,
+              help="Hamming radius of candidates [default: 12 per 64 bits of code].")
+@click.option("--verify", type=click.Choice(["raw", "none"]), default="raw", show_default=True,
+              help="raw: candidates must look alike in the stored inputs; none: trust codes.")
+@click.option("--threshold", type=float,
+              help="Similarity (-1..1) a candidate needs under --verify raw [default: 0.9].")
+@click.option("--max-candidates", default=20, show_default=True,
+              help="Nearest candidates checked per item.")
+@click.option("--strategy", type=click.Choice(["hash", "flat"]),
+              help="Candidate lookup: exact hash tables (default) or a flat scan.")
+@click.option("--against", type=click.Path(path_type=Path),
+              help="Find the items of this other collection that are already in COLLECTION.")
+@click.option("--query", "query", type=click.Path(path_type=Path),
+              help="Find the files of this folder that are already in COLLECTION.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per group per line.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path),
+              help="Also write the groups to this CSV file.")
+@click.option("--sheet", type=click.Path(path_type=Path), help="Draw the groups into a PNG.")
+@click.option("--move-to", type=click.Path(path_type=Path),
+              help="Move every duplicate (never the kept item) below this folder and remove "
+                   "it from the collection.")
+@click.option("--link-to", type=click.Path(path_type=Path),
+              help="Put a symbolic link to every duplicate below this folder.")
+@click.option("--keep", type=click.Choice(["first", "largest", "oldest"]), default="first",
+              show_default=True, help="Which item of a group is kept: lowest id, most "
+                                      "pixels/bytes, or earliest modified.")
+@click.option("--dry-run", is_flag=True, help="Print what --move-to/--link-to would do; "
+                                               "change nothing.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+# fmt: on
+def dedup(collection, radius, verify, threshold, max_candidates, strategy, against, query,
+          as_json, csv_path, sheet, move_to, link_to, keep, dry_run, device):  # fmt: skip
+    """Group exact and near-duplicate items of COLLECTION (or of --against / --query
+    items already in it); optionally move or link the duplicates away."""
+    from query import dedup_render
+    from query.dedup import DedupOptions
+    from query.jobs import DedupJob, dedup_collection
+
+    if move_to and link_to:
+        raise SemhashError("give --move-to or --link-to, not both.")
+    opts = DedupOptions(radius=radius, verify=verify, threshold=threshold, keep=keep,
+                        max_candidates=max_candidates, strategy=strategy)  # fmt: skip
+    job = DedupJob(opts, against, query, csv_path, sheet,
+                   "move" if move_to else "link" if link_to else None, move_to or link_to,
+                   dry_run, device)  # fmt: skip
+    result = dedup_collection(collection, job)
+    groups = result.groups
+    if groups:
+        click.echo(dedup_render.as_json_lines(groups) if as_json else dedup_render.as_lines(groups))
+    s = result.stats
+    log.info("%d groups, %d duplicates among %d items (%d candidate pairs, %.1f s)",
+             len(groups), s.get("duplicates", 0), s.get("items", 0),
+             s.get("candidate_pairs", 0), s.get("total_s", 0.0))  # fmt: skip
+    for path in result.files:
+        log.info("wrote %s", path)
+    if result.act is not None:
+        for line in result.act.lines():
+            click.echo(line, err=as_json)
+        if result.act.removed:
+            click.echo(f"removed {result.act.removed} moved items from {collection}", err=as_json)
+    _report_skipped(result.skipped)
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--top", default=20, show_default=True, help="How many outliers to list.")
+@click.option("--metric", type=click.Choice(["loss", "mse"]), default="loss", show_default=True,
+              help="Reconstruction error: the model's own loss, or pixel MSE (images).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per outlier per line.")
+@click.option("--sheet", type=click.Path(path_type=Path), help="Draw the outliers into a PNG.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+def outliers(collection, top, metric, as_json, sheet, device):
+    """List the items of COLLECTION its own autoencoder reconstructs worst (unlike the rest)."""
+    import json
+
+    from query.jobs import outliers_collection
+    from query.jobs_render import outlier_table
+
+    found = outliers_collection(collection, top, metric, sheet, device)
+    if as_json:
+        click.echo("\n".join(json.dumps(o.to_dict(), ensure_ascii=False) for o in found))
+    else:
+        click.echo(outlier_table(found))
+    if sheet:
+        log.info("outlier sheet written to %s", sheet)
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--id", "item_ids", type=int, multiple=True, help="A stored item (repeatable).")
+@click.option("--query", "query", type=click.Path(path_type=Path),
+              help="A file, or a folder of files, read as the collection's items.")  # fmt: skip
+@click.option("--sheet", type=click.Path(path_type=Path),
+              help="Draw input, corrupted copy and reconstructions side by side.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item per line.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the corruption.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
+    """Show what the collection's autoencoder makes of an item: the input, the model's own
+    corruption of it and the reconstructions (text: top words against reconstructed ones)."""
+    import json
+
+    from query.jobs import reconstruct_collection
+    from query.jobs_render import words_table
+
+    recs, skipped = reconstruct_collection(collection, list(item_ids), query, sheet, seed,
+                                           device)  # fmt: skip
+    if as_json:
+        click.echo("\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in recs))
+    elif recs and recs[0].kind == "text":
+        click.echo(words_table(recs))
+    else:
+        for r in recs:
+            click.echo(f"{r.name}  id {r.id}  reconstruction error {r.score:.3f}")
+    if sheet:
+        log.info("reconstruction sheet written to %s", sheet)
+    _report_skipped(skipped)
+
+
+# fmt: off
+@cli.command("bench-jobs")
+@click.option("--task", type=click.Choice(["dedup", "outliers"]), required=True,
+              help="Which job to measure.")
+@click.option("--dataset", help="dedup: cifar10 (near-duplicate set, against imagededup) or "
+                                "20news (shared Message-ID) [default: cifar10].")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder "
+              "[default: report/dedup-DATASET or report/outliers].")
+@click.option("--seed", default=0, show_default=True, help="Seed of the data and training.")
+@click.option("--epochs", type=int, help="Training epochs (default: the model's).")
+@click.option("--originals", default=1000, show_default=True,
+              help="dedup cifar10: originals given 1-3 copies each.")
+@click.option("--calibrate", is_flag=True,
+              help="dedup cifar10: also sweep radius and threshold on a set made from "
+                   "CIFAR-10 training images (how the defaults were chosen).")
+@click.option("--no-imagededup", is_flag=True, help="dedup cifar10: semhash only.")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test",
+              show_default=True, help="outliers: the Fashion-MNIST split the 1% goes into.")
+@click.option("--classes", default="0-9", show_default=True,
+              help="outliers: one-class protocol classes, e.g. 0-9 or 0,3,7 ('' = none).")
+@click.option("--budget", default=3600.0, show_default=True,
+              help="outliers: seconds after which no new one-class training starts.")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@common
+# fmt: on
+def bench_jobs(task, dataset, out, seed, epochs, originals, calibrate, no_imagededup, split,
+               classes, budget, device):  # fmt: skip
+    """Benchmarks of dedup (P/R/F1 and time against imagededup's hashes) and outliers
+    (AUROC with 1% foreign images, one-class protocol)."""
+    if task == "dedup":
+        from query.bench_dedup import DedupBenchOptions, as_table, run_dedup_bench
+
+        dataset = dataset or "cifar10"
+        opts = DedupBenchOptions(dataset, out or Path(f"report/dedup-{dataset}"), seed,
+                                 originals, epochs, calibrate, not no_imagededup)  # fmt: skip
+        report = run_dedup_bench(opts)
+    else:
+        from query.bench_outliers import OutlierBenchOptions, as_table, run_outlier_bench
+
+        opts = OutlierBenchOptions(out or Path("report/outliers"), seed, split, epochs=epochs,
+                                   classes=_classes(classes), budget_s=budget,
+                                   device=device)  # fmt: skip
+        report = run_outlier_bench(opts)
+    click.echo(json.dumps(report.get("protocol", {})))
+    click.echo(as_table(report))
+    click.echo(f"report: {opts.out}")
+
+
+def _classes(text: str) -> tuple[int, ...]:
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, _, hi = part.partition("-")
+        try:
+            out += range(int(lo), int(hi or lo) + 1)
+        except ValueError:
+            raise SemhashError(f"--classes: {part!r} is not a class number or range.") from None
+    if any(not 0 <= c <= 9 for c in out):
+        raise SemhashError("--classes are Fashion-MNIST classes 0-9.")
+    return tuple(dict.fromkeys(out))
