@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
-import torch
 from sqlalchemy import make_url
 
 from indexer import repair
@@ -41,9 +43,11 @@ from indexer.metadata import MetadataStore, safe_url
 from indexer.raw_store import RawStore
 from indexer.strategies import StrategyParams, default_strategy, open_secondary
 from retrieval import __version__
-from retrieval.codes import HashEncoder
 from retrieval.errors import IndexLost, SemhashError
 from retrieval.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from retrieval.codes import HashEncoder
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,7 @@ class Chunk:
 class Collection:
     path: Path
     info: dict
-    encoder: HashEncoder
+    loaded_encoder: HashEncoder | None  # None until `encoder` is first needed
     index: CodeIndex
     meta: MetadataStore
     raw: RawStore
@@ -123,6 +127,33 @@ class Collection:
     # False (semhash serve): a secondary index is never written here, only kept in memory
     save_derived: bool = True
     _derived: dict = field(default_factory=dict, repr=False)
+    device: str = "cpu"  # where the model runs once it is loaded
+
+    @property
+    def encoder(self) -> HashEncoder:
+        """The collection's model, loaded on first use and checked against the codes:
+        commands that need no model (info, check, remove) never import torch."""
+        if self.loaded_encoder is None:
+            self.loaded_encoder = load_encoder(self.path, self.info, self.device)
+        return self.loaded_encoder
+
+    @encoder.setter
+    def encoder(self, encoder: HashEncoder) -> None:
+        self.loaded_encoder = encoder
+
+    def verify_model(self) -> None:
+        """Refuse a model file that is not the one the codes were made with: cheaply by its
+        sha256 when the sidecar records it, else by loading it."""
+        recorded = self.info.get("model_sha256")
+        if self.loaded_encoder is None and not (recorded and recorded == _model_sha(self.path)):
+            self.encoder  # noqa: B018 (loads and checks)
+
+    @property
+    def model_config(self) -> dict:
+        """The model's configuration, from the sidecar when it records it."""
+        if self.loaded_encoder is None and "model" in self.info:
+            return self.info["model"]
+        return self.encoder.config.to_dict()
 
     @property
     def kind(self) -> str:
@@ -172,7 +203,7 @@ class Collection:
         return coll
 
     @classmethod
-    def open(cls, path: str | Path, device: torch.device | str = "cpu", write: bool = False,
+    def open(cls, path: str | Path, device: str = "cpu", write: bool = False,
              db_url: str | None = None, uri: str | None = None):  # fmt: skip
         """Open for searching, or with `write=True` take the writer's lock and reconcile.
         `db_url` (--db) may repeat the collection's database URL, with its password; `uri`
@@ -195,17 +226,6 @@ class Collection:
         if info.get("format") != FORMAT:
             raise SemhashError(f"{path} has collection format {info.get('format')}; "
                                f"this semhash reads format {FORMAT}: index it again.")  # fmt: skip
-        try:
-            encoder = HashEncoder.load(path / MODEL, device)
-        except SemhashError as exc:
-            why = str(exc).splitlines()[0][:160]
-            raise SemhashError(f"the model of {path} cannot be used ({why}); without it no "
-                               "query can be compared with the stored codes: restore model.pt "
-                               "from a backup (nothing was changed).") from None  # fmt: skip
-        if encoder.fingerprint() != info["model_fingerprint"]:
-            raise SemhashError(
-                f"the model in {path} does not match the one its codes were made with."
-            )
         meta = open_metadata(path, info.get("db_url") or "", db_url, info)
         try:
             index, lost = cls._open_index(path, info, write, uri), None
@@ -220,8 +240,14 @@ class Collection:
             raise SemhashError(
                 f"the index in {path} holds {index.bits}-bit codes, not {info['bits']}."
             )
-        coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), write, lock)
-        if write:
+        coll = cls(path, info, None, index, meta, RawStore(path / RAW), write, lock)
+        coll.device = str(device)
+        if write:  # the model is checked before anything changes; readers load it on use
+            try:
+                coll.verify_model()
+            except SemhashError:
+                meta.close()
+                raise
             coll.repairs = {"sidecar rebuilt": int(rebuilt)} if rebuilt else {}
             if lost:
                 coll.repairs["codes rebuilt from stored inputs"] = coll._rebuild_codes(lost)
@@ -431,7 +457,10 @@ class Collection:
         self.info["count"] = len(self.index)
         self.info["updated_at"] = _now()
         self.info["versions"] = {"semhash": __version__, "faiss": faiss.__version__,
-                                 "torch": str(torch.__version__)}  # fmt: skip
+                                 "torch": _torch_version()}  # fmt: skip
+        if self.loaded_encoder is not None:  # what `info` and `check` read without torch
+            self.info["model"] = self.loaded_encoder.config.to_dict()
+            self.info["model_sha256"] = _model_sha(self.path)
         atomic_write(self.path / SIDECAR, json.dumps(self.info, indent=2).encode())
 
     def log_event(self, text: str) -> None:
@@ -453,6 +482,36 @@ class Collection:
         if self._lock is not None:
             os.close(self._lock)  # releases the flock
             self._lock = None
+
+
+def load_encoder(path: Path, info: dict, device: str = "cpu") -> HashEncoder:
+    """The model of the collection at `path`, refused unless its codes were made with it."""
+    from retrieval.codes import HashEncoder
+
+    try:
+        encoder = HashEncoder.load(path / MODEL, device)
+    except SemhashError as exc:
+        why = str(exc).splitlines()[0][:160]
+        raise SemhashError(f"the model of {path} cannot be used ({why}); without it no "
+                           "query can be compared with the stored codes: restore model.pt "
+                           "from a backup (nothing was changed).") from None  # fmt: skip
+    if encoder.fingerprint() != info["model_fingerprint"]:
+        raise SemhashError(f"the model in {path} does not match the one its codes were made with.")
+    return encoder
+
+
+def _model_sha(path: Path) -> str | None:
+    try:
+        return hashlib.sha256((path / MODEL).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _torch_version() -> str:
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _acquire(path: Path) -> int:

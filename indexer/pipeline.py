@@ -31,6 +31,7 @@ from indexer.collection import (
     Collection,
     new_metadata,
 )
+from indexer.maintenance import check_collection, remove_items  # noqa: F401 (re-exported)
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
 from retrieval.pool import resolve_workers
@@ -351,51 +352,6 @@ def _label(path: Path, root: Path) -> str:
     except ValueError:  # a symlinked file: use the folder it is listed in
         parent = Path(os.path.relpath(path.parent, root))
     return "" if str(parent) == "." else str(parent)
-
-
-def remove_items(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
-    """Remove items by id and/or everything indexed at or below `path`; returns the count."""
-    coll = Collection.open(collection, write=True)
-    try:
-        wanted = [int(i) for i in ids]
-        missing = set(wanted) - set(coll.meta.get(wanted))
-        if missing:
-            raise SemhashError(f"id {min(missing)} is not in {collection}.")
-        if path is not None:
-            found = coll.meta.ids_under(_key(Path(path)))
-            if not found:
-                raise SemhashError(f"nothing indexed in {collection} lies at or below {path}.")
-            wanted += found
-        n = coll.remove(wanted)
-        coll.log_event(f"removed {n} items")
-        return n
-    finally:
-        coll.close()
-
-
-def check_collection(collection: str | Path, repair: bool = False) -> dict:
-    """Problems found between index, metadata and stored inputs; with `repair`, fixed (a
-    collection too damaged to open is repaired first, then checked)."""
-    try:
-        coll = Collection.open(collection)
-    except SemhashError as exc:
-        if not repair:
-            raise
-        result = {"items": 0, "problems": {"cannot be opened": 1}, "opened": str(exc)}
-    else:
-        try:
-            found = coll.problems()
-            result = {"items": len(coll.index), "problems": {k: len(v) for k, v in found.items()}}
-        finally:
-            coll.close()
-    if repair:
-        coll = Collection.open(collection, write=True)  # opening for writing repairs
-        try:
-            result["repaired"] = {**coll.repairs, **reread_stale(coll)}
-            result["problems_after"] = {k: len(v) for k, v in coll.problems().items()}
-        finally:
-            coll.close()
-    return result
 
 
 def reread_stale(coll: Collection) -> dict:

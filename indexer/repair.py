@@ -27,7 +27,6 @@ import numpy as np
 from indexer.layout import DAMAGED, DB, FORMAT, INDEX, LITE_FILE, MODEL, RAW, SIDECAR
 from indexer.metadata import MetadataStore
 from indexer.raw_store import RawStore
-from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
@@ -85,6 +84,8 @@ def recover_sidecar(path: Path) -> dict:
             f"{path / SIDECAR} is missing or damaged and {DB} is not in the folder: the sidecar "
             "recorded where the metadata lives. Restore it from a backup."
         )
+    from retrieval.codes import HashEncoder  # rebuilding a sidecar reads the model
+
     encoder = HashEncoder.load(path / MODEL)
     backend = {"name": "faiss"}
     lite = path / LITE_FILE

@@ -110,14 +110,14 @@ def train(folder: str | Path, out: str | Path, **settings) -> dict:
 
 def remove(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
     """Remove items by id and/or everything indexed at or below `path`; returns the count."""
-    from indexer.pipeline import remove_items
+    from indexer.maintenance import remove_items
 
     return remove_items(collection, ids, path)
 
 
 def check(collection: str | Path, repair: bool = False) -> dict:
     """Problems between index, metadata and stored inputs; with `repair`, fixed."""
-    from indexer.pipeline import check_collection
+    from indexer.maintenance import check_collection
 
     return check_collection(collection, repair)
 
@@ -176,7 +176,7 @@ class Collection:
             "items": len(self.store.index),
             "metadata_rows": len(labels),
             "labels": len(set(labels.values())),
-            "model": self.store.encoder.config.to_dict(),
+            "model": self.store.model_config,
         }
 
     def item(self, item_id: int) -> dict:

@@ -115,3 +115,37 @@ def test_text_collection(tmp_path):
         assert by_file[0].label == "hockey" and by_file[0].distance == 0
         with pytest.raises(semhash.SemhashError, match="text collection"):
             coll.search(np.zeros((28, 28), dtype=np.uint8))
+
+
+PROBE = """
+import sys
+from semhash.cli import cli
+try:
+    cli(sys.argv[1:], prog_name="semhash")
+except SystemExit as exc:
+    code = exc.code
+print("TORCH" if "torch" in sys.modules else "NO-TORCH", code)
+"""
+
+
+@pytest.mark.parametrize("args", [["info"], ["check"], ["info", "--json"]])
+def test_commands_without_a_model_do_not_import_torch(collection, args):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PROBE, args[0], str(collection), *args[1:]],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "NO-TORCH 0", done.stdout + done.stderr
+
+
+def test_remove_does_not_import_torch(tmp_path, collection):
+    import subprocess
+    import sys
+
+    shutil.copytree(collection, tmp_path / "c.semhash")
+    args = ["remove", str(tmp_path / "c.semhash"), "--id", "3", "-q"]
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "NO-TORCH 0", done.stdout + done.stderr
+    assert "NO-TORCH 1" in subprocess.run([sys.executable, "-c", PROBE, *args],
+                                          capture_output=True, text=True).stdout  # fmt: skip

@@ -1,0 +1,60 @@
+"""Keeping a collection in order without its model: remove items, check and repair.
+
+Nothing here imports torch unless a repair has to encode again, so `semhash remove` and
+`semhash check` start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.collection import Collection
+from retrieval.errors import SemhashError
+
+
+def remove_items(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
+    """Remove items by id and/or everything indexed at or below `path`; returns the count."""
+    coll = Collection.open(collection, write=True)
+    try:
+        wanted = [int(i) for i in ids]
+        missing = set(wanted) - set(coll.meta.get(wanted))
+        if missing:
+            raise SemhashError(f"id {min(missing)} is not in {collection}.")
+        if path is not None:
+            found = coll.meta.ids_under(str(Path(path).resolve()))
+            if not found:
+                raise SemhashError(f"nothing indexed in {collection} lies at or below {path}.")
+            wanted += found
+        n = coll.remove(wanted)
+        coll.log_event(f"removed {n} items")
+        return n
+    finally:
+        coll.close()
+
+
+def check_collection(collection: str | Path, repair: bool = False) -> dict:
+    """Problems found between index, metadata and stored inputs; with `repair`, fixed (a
+    collection too damaged to open is repaired first, then checked)."""
+    try:
+        coll = Collection.open(collection)
+    except SemhashError as exc:
+        if not repair:
+            raise
+        result = {"items": 0, "problems": {"cannot be opened": 1}, "opened": str(exc)}
+    else:
+        try:
+            coll.verify_model()
+            found = coll.problems()
+            result = {"items": len(coll.index), "problems": {k: len(v) for k, v in found.items()}}
+        finally:
+            coll.close()
+    if repair:
+        from indexer.pipeline import reread_stale  # reading files again needs the readers
+
+        coll = Collection.open(collection, write=True)  # opening for writing repairs
+        try:
+            result["repaired"] = {**coll.repairs, **reread_stale(coll)}
+            result["problems_after"] = {k: len(v) for k, v in coll.problems().items()}
+        finally:
+            coll.close()
+    return result
