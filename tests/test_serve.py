@@ -302,3 +302,24 @@ def test_bench_serve_runs_and_reports(collection, tmp_path):
     assert "one-shot `semhash search`" in (tmp_path / "serve-bench.md").read_text()
     bad = CliRunner().invoke(cli, ["bench-serve", str(collection), "--clients", "0"])
     assert bad.exit_code == 2 and "--clients must be at least 1" in bad.output
+
+
+def test_raw_baseline_index_is_kept_per_array_and_exact():
+    import gc
+
+    from query import baselines
+
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 256, (300, 49), dtype=np.uint8)
+    q = raw[[5, 77]]
+    brute = np.sqrt((((raw[None] / 255.0) - (q[:, None] / 255.0)) ** 2).sum(-1))
+    for _ in range(2):  # built once, then reused: the same exact answer
+        D, I = baselines.raw_l2(raw, q, 4)
+        assert (I[:, 0] == [5, 77]).all()
+        assert np.allclose(D, np.take_along_axis(brute, I, 1), atol=1e-4)
+        assert np.allclose(np.sort(brute, 1)[:, :4], D, atol=1e-4)
+    key = id(raw)
+    assert key in baselines._FLAT
+    del raw
+    gc.collect()
+    assert key not in baselines._FLAT  # dropped with its array
