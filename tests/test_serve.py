@@ -268,6 +268,30 @@ def test_reloads_after_index_and_writes_nothing(tmp_path, collection):
         assert 15 in [h["id"] for h in new["results"]]
 
 
+def test_requests_during_an_index_run_are_answered(tmp_path, collection):
+    import threading
+
+    folder = make_image_folder(tmp_path / "imgs", per_class=4, seed=7)
+    opts = fast_options()
+    opts.model_path, opts.chunk_size = collection / "model.pt", 2
+    path = tmp_path / "busy.semhash"
+    index_folder(folder, path, opts)
+    query = sorted(folder.rglob("*.png"))[0].read_bytes()
+    make_image_folder(tmp_path / "imgs" / "more", per_class=4, seed=8)
+    with TestClient(create_app([path]), raise_server_exceptions=False) as c:
+        run = threading.Thread(target=index_folder, args=(folder, path, opts))
+        run.start()
+        answers = []
+        while run.is_alive() or len(answers) < 5:
+            answers.append(c.post("/api/collections/busy/search", json={"id": len(answers) % 12}))
+            files = {"image": ("q.png", query, "image/png")}
+            answers.append(c.post("/api/collections/busy/search", files=files))
+        run.join()
+        assert [r.status_code for r in answers] == [200] * len(answers)
+        assert all(r.json()["results"] for r in answers)
+        assert c.get("/api/collections/busy").json()["items"] == 24
+
+
 def test_serve_refuses_bad_options(collection, tmp_path):
     def run(*args):
         return CliRunner().invoke(cli, ["serve", *map(str, args)])
