@@ -21,6 +21,7 @@ from semhash.server import create_app
 from semhash.server.routes import MAX_UPLOAD
 
 from .conftest import fast_options, make_image_folder, png_claiming_size
+from .test_serve_browser import free_port
 from .test_text import make_corpus
 
 
@@ -347,3 +348,26 @@ def test_raw_baseline_index_is_kept_per_array_and_exact():
     del raw
     gc.collect()
     assert key not in baselines._FLAT  # dropped with its array
+
+
+def test_serve_warns_off_loopback(collection, monkeypatch, caplog):
+    import faiss
+    import torch
+    import uvicorn
+
+    from semhash.server import run
+
+    ran, ready = [], []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: ran.append(sockets))
+    threads, omp = torch.get_num_threads(), faiss.omp_get_max_threads()
+    try:
+        run.serve(
+            [collection], "0.0.0.0", free_port(), on_ready=lambda url, names: ready.append(url)
+        )
+    finally:  # serve() puts this process's math on one thread
+        torch.set_num_threads(threads)
+        faiss.omp_set_num_threads(omp)
+    assert "not on loopback" in caplog.text and len(ran) == 1
+    assert ready[0].startswith("http://0.0.0.0:")
+    assert run.is_loopback("127.0.0.1") and run.is_loopback("::1") and run.is_loopback("localhost")
+    assert not run.is_loopback("0.0.0.0") and not run.is_loopback("example.org")
