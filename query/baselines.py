@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import weakref
+
 import faiss
 import numpy as np
 
 from retrieval.errors import SemhashError
+
+_FLAT: dict[int, faiss.IndexFlatL2] = {}  # id(raw array) -> its float index, while it lives
+KEEP_FLAT_BYTES = 1 << 30  # float indexes up to this size are kept (60k images: 188 MB)
+
+
+def _flat_l2(raw: np.ndarray, chunk: int) -> faiss.IndexFlatL2:
+    """The float index over `raw`, built once per array when small enough: a server that
+    keeps its stored inputs answers each baseline query without converting them again."""
+    key = id(raw)
+    if key in _FLAT:
+        return _FLAT[key]
+    index = faiss.IndexFlatL2(raw.shape[1])
+    for start in range(0, len(raw), chunk):
+        index.add(np.ascontiguousarray(raw[start : start + chunk], dtype=np.float32) / 255.0)
+    if raw.size * 4 <= KEEP_FLAT_BYTES:
+        _FLAT[key] = index
+        weakref.finalize(raw, _FLAT.pop, key, None)  # dropped with the array
+    return index
 
 
 def raw_l2(raw: np.ndarray | None, queries: np.ndarray, k: int, chunk: int = 65536):
@@ -13,9 +33,7 @@ def raw_l2(raw: np.ndarray | None, queries: np.ndarray, k: int, chunk: int = 655
     if raw is None or not len(raw):
         raise SemhashError("this collection keeps no raw data for the raw baseline.")
     dim = raw.shape[1]
-    index = faiss.IndexFlatL2(dim)
-    for start in range(0, len(raw), chunk):
-        index.add(np.ascontiguousarray(raw[start : start + chunk], dtype=np.float32) / 255.0)
+    index = _flat_l2(raw, chunk)
     q = np.ascontiguousarray(queries.reshape(len(queries), dim), dtype=np.float32) / 255.0
     D, I = index.search(q, min(k, len(raw)))
     return np.sqrt(np.maximum(D, 0)), I.astype(np.int64)

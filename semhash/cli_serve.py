@@ -10,7 +10,9 @@ from semhash.cli import cli, common
 
 
 @cli.command()
-@click.argument("collections", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument(
+    "collections", nargs=-1, required=True, metavar="COLLECTION...", type=click.Path(path_type=Path)
+)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (any but loopback is reachable by others).")  # fmt: skip
 @click.option("--port", default=8000, show_default=True, type=int, help="Port (1-65535).")

@@ -21,6 +21,7 @@ from semhash.server import create_app
 from semhash.server.routes import MAX_UPLOAD
 
 from .conftest import fast_options, make_image_folder, png_claiming_size
+from .test_serve_browser import free_port
 from .test_text import make_corpus
 
 
@@ -268,6 +269,30 @@ def test_reloads_after_index_and_writes_nothing(tmp_path, collection):
         assert 15 in [h["id"] for h in new["results"]]
 
 
+def test_requests_during_an_index_run_are_answered(tmp_path, collection):
+    import threading
+
+    folder = make_image_folder(tmp_path / "imgs", per_class=4, seed=7)
+    opts = fast_options()
+    opts.model_path, opts.chunk_size = collection / "model.pt", 2
+    path = tmp_path / "busy.semhash"
+    index_folder(folder, path, opts)
+    query = sorted(folder.rglob("*.png"))[0].read_bytes()
+    make_image_folder(tmp_path / "imgs" / "more", per_class=4, seed=8)
+    with TestClient(create_app([path]), raise_server_exceptions=False) as c:
+        run = threading.Thread(target=index_folder, args=(folder, path, opts))
+        run.start()
+        answers = []
+        while run.is_alive() or len(answers) < 5:
+            answers.append(c.post("/api/collections/busy/search", json={"id": len(answers) % 12}))
+            files = {"image": ("q.png", query, "image/png")}
+            answers.append(c.post("/api/collections/busy/search", files=files))
+        run.join()
+        assert [r.status_code for r in answers] == [200] * len(answers)
+        assert all(r.json()["results"] for r in answers)
+        assert c.get("/api/collections/busy").json()["items"] == 24
+
+
 def test_serve_refuses_bad_options(collection, tmp_path):
     def run(*args):
         return CliRunner().invoke(cli, ["serve", *map(str, args)])
@@ -302,3 +327,47 @@ def test_bench_serve_runs_and_reports(collection, tmp_path):
     assert "one-shot `semhash search`" in (tmp_path / "serve-bench.md").read_text()
     bad = CliRunner().invoke(cli, ["bench-serve", str(collection), "--clients", "0"])
     assert bad.exit_code == 2 and "--clients must be at least 1" in bad.output
+
+
+def test_raw_baseline_index_is_kept_per_array_and_exact():
+    import gc
+
+    from query import baselines
+
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 256, (300, 49), dtype=np.uint8)
+    q = raw[[5, 77]]
+    brute = np.sqrt((((raw[None] / 255.0) - (q[:, None] / 255.0)) ** 2).sum(-1))
+    for _ in range(2):  # built once, then reused: the same exact answer
+        D, I = baselines.raw_l2(raw, q, 4)
+        assert (I[:, 0] == [5, 77]).all()
+        assert np.allclose(D, np.take_along_axis(brute, I, 1), atol=1e-4)
+        assert np.allclose(np.sort(brute, 1)[:, :4], D, atol=1e-4)
+    key = id(raw)
+    assert key in baselines._FLAT
+    del raw
+    gc.collect()
+    assert key not in baselines._FLAT  # dropped with its array
+
+
+def test_serve_warns_off_loopback(collection, monkeypatch, caplog):
+    import faiss
+    import torch
+    import uvicorn
+
+    from semhash.server import run
+
+    ran, ready = [], []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: ran.append(sockets))
+    threads, omp = torch.get_num_threads(), faiss.omp_get_max_threads()
+    try:
+        run.serve(
+            [collection], "0.0.0.0", free_port(), on_ready=lambda url, names: ready.append(url)
+        )
+    finally:  # serve() puts this process's math on one thread
+        torch.set_num_threads(threads)
+        faiss.omp_set_num_threads(omp)
+    assert "not on loopback" in caplog.text and len(ran) == 1
+    assert ready[0].startswith("http://0.0.0.0:")
+    assert run.is_loopback("127.0.0.1") and run.is_loopback("::1") and run.is_loopback("localhost")
+    assert not run.is_loopback("0.0.0.0") and not run.is_loopback("example.org")

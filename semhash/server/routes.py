@@ -60,7 +60,8 @@ def describe(name: str, coll) -> dict:
         "labels": info["labels"], "model_type": info.get("model_type"),
         "model_fingerprint": info.get("model_fingerprint"),
         "backend": coll.store.backend, "default_strategy": default_strategy(len(coll)),
-        "image_size": model.get("image_size"), "channels": model.get("channels"),
+        "image_size": model.get("image_size") if coll.kind == "image" else None,
+        "channels": model.get("channels") if coll.kind == "image" else None,
         "updated_at": info.get("updated_at"), "info": info,
     }  # fmt: skip
 

@@ -6,6 +6,7 @@ const NAME = body.dataset.collection;
 const KIND = body.dataset.kind;
 const API = `/api/collections/${encodeURIComponent(NAME)}`;
 const $ = (id) => document.getElementById(id);
+const BASELINE_NAME = document.getElementById("baseline-title").textContent;
 
 // the current query: {image: Blob, label} | {text} | {id, label}
 let query = null;
@@ -54,31 +55,32 @@ async function search() {
   if (!query) return;
   const mine = ++generation;
   const how = controls();
+  const current = () => mine === generation;
   showError(null);
   body.classList.add("busy");
   $("status").textContent = "searching…";
-  try {
-    const jobs = [post(form(how, false))];
-    if (how.baseline) jobs.push(post(form(how, true)));
-    const [codes, raw] = await Promise.all(jobs);
-    if (mine !== generation) return;
-    render($("grid"), codes, how.radius);
+  const failed = (err) => { if (current()) showError(err.message); };
+  // each answer is shown as soon as it comes: the baseline may take longer
+  const codes = post(form(how, false)).then((answer) => {
+    if (!current()) return;
+    render($("grid"), answer, how.radius);
     $("codes-col").hidden = false;
-    $("baseline-col").hidden = !raw;
-    if (raw) render($("baseline-grid"), raw, null);
     const within = how.radius === null ? "" : ` within radius ${how.radius}`;
-    $("status").textContent =
-      `${codes.results.length} results${within} in ${codes.ms.toFixed(0)} ms` +
-      (raw ? ` · baseline ${raw.ms.toFixed(0)} ms` : "") +
-      " · click a result to search with it";
-  } catch (err) {
-    if (mine === generation) {
-      showError(err.message);
-      $("status").textContent = "";
-    }
-  } finally {
-    if (mine === generation) body.classList.remove("busy");
+    $("status").textContent = `${answer.results.length} results${within} in ` +
+      `${answer.ms.toFixed(0)} ms · click a result to search with it`;
+  }, failed);
+  $("baseline-col").hidden = !how.baseline;
+  const raw = !how.baseline ? Promise.resolve() : post(form(how, true)).then((answer) => {
+    if (!current()) return;
+    render($("baseline-grid"), answer, null);
+    $("baseline-title").textContent = `${BASELINE_NAME} · ${answer.ms.toFixed(0)} ms`;
+  }, failed);
+  if (how.baseline) {
+    $("baseline-grid").replaceChildren();
+    $("baseline-title").textContent = `${BASELINE_NAME} · searching…`;
   }
+  await Promise.all([codes, raw]);
+  if (current()) body.classList.remove("busy");
 }
 
 function render(grid, answer, radius) {
@@ -125,7 +127,8 @@ function card(hit, rank, method) {
   meta.className = "meta";
   const dist = document.createElement("span");
   dist.className = "distance";
-  dist.textContent = `${method === "hamming" ? "d" : method === "raw-l2" ? "L2" : "cos d"} ${hit.distance}`;
+  const shown = Number.isInteger(hit.distance) ? hit.distance : hit.distance.toFixed(2);
+  dist.textContent = `${method === "hamming" ? "d" : method === "raw-l2" ? "L2" : "cos d"} ${shown}`;
   const label = document.createElement("span");
   label.className = "label";
   label.textContent = hit.label;
