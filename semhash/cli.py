@@ -480,9 +480,10 @@ def _parsed(name: str):
               show_default=True, callback=_parsed("parse_methods"),
               help="Comma-separated: ae:FAMILY (binary codes), ae-rerank:FAMILY (a Hamming "
                    "shortlist re-ranked by the real code), ae-real:FAMILY (the code before "
-                   "thresholding), raw, lsh, pca, itq; FAMILY is a model type or all.")
+                   "thresholding), ae-tfidf:FAMILY (text: the shortlist re-ranked by TF-IDF), "
+                   "raw, lsh, pca, itq; FAMILY is a model type or all.")
 @click.option("--shortlist", default=1000, show_default=True,
-              help="ae-rerank: Hamming candidates re-ranked by the real-valued code.")
+              help="ae-rerank, ae-tfidf: Hamming candidates re-ranked.")
 @click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
               help="Folder for report.json, report.md and the plots.")
 @click.option("--epochs", default=None, type=int,
