@@ -91,8 +91,8 @@ class BenchOptions:
     queries: int = 1000
     seed: int = 0
     db_size: int = 0  # > 0: a seeded sample of this many database items
-    vocab: int = 2000  # text: vocabulary size, for the codes and TF-IDF alike
-    vocab_by: str = "df"  # text: rank words by document frequency or total count
+    vocab: int = 10_000  # text: vocabulary size, for the codes and TF-IDF alike
+    vocab_by: str = "count"  # text: rank words by total count or document frequency
     query_text: str = "post"  # 20news: the whole query post, or its Subject: line alone
     methods: list[Method] = field(default_factory=lambda: parse_methods(DEFAULT_METHODS))
     out: Path = Path("report")

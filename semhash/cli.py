@@ -77,8 +77,8 @@ def training_options(fn):
         click.option("--kind", type=click.Choice(["image", "text"]),
                      help="Collection kind (default: inferred from the files)."),
         click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
-        click.option("--vocab", default=2000, show_default=True, help="Vocabulary size (text)."),
-        click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df",
+        click.option("--vocab", default=10_000, show_default=True, help="Vocabulary size (text)."),
+        click.option("--vocab-by", type=click.Choice(["count", "df"]), default="count",
                      show_default=True, help="Rank words by document frequency or total "
                      "count (text)."),
         click.option("--model-type", default="", help="Autoencoder family (default: the kind's)."),
@@ -91,7 +91,7 @@ def training_options(fn):
 
 
 def _index_options(bits, epochs, kind, image_size, vocab, model_type, seed, device,
-                   vocab_by="df", **extra):  # fmt: skip
+                   vocab_by="count", **extra):  # fmt: skip
     from indexer.pipeline import IndexOptions
     from retrieval.sources import TrainSpec
     from retrieval.training import TrainConfig
@@ -468,9 +468,10 @@ def _parsed(name: str):
 @click.option("--seed", default=0, show_default=True, help="Seed for queries and training.")
 @click.option("--db-size", default=0, show_default=True,
               help="Keep a seeded sample of this many database items (0: all of them).")
-@click.option("--vocab", default=2000, show_default=True,
+@click.option("--vocab", default=10_000, show_default=True,
               help="Text: vocabulary size, for the codes and the TF-IDF baseline alike.")
-@click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df", show_default=True,
+@click.option("--vocab-by", type=click.Choice(["count", "df"]), default="count",
+              show_default=True,
               help="Text: rank words by document frequency or total count.")
 @click.option("--query-text", type=click.Choice(["post", "subject"]), default="post",
               show_default=True, help="20news: query with the whole post, or with its "
