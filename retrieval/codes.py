@@ -88,6 +88,7 @@ class HashEncoder:
     projection: np.ndarray | None = None  # (real dims, bits); None: each bit its own dim
     extra: dict = field(default_factory=dict)  # e.g. the vocabulary of a text model
     batch_size: int = 1024
+    train_info: dict = field(default_factory=dict)  # how it was trained (resolved TrainConfig)
 
     @property
     def config(self) -> ModelConfig:
@@ -157,7 +158,7 @@ class HashEncoder:
             else None,
             "projection": None if self.projection is None else torch.from_numpy(self.projection),
             "extra": self.extra,
-            "train": train_info or {},
+            "train": train_info or self.train_info,
             "versions": {"semhash": __version__, "torch": str(torch.__version__)},
         }
         buf = io.BytesIO()
@@ -181,4 +182,5 @@ class HashEncoder:
         model.to(resolve_device(str(device))).eval()
         th, proj = ckpt.get("thresholds"), ckpt.get("projection")
         return cls(model, None if th is None else th.numpy(),
-                   None if proj is None else proj.numpy(), ckpt.get("extra") or {})  # fmt: skip
+                   None if proj is None else proj.numpy(), ckpt.get("extra") or {},
+                   train_info=ckpt.get("train") or {})  # fmt: skip

@@ -80,9 +80,14 @@ def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, set
     if setup is not None:
         setup(model)
     info = train(model, data, spec.train, resolve_device(spec.device))
-    encoder = HashEncoder(model, extra=extra or {})
+    encoder = HashEncoder(model, extra=extra or {}, train_info=_jsonable(info))
     encoder.fit_thresholds(encoder.real(data, show_progress=True))
     return encoder, info
+
+
+def _jsonable(info: dict) -> dict:
+    """The training summary as the checkpoint keeps it (plain numbers and strings)."""
+    return {k: v for k, v in info.items() if isinstance(v, (int, float, str, dict))}
 
 
 class ImageSource:
