@@ -52,7 +52,7 @@ LAZY = {"IndexReport": "indexer.pipeline", "DuplicateGroup": "query.dedup",
 
 
 def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
-                  image_size: int = 0, vocab: int = 2000, vocab_by: str = "df",
+                  image_size: int = 0, vocab: int = 10_000, vocab_by: str = "count",
                   model_type: str = "", seed: int = 0,
                   device: str = "auto", include_hidden: bool = False, exclude=(), include=(),
                   follow_links: bool = False, **extra) -> IndexOptions:  # fmt: skip

@@ -6,6 +6,8 @@ Methods (`--methods`, comma-separated):
     ae-real:<family>  the same autoencoder's real-valued code before thresholding (Euclidean)
     ae-rerank:<family>  two stages: the `--shortlist` nearest codes by Hamming distance,
                       re-ranked by the Euclidean distance of the real-valued codes
+    ae-tfidf:<family>   text: the `--shortlist` nearest codes re-ranked by TF-IDF cosine
+                      (how `semhash search` answers short typed queries)
     raw               the raw data: pixels in [0, 1] (Euclidean), TF-IDF for text (cosine)
     lsh, pca, itq     classic binary codes fitted on the database features (Hamming)
 
@@ -33,13 +35,13 @@ from retrieval.progress import timed
 log = logging.getLogger(__name__)
 
 DEFAULT_METHODS = "ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
-AE_KINDS = ("ae", "ae-real", "ae-rerank")
+AE_KINDS = ("ae", "ae-real", "ae-rerank", "ae-tfidf")
 DEFAULT_BITS = "16,32,64,128"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # "ae", "ae-real", "ae-rerank", "raw", "lsh", "pca" or "itq"
+    kind: str  # "ae", "ae-real", "ae-rerank", "ae-tfidf", "raw", "lsh", "pca" or "itq"
     family: str = ""
 
     @property
@@ -65,7 +67,7 @@ def parse_methods(text: str) -> list[Method]:
         else:
             raise SemhashError(
                 f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, ae-rerank:FAMILY, "
-                "raw, lsh, pca or itq."
+                "ae-tfidf:FAMILY, raw, lsh, pca or itq."
             )
     return list(dict.fromkeys(out))
 
@@ -89,8 +91,8 @@ class BenchOptions:
     queries: int = 1000
     seed: int = 0
     db_size: int = 0  # > 0: a seeded sample of this many database items
-    vocab: int = 2000  # text: vocabulary size, for the codes and TF-IDF alike
-    vocab_by: str = "df"  # text: rank words by document frequency or total count
+    vocab: int = 10_000  # text: vocabulary size, for the codes and TF-IDF alike
+    vocab_by: str = "count"  # text: rank words by total count or document frequency
     query_text: str = "post"  # 20news: the whole query post, or its Subject: line alone
     methods: list[Method] = field(default_factory=lambda: parse_methods(DEFAULT_METHODS))
     out: Path = Path("report")

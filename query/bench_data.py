@@ -60,7 +60,7 @@ def cifar10(queries: int, seed: int) -> BenchData:
 QUERY_TEXTS = ("post", "subject")
 
 
-def newsgroups(queries: int, seed: int, vocab_size: int = 2000, vocab_by: str = "df",
+def newsgroups(queries: int, seed: int, vocab_size: int = 10_000, vocab_by: str = "count",
                query_text: str = "post") -> BenchData:  # fmt: skip
     """The project's fixed 20 Newsgroups split (`retrieval.datasets.newsgroups_split`):
     word counts over a vocabulary built from the database posts only (`vocab_size` words
@@ -165,7 +165,7 @@ def subset_database(data: BenchData, size: int, seed: int) -> BenchData:
 
 
 def load_bench_data(dataset: str, queries: int = 1000, seed: int = 0, db_size: int = 0,
-                    vocab_size: int = 2000, vocab_by: str = "df",
+                    vocab_size: int = 10_000, vocab_by: str = "count",
                     query_text: str = "post") -> BenchData:  # fmt: skip
     """A named data set (see `LOADERS`) or a folder path; `db_size` > 0 keeps a seeded
     sample of that many database items (the text vocabulary stays the full database's)."""

@@ -127,6 +127,23 @@ class RerankSpace(Space):
         return search
 
 
+@dataclass
+class TfidfRerankSpace(RerankSpace):
+    """Text: the `shortlist` nearest codes by Hamming distance re-ranked by TF-IDF cosine
+    (what `semhash search` does for short typed queries); `real_db`/`real_q` are the
+    L2-normalised sparse TF-IDF rows. Distances of the shortlist are 1 - cosine."""
+
+    def __post_init__(self):
+        Space.__post_init__(self)
+        self.real_db, self.real_q = self.real_db.tocsr(), self.real_q.tocsr()
+
+    def _real_distances(self, items: np.ndarray, query: np.ndarray) -> np.ndarray:
+        return 1.0 - (self.real_db[items] @ query.T).toarray().ravel().astype(np.float32)
+
+    def bytes_per_item(self) -> int:  # the code plus the stored sparse word weights
+        return self.db.shape[1] + int(8 * self.real_db.nnz / max(self.real_db.shape[0], 1))
+
+
 def curve_ks(n: int, points: int = 60) -> np.ndarray:
     """Cut-offs for the recall and precision-recall curves: log-spaced from 1 to n, plus the
     usual 10, 100 and 1000."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from query.bench_data import BenchData
-from query.bench_eval import RerankSpace, Space, score, time_queries
+from query.bench_eval import RerankSpace, Space, TfidfRerankSpace, score, time_queries
 from query.hashing import HASHERS
 from retrieval.errors import SemhashError
 from retrieval.progress import timed
@@ -64,6 +64,15 @@ def raw_features(data: BenchData) -> tuple[np.ndarray, np.ndarray, str]:
         out = [x.toarray() if sparse.issparse(x) else x for x in out]
         return out[0].astype(np.float32), out[1].astype(np.float32), "ip"
     raise SemhashError(f"unknown data kind {data.kind!r}.")
+
+
+def tfidf_sparse(data: BenchData):
+    """Sparse TF-IDF rows (sublinear tf, IDF of the database, L2-normalised): the raw
+    baseline's features, kept sparse for re-ranking."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(data.db_inputs)
+    return tfidf.transform(data.db_inputs), tfidf.transform(data.q_inputs)
 
 
 def hasher_row(name: str, bits: int, db: np.ndarray, q: np.ndarray, data: BenchData,
@@ -121,6 +130,15 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
         space = RerankSpace("hamming", codes_db, encoder.binarize(real_q), real_db=real_db,
                             real_q=real_q, shortlist=opts.shortlist)  # fmt: skip
         rows.append(_row(f"ae-rerank:{family}", bits, space, data, opts, timings,
+                         train=info["seconds"], encode=real_seconds + binarize_seconds,
+                         extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
+    if "ae-tfidf" in kinds:
+        if data.kind != "text":
+            raise SemhashError("ae-tfidf re-ranks by TF-IDF: it is for text data only.")
+        tf_db, tf_q = tfidf_sparse(data)
+        space = TfidfRerankSpace("hamming", codes_db, encoder.binarize(real_q), real_db=tf_db,
+                                 real_q=tf_q, shortlist=opts.shortlist)  # fmt: skip
+        rows.append(_row(f"ae-tfidf:{family}", bits, space, data, opts, timings,
                          train=info["seconds"], encode=real_seconds + binarize_seconds,
                          extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
     if "ae-real" in kinds:

@@ -14,7 +14,7 @@ import numpy as np
 
 from indexer.collection import Collection
 from indexer.strategies import StrategyParams
-from query import baselines
+from query import baselines, rerank
 from query.results import Hit, Queries, QueryResult
 from retrieval import text
 from retrieval.errors import SemhashError
@@ -109,15 +109,19 @@ def search(
     coll: Collection, queries: Queries, k: int | None = 10, radius: int | None = None,
     baseline: str | None = None, strategy: str | None = None,
     params: StrategyParams | None = None, stored: tuple | None = None,
+    rerank_short: bool = True,
 ) -> list[QueryResult]:  # fmt: skip
     """Nearest neighbours of each query: top-k, or all within `radius` (Hamming; at most k
     of them when k is given). `strategy` picks the index (flat, hash, ivf, hnsw; default by
     collection size), `params` its knobs; `stored`: (ids, inputs) of the live items for the
-    raw baseline, when the caller keeps them (else read from the collection)."""
+    raw baseline, when the caller keeps them (else read from the collection). Short text
+    queries (a few typed words) are answered by a Hamming shortlist re-ranked by TF-IDF
+    (`query.rerank`) unless `rerank_short` is off or a radius is asked for."""
     if k is not None and k < 1:
         raise SemhashError("-k must be at least 1.")
     if not queries.names:
         return []
+    reranked = np.zeros(0, np.int64)  # rows of the short text queries re-ranked by TF-IDF
     if baseline is not None:
         if baseline not in BASELINES:
             raise SemhashError(
@@ -137,15 +141,19 @@ def search(
             pairs = [(d[:k], i[:k]) for d, i in index.range_search(codes, radius)]
         else:
             pairs = list(zip(*index.search(codes, k or 10), strict=True))
+        if coll.kind == "text" and rerank_short and radius is None:
+            pairs, reranked = rerank.rerank_short_queries(
+                coll, index, queries.inputs, codes, pairs, k or 10
+            )
         method = "hamming"
     rows = coll.meta.get(np.unique(np.concatenate([i for _, i in pairs])))
     out = []
-    for name, (dist, ids) in zip(queries.names, pairs, strict=True):
+    for n, (name, (dist, ids)) in enumerate(zip(queries.names, pairs, strict=True)):
         hits = [
             Hit(int(i), rows[i].path, _num(d), rows[i].label, rows[i].title)
             for d, i in zip(dist, ids, strict=True) if int(i) in rows
         ]  # fmt: skip
-        out.append(QueryResult(name, hits, method))
+        out.append(QueryResult(name, hits, "hamming+tfidf" if n in reranked else method))
     return out
 
 

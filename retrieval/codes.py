@@ -54,6 +54,19 @@ def hamming(a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
     return out
 
 
+def split_points(values: np.ndarray, quantiles) -> np.ndarray:
+    """Thresholds that put a share `q` of `values` (N, D) below them, column by column, each
+    placed midway in the gap between two neighbouring values rather than on a value: an
+    item's code then does not flip when it is encoded alone instead of in a batch (matrix
+    products round differently by batch size, in the last bits)."""
+    values = np.sort(np.asarray(values, dtype=np.float64), axis=0)
+    n = len(values)
+    if n < 2:
+        return np.repeat(values[:1], len(np.atleast_1d(quantiles)), axis=0)
+    ks = np.clip(np.rint(np.asarray(quantiles, dtype=np.float64) * n).astype(int), 1, n - 1)
+    return (values[ks - 1] + values[ks]) / 2
+
+
 def thermometer(real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """(projection (D, bits), thresholds (bits,)) of thermometer codes on the principal
     components of `real`. Bits are handed out one at a time to the component whose
@@ -72,7 +85,7 @@ def thermometer(real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     used = np.flatnonzero(alloc)
     projected = real @ vectors[:, used]
     thresholds = np.concatenate([
-        np.quantile(projected[:, j], np.arange(1, t + 1) / (t + 1))
+        split_points(projected[:, j], np.arange(1, t + 1) / (t + 1))
         for j, t in enumerate(alloc[used])
     ])  # fmt: skip
     projection = vectors[:, np.repeat(used, alloc[used])]
@@ -88,6 +101,7 @@ class HashEncoder:
     projection: np.ndarray | None = None  # (real dims, bits); None: each bit its own dim
     extra: dict = field(default_factory=dict)  # e.g. the vocabulary of a text model
     batch_size: int = 1024
+    train_info: dict = field(default_factory=dict)  # how it was trained (resolved TrainConfig)
 
     @property
     def config(self) -> ModelConfig:
@@ -120,7 +134,7 @@ class HashEncoder:
         elif mode == "thermometer":
             self.projection, self.thresholds = thermometer(real, self.bits)
         else:
-            self.thresholds = np.median(real, axis=0).astype(np.float32)
+            self.thresholds = split_points(real, [0.5])[0].astype(np.float32)
         return self.thresholds
 
     def binarize(self, real: np.ndarray) -> np.ndarray:
@@ -157,7 +171,7 @@ class HashEncoder:
             else None,
             "projection": None if self.projection is None else torch.from_numpy(self.projection),
             "extra": self.extra,
-            "train": train_info or {},
+            "train": train_info or self.train_info,
             "versions": {"semhash": __version__, "torch": str(torch.__version__)},
         }
         buf = io.BytesIO()
@@ -181,4 +195,5 @@ class HashEncoder:
         model.to(resolve_device(str(device))).eval()
         th, proj = ckpt.get("thresholds"), ckpt.get("projection")
         return cls(model, None if th is None else th.numpy(),
-                   None if proj is None else proj.numpy(), ckpt.get("extra") or {})  # fmt: skip
+                   None if proj is None else proj.numpy(), ckpt.get("extra") or {},
+                   train_info=ckpt.get("train") or {})  # fmt: skip

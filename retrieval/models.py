@@ -96,7 +96,8 @@ def shift_and_flip(x: torch.Tensor, shift: int) -> torch.Tensor:
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """A host batch onto `device`; to a GPU through pinned memory, without waiting for it."""
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    array = np.ascontiguousarray(array)
+    tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
     if device.type != "cuda":
         return tensor
     return tensor.pin_memory().to(device, non_blocking=True)

@@ -35,8 +35,8 @@ class TrainSpec:
     bits: int = 64
     model_type: str = ""  # "" = the kind's default
     image_size: int = 0  # 0: 28 for grayscale collections, 32 for colour ones
-    vocab: int = 2000
-    vocab_by: str = "df"  # rank words by document frequency ("df") or total count ("count")
+    vocab: int = 10_000
+    vocab_by: str = "count"  # rank words by total count ("count") or document frequency ("df")
     device: str = "auto"
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -57,9 +57,14 @@ def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, set
     if setup is not None:
         setup(model)
     info = train(model, data, spec.train, resolve_device(spec.device))
-    encoder = HashEncoder(model, extra=extra or {})
+    encoder = HashEncoder(model, extra=extra or {}, train_info=_jsonable(info))
     encoder.fit_thresholds(encoder.real(data, show_progress=True))
     return encoder, info
+
+
+def _jsonable(info: dict) -> dict:
+    """The training summary as the checkpoint keeps it (plain numbers and strings)."""
+    return {k: v for k, v in info.items() if isinstance(v, (int, float, str, dict))}
 
 
 class Source:
@@ -250,10 +255,13 @@ def train_count_encoder(counts, words: list[str], spec: TrainSpec) -> tuple[Hash
 # The recipe that measured best on 20 Newsgroups (see README): straight-through Bernoulli
 # codes, half of the words dropped from the input, a light bit-balance penalty, median
 # thresholds (the image models' thermometer quantiser measured P@100 0.433 against the
-# median's 0.461 on the same 64-bit model: these codes are near-binary already).
+# median's 0.461 on the same 64-bit model: these codes are near-binary already), and the
+# log-linear decoder of VDSH/NASH (softmax of a linear map of the code), which with 10,000
+# words ranked by total count lifted 64-bit P@100 from 0.470 (2,000 words by document
+# frequency, one hidden decoder layer) to 0.569.
 TEXT_DEFAULTS = {
     "hidden": 500, "corruption": "mask", "corruption_level": 0.5, "code_layer": "bernoulli",
-    "balance_weight": 0.1, "threshold": "median",
+    "balance_weight": 0.1, "threshold": "median", "decoder_layers": 0,
 }  # fmt: skip
 SOURCES = {"image": ImageSource, "text": TextSource}
 

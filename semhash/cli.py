@@ -77,8 +77,8 @@ def training_options(fn):
         click.option("--kind", type=click.Choice(["image", "text"]),
                      help="Collection kind (default: inferred from the files)."),
         click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
-        click.option("--vocab", default=2000, show_default=True, help="Vocabulary size (text)."),
-        click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df",
+        click.option("--vocab", default=10_000, show_default=True, help="Vocabulary size (text)."),
+        click.option("--vocab-by", type=click.Choice(["count", "df"]), default="count",
                      show_default=True, help="Rank words by document frequency or total "
                      "count (text)."),
         click.option("--model-type", default="", help="Autoencoder family (default: the kind's)."),
@@ -109,7 +109,7 @@ LISTING_OPTIONS = [
 
 def _settings(bits, epochs, kind, image_size, vocab, model_type, seed, device,
               include_hidden, exclude, include, follow_links, workers,
-              vocab_by="df") -> dict:  # fmt: skip
+              vocab_by="count") -> dict:  # fmt: skip
     """The training and listing options as keyword settings of `semhash.index` /
     `semhash.train`."""
     return dict(bits=bits, epochs=epochs, kind=kind, image_size=image_size, vocab=vocab,
@@ -486,9 +486,10 @@ def _parsed(name: str):
 @click.option("--seed", default=0, show_default=True, help="Seed for queries and training.")
 @click.option("--db-size", default=0, show_default=True,
               help="Keep a seeded sample of this many database items (0: all of them).")
-@click.option("--vocab", default=2000, show_default=True,
+@click.option("--vocab", default=10_000, show_default=True,
               help="Text: vocabulary size, for the codes and the TF-IDF baseline alike.")
-@click.option("--vocab-by", type=click.Choice(["df", "count"]), default="df", show_default=True,
+@click.option("--vocab-by", type=click.Choice(["count", "df"]), default="count",
+              show_default=True,
               help="Text: rank words by document frequency or total count.")
 @click.option("--query-text", type=click.Choice(["post", "subject"]), default="post",
               show_default=True, help="20news: query with the whole post, or with its "
@@ -498,9 +499,10 @@ def _parsed(name: str):
               show_default=True, callback=_parsed("parse_methods"),
               help="Comma-separated: ae:FAMILY (binary codes), ae-rerank:FAMILY (a Hamming "
                    "shortlist re-ranked by the real code), ae-real:FAMILY (the code before "
-                   "thresholding), raw, lsh, pca, itq; FAMILY is a model type or all.")
+                   "thresholding), ae-tfidf:FAMILY (text: the shortlist re-ranked by TF-IDF), "
+                   "raw, lsh, pca, itq; FAMILY is a model type or all.")
 @click.option("--shortlist", default=1000, show_default=True,
-              help="ae-rerank: Hamming candidates re-ranked by the real-valued code.")
+              help="ae-rerank, ae-tfidf: Hamming candidates re-ranked.")
 @click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
               help="Folder for report.json, report.md and the plots.")
 @click.option("--epochs", default=None, type=int,

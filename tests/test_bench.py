@@ -153,11 +153,18 @@ def test_text_autoencoder_bench(tmp_path):
                      sparse.csr_matrix(counts[200:]), labels[200:], ["a", "b", "c"],
                      vocab=[f"w{i}" for i in range(60)])  # fmt: skip
     opts = BenchOptions(dataset="toy-text", bits=[16], epochs=30, out=tmp_path / "r",
-                        methods=parse_methods("ae:conv-dae,ae-real:conv-dae,raw"))  # fmt: skip
+                        methods=parse_methods("ae:conv-dae,ae-real:conv-dae,ae-tfidf:conv-dae,raw"),
+                        shortlist=40)  # fmt: skip
     report = bench(data, opts)
     methods = [r["method"] for r in report.rows]
-    assert methods == ["ae:bow-ae", "ae-real:bow-ae", "raw"]
+    assert methods == ["ae:bow-ae", "ae-real:bow-ae", "ae-tfidf:bow-ae", "raw"]
     assert report.rows[0]["p@10"] > 0.5  # three topics: chance is about 1/3
+    assert report.rows[2]["p@10"] > 0.5 and report.rows[2]["shortlist"] == 40
+    with pytest.raises(SemhashError, match="text data only"):
+        images = BenchData("image", np.zeros((20, 1, 8, 8), np.uint8), np.arange(20) % 2,
+                           np.zeros((2, 1, 8, 8), np.uint8), np.arange(2), ["a", "b"])  # fmt: skip
+        bench(images, BenchOptions(dataset="t", bits=[8], epochs=1, out=tmp_path / "i",
+                                   methods=parse_methods("ae-tfidf:conv-dae")))  # fmt: skip
 
 
 def test_rerank_space_by_hand():

@@ -136,3 +136,12 @@ def test_thermometer_encoder_round_trip(trained, tmp_path):
 def test_unknown_threshold_is_a_user_error():
     with pytest.raises(SemhashError, match="unknown threshold"):
         build_model(ModelConfig(threshold="mean"))
+
+
+def test_split_points_sit_between_values():
+    from retrieval.codes import split_points
+
+    values = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [5.0, 50.0]])
+    assert split_points(values, [0.5]).tolist() == [[2.5, 25.0]]  # 2 below, 3 above
+    assert split_points(values[:, 0], [0.2, 0.8]).tolist() == [1.5, 4.5]
+    assert split_points(values[:1], [0.5]).tolist() == [[1.0, 10.0]]  # one item: its value

@@ -255,3 +255,27 @@ def test_bow_model_weightings_and_decoder_depths():
     for bad in ({"input_weighting": "bm25"}, {"decoder_layers": 9}):
         with pytest.raises(SemhashError):
             ModelConfig(model_type="bow-ae", kind="text", vocab_size=30, **bad).validate()
+
+
+def test_short_typed_query_is_a_hamming_shortlist_reranked_by_tfidf(text_collection):
+    """90 posts < the 1,000-item shortlist: the re-ranked answer must be the TF-IDF cosine
+    ranking of the whole collection (brute force), with the same distances."""
+    from indexer.collection import Collection
+    from query.search import search, text_query
+
+    coll = Collection.open(text_collection)
+    query = text_query(coll, "shuttle launch into orbit")
+    ranked = search(coll, query, k=20)[0]
+    brute = search(coll, query, k=20, baseline="raw")[0]
+    assert ranked.method == "hamming+tfidf" and brute.method == "tfidf-cosine"
+    assert [h.distance for h in ranked.results] == pytest.approx(
+        [h.distance for h in brute.results], abs=1e-4
+    )
+    top = [h.id for h in ranked.results if h.distance < 1 - 1e-4]  # non-zero cosine
+    assert top == [h.id for h in brute.results][: len(top)] and len(top) >= 10
+    assert sum(h.label == "space" for h in ranked.results[:10]) == 10
+    plain = search(coll, query, k=20, rerank_short=False)[0]
+    assert plain.method == "hamming" and all(isinstance(h.distance, int) for h in plain.results)
+    # a whole post is not short: plain Hamming search
+    long_query = text_query(coll, TOPICS["cooking"] + " " + TOPICS["hockey"])  # 20 words
+    assert search(coll, long_query, k=5)[0].method == "hamming"

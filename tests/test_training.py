@@ -55,3 +55,18 @@ def test_training_runs_the_resolved_steps_and_reports_them():
     assert info["train_config"]["steps"] == 9 and info["train_config"]["lr"] > 0
     assert info["device"].startswith("cpu")
     assert isinstance(info["final"]["loss"], float)
+
+
+def test_the_collections_checkpoint_keeps_the_resolved_budget(tmp_path):
+    from retrieval.codes import HashEncoder
+    from retrieval.sources import TrainSpec, train_image_encoder
+
+    images = np.random.default_rng(0).integers(0, 255, (40, 1, 8, 8), dtype=np.uint8)
+    spec = TrainSpec(bits=8, train=TrainConfig(steps=3, batch_size=16))
+    encoder, _ = train_image_encoder(images, spec)
+    encoder.save(tmp_path / "m.pt")  # as Collection.create saves it: no explicit info
+    saved = HashEncoder.load(tmp_path / "m.pt").train_info
+    assert saved["steps"] == 3 and saved["train_config"]["steps"] == 3
+    assert saved["train_config"]["min_steps"] == KIND_DEFAULTS["image"]["min_steps"]
+    rebuilt = TrainConfig(**saved["train_config"])  # the dataclass round trip
+    assert rebuilt.resolved("image", 40) == rebuilt
