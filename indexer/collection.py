@@ -82,7 +82,7 @@ def open_metadata(path: Path, stored: str, given: str | None = None,
         where = safe_url(stored) if stored else "its own SQLite file"
         raise SemhashError(f"{path} keeps its metadata in {where}, not in {safe_url(given)}.")
     url = given or (env if stored and env and safe_url(env) == safe_url(stored) else own)
-    held = info is not None and (info.get("count", 0) > 0 or RawStore(path / RAW).chunks())
+    held = info is not None and info.get("count", 0) > 0  # committed items at the last write
     if held and not stored and not given and not (path / DB).is_file():
         raise repair.lost_metadata(path, info, DB)  # not created empty: nothing to guess from
     try:
@@ -209,8 +209,7 @@ class Collection:
         except IndexLost as exc:
             if not write or uri:
                 meta.close()
-                raise SemhashError(f"{exc} `semhash check --repair {path}` rebuilds the codes "
-                                   "from the model and the stored inputs.") from None  # fmt: skip
+                raise SemhashError(f"{exc} {_lost_hint(path, info, uri)}") from None
             index, lost = cls._new_index(path, info), str(exc)
         if index.bits != info["bits"]:
             meta.close()
@@ -346,6 +345,7 @@ class Collection:
         self.index.add(chunk.codes, chunk.ids)
         self.index.save(self.path / INDEX)
         self.meta.commit(chunk.new_rows, chunk.changed_rows, {"raw_seq": seq})
+        self.save_info()  # the count of committed items: evidence if the metadata is lost
 
     def remove(self, ids) -> int:
         """Soft-delete rows, then drop their codes from the index."""
@@ -419,14 +419,14 @@ class Collection:
         return ids, self.inputs(ids) if len(ids) else None
 
     def save_info(self) -> None:
-        self.info["count"] = len(self.index)
+        self.info["count"] = self.meta.count()
         self.info["updated_at"] = _now()
         self.info["versions"] = {"semhash": __version__, "faiss": faiss.__version__,
                                  "torch": str(torch.__version__)}  # fmt: skip
         atomic_write(self.path / SIDECAR, json.dumps(self.info, indent=2).encode())
 
     def log_event(self, text: str) -> None:
-        with open(self.path / LOG, "a", encoding="utf-8") as fh:
+        with open(self.path / LOG, "a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(f"{_now()} {text}\n")
 
     def __enter__(self) -> Collection:
@@ -446,8 +446,19 @@ class Collection:
             self._lock = None
 
 
+def _lost_hint(path: Path, info: dict, uri: str | None) -> str:
+    if uri:
+        where = (info.get("backend") or {}).get("uri")
+        return f"Give the --uri where its codes live ({SIDECAR} records {where})."
+    return f"`semhash check --repair {path}` rebuilds the codes from the model and stored inputs."
+
+
 def _acquire(path: Path) -> int:
-    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SemhashError(f"{path} cannot be written ({exc.strerror}); searching it works, "
+                           "changing it needs a writable folder.") from None  # fmt: skip
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -21,6 +21,7 @@ import numpy as np
 from retrieval.errors import IndexLost, SemhashError
 
 log = logging.getLogger(__name__)
+QUIET = "pymilvus.client.iterator.query_iterator"  # warns on every iterator over Milvus Lite
 
 MAX_TOPK = 16384  # Milvus's largest limit per search
 BATCH = 5000
@@ -101,6 +102,7 @@ class MilvusIndex:
             raise SemhashError(
                 "the milvus backend needs pymilvus: pip install 'semantic-hashing[milvus]'."
             ) from None
+        logging.getLogger(QUIET).setLevel(logging.ERROR)  # after pymilvus set up its loggers
         self.bits, self.uri, self.name, self.lite = bits, uri, name, is_lite(uri)
         if self.lite and not create and not Path(uri).exists():
             raise IndexLost(f"the Milvus Lite data {uri} does not exist.")

@@ -9,6 +9,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 from query.search import QueryResult
+from retrieval.errors import SemhashError
+from retrieval.fsutil import check_writable
 
 THUMB = 96
 
@@ -50,6 +52,17 @@ def _thumb(path: str, size: int = THUMB) -> Image.Image:
             return ImageOps.pad(img, (size, size), color=(255, 255, 255))
     except (OSError, ValueError):
         return Image.new("RGB", (size, size), (200, 200, 200))
+
+
+def check_sheet(out: str | Path) -> None:
+    """Refuse a contact-sheet path Pillow cannot write, before any search is done."""
+    out = Path(out)
+    if out.is_dir():
+        raise SemhashError(f"--sheet {out} is a folder; give a file name such as sheet.png.")
+    formats = Image.registered_extensions()
+    if formats.get(out.suffix.lower()) not in Image.SAVE:
+        raise SemhashError(f"--sheet {out} needs an image extension such as .png or .jpg.")
+    check_writable(out, "--sheet")
 
 
 def contact_sheet(results: list[QueryResult], out: str | Path, per_row: int = 10) -> Path:

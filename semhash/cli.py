@@ -28,6 +28,11 @@ class SemhashGroup(click.Group):
             return super().invoke(ctx)
         except SemhashError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a read-only folder, a full disk: one sentence too
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(
+                f"cannot write or read{where}: {exc.strerror or exc}."
+            ) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
 
@@ -35,11 +40,14 @@ class SemhashGroup(click.Group):
 def _setup(quiet: bool, verbose: bool) -> None:
     from retrieval.progress import set_progress
 
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as \xNN
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for noisy in ("PIL", "matplotlib", "faiss.loader", "pymilvus"):
+    for noisy in ("PIL", "matplotlib", "faiss.loader", "pymilvus", "milvus_lite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Milvus Lite's in-process gRPC server logs a traceback for an optional call it lacks
     logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -303,6 +311,8 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
         raise SemhashError("give exactly one of --query, --text or --id.")
     if radius is not None and baseline:
         raise SemhashError("--radius applies to codes only, not to --baseline.")
+    if sheet:
+        render.check_sheet(sheet)
     with Collection.open(collection, device, uri=uri) as coll:
         if backend and backend != coll.backend:
             raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {backend}.")
@@ -314,7 +324,7 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
             queries = s.text_query(coll, query_text)
         else:
             queries = s.load_queries(coll, query_path)
-        k = k if k or radius is not None else 10
+        k = k if k is not None or radius is not None else 10
         results = s.search(coll, queries, k=k, radius=radius, baseline=baseline,
                            strategy=strategy, params=_strategy_params(**knobs))  # fmt: skip
     click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
@@ -403,11 +413,12 @@ def evaluate(collection, folder, limit, seed, as_json):
 
     with Collection.open(collection) as coll:
         result = evaluate_folder(coll, folder, limit, seed)
+        items = len(coll.index)  # while open: a Milvus index cannot count once closed
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:
         raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
-        click.echo(f"{result['queries']} queries, {len(coll.index)} items, relevant = same label")
+        click.echo(f"{result['queries']} queries, {items} items, relevant = same label")
         for name, label in (("codes", f"{coll.bits}-bit codes"), ("raw", raw_name)):
             m = result[name]
             click.echo(f"  {label:18} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
