@@ -35,7 +35,13 @@ import torch
 from sqlalchemy import make_url
 
 from indexer import repair
-from indexer.backends import CodeIndex, backend_info, new_code_index, open_code_index
+from indexer.backends import (
+    CodeIndex,
+    backend_info,
+    new_code_index,
+    open_code_index,
+    resolved_backend,
+)
 from indexer.layout import DB, FORMAT, INDEX, LITE_FILE, LOCK, LOG, MODEL, RAW, SIDECAR
 from indexer.metadata import MetadataStore, safe_url
 from indexer.raw_store import RawStore
@@ -162,7 +168,7 @@ class Collection:
             "created_at": _now(),
         }  # fmt: skip
         encoder.save(path / MODEL)
-        index = new_code_index(encoder.bits, where)
+        index = new_code_index(encoder.bits, resolved_backend(where, path))
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), True, lock)
         index.save(path / INDEX)
         coll.save_info()  # the sidecar last: until it exists this is no collection
@@ -226,14 +232,17 @@ class Collection:
 
     @staticmethod
     def _open_index(path: Path, info: dict, write: bool, uri: str | None) -> CodeIndex:
-        backend = info.get("backend") or {"name": "faiss"}
+        backend = resolved_backend(info.get("backend"), path)
         try:
             return open_code_index(info["bits"], backend, path / INDEX, uri)
         except IndexLost:
             raise
-        except SemhashError:
+        except SemhashError as exc:
             own_lite = backend.get("uri") == str((path / LITE_FILE).resolve())
-            if write and not uri and own_lite and not repair.milvus_lite_busy(path / LITE_FILE):
+            if own_lite and not write and not repair.milvus_lite_busy(exc):
+                raise SemhashError(f"{exc} `semhash check --repair {path}` rebuilds the codes "
+                                   "from the model and stored inputs.") from None  # fmt: skip
+            if write and not uri and own_lite and not repair.milvus_lite_busy(exc):
                 raise IndexLost(
                     f"the Milvus Lite data {path / LITE_FILE} cannot be read."
                 ) from None
@@ -242,7 +251,7 @@ class Collection:
     @staticmethod
     def _new_index(path: Path, info: dict) -> CodeIndex:
         """An empty index in place of a lost one (a damaged file or folder set aside)."""
-        backend = info.get("backend") or {"name": "faiss"}
+        backend = resolved_backend(info.get("backend"), path)
         if backend["name"] == "faiss":
             repair.set_aside(path / INDEX)
         elif backend.get("uri") == str((path / LITE_FILE).resolve()):

@@ -567,3 +567,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+from semhash import cli_milvus  # noqa: E402,F401

@@ -108,9 +108,9 @@ def test_wrong_uri_and_server_down(reference, milvus_server, tmp_path):
     index_folder(folder, coll, opts)
     empty = semhash("search", coll, "--id", 1, "--uri", tmp_path / "empty.db", ok=False)
     assert "does not exist" in empty.stderr and milvus_server.uri in empty.stderr
-    lite = tmp_path / "other" / "m.db"
-    opts = IndexOptions(model_path=model, backend="milvus", uri=str(lite))
-    index_folder(folder, tmp_path / "o.semhash", opts)
+    lite = tmp_path / "other" / "m.db"  # another process's Lite data: not held open here
+    semhash("index", folder, "-c", tmp_path / "o.semhash", "--model", model, "--backend",
+            "milvus", "--uri", lite, "-q")  # fmt: skip
     other = semhash("search", coll, "--id", 1, "--uri", lite, ok=False)
     assert "holds no collection" in other.stderr
     down = semhash("search", coll, "--id", 1, "--uri", "http://127.0.0.1:9", ok=False)
