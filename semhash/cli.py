@@ -261,7 +261,8 @@ def check(collection, repair, as_json):
     for name, n in result["problems"].items():
         click.echo(f"  {name}: {n}")
     if repair:
-        click.echo(f"repaired: {result['repaired']}")
+        done = {name: n for name, n in result["repaired"].items() if n}
+        click.echo(f"repaired: {done or 'nothing to repair'}")
     after = result.get("problems_after", result["problems"])
     if any(after.values()):
         raise SemhashError("the collection has problems; run `semhash check --repair`.")
