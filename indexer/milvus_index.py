@@ -113,7 +113,10 @@ def collection_name(stem: str, tag: str) -> str:
 
 
 class MilvusIndex:
-    """A Milvus collection of (int64 id, code) rows."""
+    """A Milvus collection of (int64 id, code) rows. Searches use the collection's Strong
+    consistency (every committed write is seen) unless `consistency` names another level."""
+
+    consistency: str | None = None
 
     def __init__(self, bits: int, uri: str, name: str, index_type: str = "flat", nlist=1024,
                  create: bool = True):  # fmt: skip
@@ -281,9 +284,10 @@ class MilvusIndex:
 
     def _search(self, codes: np.ndarray, k: int) -> list[list[tuple[int, int]]]:
         metric = "IP" if self.lite else "HAMMING"
+        extra = {"consistency_level": self.consistency} if self.consistency else {}
         res = self.client.search(
             self.name, data=self._vectors(codes), limit=k, anns_field="code",
-            search_params={"metric_type": metric}, output_fields=["id"],
+            search_params={"metric_type": metric}, output_fields=["id"], **extra,
         )  # fmt: skip
         return [[(self._hamming(h["distance"]), int(h["id"])) for h in row] for row in res]
 

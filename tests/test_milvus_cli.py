@@ -116,3 +116,16 @@ def test_wrong_uri_and_server_down(reference, milvus_server, tmp_path):
     down = semhash("search", coll, "--id", 1, "--uri", "http://127.0.0.1:9", ok=False)
     assert "cannot reach the Milvus server" in down.stderr
     assert not (tmp_path / "empty.db").exists()  # looking created nothing
+
+
+def test_bench_milvus_measures_the_server_against_faiss(milvus_server):
+    """`semhash bench-milvus` on seeded codes: the server gives FAISS's exact distances."""
+    from query.scale_milvus import as_table, measure
+
+    from .test_binary_index import seeded_codes
+
+    row = measure(seeded_codes(3000, 64, 3), seeded_codes(12, 64, 4), milvus_server.uri)
+    assert row["same_distances"] and row["n"] == 3000
+    assert row["milvus"]["recall"] == row["faiss_flat"]["recall"] == 1.0
+    assert row["milvus"]["queries"] == 12 and row["milvus"]["ms_p50"] > 0
+    assert "Milvus Strong" in as_table({"rows": [row]})
