@@ -43,11 +43,27 @@ def backend_info(backend: str, uri: str | None, folder: Path) -> dict:
         return {"name": "faiss"}
     from indexer.milvus_index import collection_name, is_lite
 
-    uri = uri or str(folder / LITE_FILE)
-    if is_lite(uri):
+    if not uri:  # the collection's own Lite data, recorded relative: the folder may move
+        uri = LITE_FILE
+    elif is_lite(uri):
         uri = str(Path(uri).resolve())
     return {"name": "milvus", "uri": uri,
             "collection": collection_name(folder.name, uuid.uuid4().hex[:8])}  # fmt: skip
+
+
+def resolved_backend(backend: dict | None, folder: Path) -> dict:
+    """The sidecar's backend entry with a relative Milvus Lite path made absolute."""
+    backend = dict(backend or {"name": "faiss"})
+    uri = backend.get("uri")
+    if backend["name"] == "milvus" and uri and is_lite_uri(uri) and not Path(uri).is_absolute():
+        backend["uri"] = str((folder / uri).resolve())
+    return backend
+
+
+def is_lite_uri(uri: str) -> bool:
+    from indexer.milvus_index import is_lite
+
+    return is_lite(uri)
 
 
 def new_code_index(bits: int, backend: dict) -> CodeIndex:

@@ -37,7 +37,13 @@ import numpy as np
 from sqlalchemy import make_url
 
 from indexer import repair
-from indexer.backends import CodeIndex, backend_info, new_code_index, open_code_index
+from indexer.backends import (
+    CodeIndex,
+    backend_info,
+    new_code_index,
+    open_code_index,
+    resolved_backend,
+)
 from indexer.layout import DB, FORMAT, INDEX, LITE_FILE, LOCK, LOG, MODEL, RAW, SIDECAR
 from indexer.metadata import MetadataStore, safe_url
 from indexer.raw_store import RawStore
@@ -86,7 +92,7 @@ def open_metadata(path: Path, stored: str, given: str | None = None,
         where = safe_url(stored) if stored else "its own SQLite file"
         raise SemhashError(f"{path} keeps its metadata in {where}, not in {safe_url(given)}.")
     url = given or (env if stored and env and safe_url(env) == safe_url(stored) else own)
-    held = info is not None and (info.get("count", 0) > 0 or RawStore(path / RAW).chunks())
+    held = info is not None and info.get("count", 0) > 0  # committed items at the last write
     if held and not stored and not given and not (path / DB).is_file():
         raise repair.lost_metadata(path, info, DB)  # not created empty: nothing to guess from
     try:
@@ -196,7 +202,7 @@ class Collection:
             "created_at": _now(),
         }  # fmt: skip
         encoder.save(path / MODEL)
-        index = new_code_index(encoder.bits, where)
+        index = new_code_index(encoder.bits, resolved_backend(where, path))
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), True, lock)
         index.save(path / INDEX)
         coll.save_info()  # the sidecar last: until it exists this is no collection
@@ -232,8 +238,7 @@ class Collection:
         except IndexLost as exc:
             if not write or uri:
                 meta.close()
-                raise SemhashError(f"{exc} `semhash check --repair {path}` rebuilds the codes "
-                                   "from the model and the stored inputs.") from None  # fmt: skip
+                raise SemhashError(f"{exc} {_lost_hint(path, info, uri)}") from None
             index, lost = cls._new_index(path, info), str(exc)
         if index.bits != info["bits"]:
             meta.close()
@@ -256,14 +261,17 @@ class Collection:
 
     @staticmethod
     def _open_index(path: Path, info: dict, write: bool, uri: str | None) -> CodeIndex:
-        backend = info.get("backend") or {"name": "faiss"}
+        backend = resolved_backend(info.get("backend"), path)
         try:
             return open_code_index(info["bits"], backend, path / INDEX, uri)
         except IndexLost:
             raise
-        except SemhashError:
+        except SemhashError as exc:
             own_lite = backend.get("uri") == str((path / LITE_FILE).resolve())
-            if write and not uri and own_lite and not repair.milvus_lite_busy(path / LITE_FILE):
+            if own_lite and not write and not repair.milvus_lite_busy(exc):
+                raise SemhashError(f"{exc} `semhash check --repair {path}` rebuilds the codes "
+                                   "from the model and stored inputs.") from None  # fmt: skip
+            if write and not uri and own_lite and not repair.milvus_lite_busy(exc):
                 raise IndexLost(
                     f"the Milvus Lite data {path / LITE_FILE} cannot be read."
                 ) from None
@@ -272,7 +280,7 @@ class Collection:
     @staticmethod
     def _new_index(path: Path, info: dict) -> CodeIndex:
         """An empty index in place of a lost one (a damaged file or folder set aside)."""
-        backend = info.get("backend") or {"name": "faiss"}
+        backend = resolved_backend(info.get("backend"), path)
         if backend["name"] == "faiss":
             repair.set_aside(path / INDEX)
         elif backend.get("uri") == str((path / LITE_FILE).resolve()):
@@ -375,6 +383,7 @@ class Collection:
         self.index.add(chunk.codes, chunk.ids)
         self.index.save(self.path / INDEX)
         self.meta.commit(chunk.new_rows, chunk.changed_rows, {"raw_seq": seq})
+        self.save_info()  # the count of committed items: evidence if the metadata is lost
 
     def remove(self, ids) -> int:
         """Soft-delete rows, then drop their codes from the index."""
@@ -454,7 +463,7 @@ class Collection:
         return ids, self.inputs(ids) if len(ids) else None
 
     def save_info(self) -> None:
-        self.info["count"] = len(self.index)
+        self.info["count"] = self.meta.count()
         self.info["updated_at"] = _now()
         self.info["versions"] = {"semhash": __version__, "faiss": faiss.__version__,
                                  "torch": _torch_version()}  # fmt: skip
@@ -464,7 +473,7 @@ class Collection:
         atomic_write(self.path / SIDECAR, json.dumps(self.info, indent=2).encode())
 
     def log_event(self, text: str) -> None:
-        with open(self.path / LOG, "a", encoding="utf-8") as fh:
+        with open(self.path / LOG, "a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(f"{_now()} {text}\n")
 
     def __enter__(self) -> Collection:
@@ -514,8 +523,19 @@ def _torch_version() -> str:
         return "unknown"
 
 
+def _lost_hint(path: Path, info: dict, uri: str | None) -> str:
+    if uri:
+        where = (info.get("backend") or {}).get("uri")
+        return f"Give the --uri where its codes live ({SIDECAR} records {where})."
+    return f"`semhash check --repair {path}` rebuilds the codes from the model and stored inputs."
+
+
 def _acquire(path: Path) -> int:
-    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SemhashError(f"{path} cannot be written ({exc.strerror}); searching it works, "
+                           "changing it needs a writable folder.") from None  # fmt: skip
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -104,7 +104,7 @@ class DistinctHashIndex:
         """Top-k items: (D int32 (Q, k), I int64 (Q, k)), rows sorted by (distance, id);
         -1 ids (and distance bits + 1) where fewer than k items were found."""
         codes = self._check(codes)
-        k = max(1, k)
+        k = max(1, min(k, len(self)))
         D = np.full((len(codes), k), self.bits + 1, dtype=np.int32)
         I = np.full((len(codes), k), -1, dtype=np.int64)
         if not len(self):

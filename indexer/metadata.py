@@ -8,6 +8,8 @@ The same queries run on SQLite and PostgreSQL (tests/test_postgres.py runs both)
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -31,6 +33,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from retrieval.errors import SemhashError
+
+NAMES_KEY = "names"  # state key: file names are stored through `to_db`
 
 
 class Base(DeclarativeBase):
@@ -85,9 +89,36 @@ def _engine_url(url: str) -> URL:
     return parsed
 
 
+def to_db(name: str) -> str:
+    """A file name as stored: always valid UTF-8. Bytes that are not UTF-8 (the surrogate
+    escapes of os.fsdecode) become \\xNN and a backslash becomes two, so the mapping is
+    reversible, one character at a time (a folder's prefix stays a prefix)."""
+    if "\\" not in name and not _SURROGATE.search(name):
+        return name
+    return "".join("\\\\" if c == "\\" else f"\\x{ord(c) - 0xDC00:02x}" if _SURROGATE.match(c)
+                   else c for c in name)  # fmt: skip
+
+
+def from_db(text: str) -> str:
+    """The file name `to_db` stored (os.fsencode of it gives the original bytes)."""
+    if "\\" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: "\\" if m[1] == "\\" else chr(0xDC00 + int(m[1][1:], 16)), text)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2})")
+NAMES = ("path", "label", "title")  # columns that may hold file or folder names
+
+
 def _clean(row: dict) -> dict:
-    """PostgreSQL text cannot hold NUL characters: store them (everywhere) as U+FFFD."""
-    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+    """PostgreSQL text cannot hold NUL characters: store them (everywhere) as U+FFFD; names
+    go through `to_db`."""
+    out = {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+    for key in NAMES:
+        if isinstance(out.get(key), str):
+            out[key] = to_db(out[key])
+    return out
 
 
 @dataclass(frozen=True)
@@ -107,9 +138,23 @@ class ItemRow:
 
 def _row(item: Item) -> ItemRow:
     return ItemRow(
-        item.id, item.path, item.sha256, item.label, item.title,
+        item.id, from_db(item.path), item.sha256, from_db(item.label), from_db(item.title),
         item.width, item.height, item.mode, item.added_at,
     )  # fmt: skip
+
+
+def _guarded(method):
+    """A database error in a call (a damaged file, a server gone) as one sentence."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+            raise SemhashError(f"the metadata database {self.url} failed ({reason}).") from None
+
+    return wrapper
 
 
 class MetadataStore:
@@ -121,6 +166,7 @@ class MetadataStore:
             self.url = safe_url(url)
             self.engine = create_engine(_engine_url(url))
             Base.metadata.create_all(self.engine)
+            self._escape_old_names()
         except ImportError as exc:
             raise SemhashError(
                 f"the database driver for {self.url} is not installed ({exc}); for PostgreSQL "
@@ -132,6 +178,21 @@ class MetadataStore:
                 f"cannot open the metadata database {self.url} ({reason})."
             ) from None
 
+    def _escape_old_names(self) -> None:
+        """Rows written before names were escaped: double their backslashes, once."""
+        with Session(self.engine) as session, session.begin():
+            if (
+                session.get(State, NAMES_KEY)
+                or not session.scalars(select(Item.id).limit(1)).first()
+            ):
+                return
+            for name in NAMES:
+                column = getattr(Item, name)
+                session.execute(update(Item).where(column.contains("\\", autoescape=True))
+                                .values({name: func.replace(column, "\\", "\\\\")}))  # fmt: skip
+            session.merge(State(key=NAMES_KEY, value="escaped"))
+
+    @_guarded
     def is_empty(self) -> bool:
         """True when the database holds no item and no state yet (a new collection's)."""
         with Session(self.engine) as session:
@@ -139,6 +200,7 @@ class MetadataStore:
                 session.scalars(select(State.key).limit(1)).first() is None
             )
 
+    @_guarded
     def commit(self, new: Iterable[dict] = (), changed: Iterable[dict] = (),
                state: dict[str, str] | None = None) -> None:  # fmt: skip
         """One transaction: insert `new` rows, update `changed` rows (by id, undeleting
@@ -151,20 +213,23 @@ class MetadataStore:
                     setattr(item, key, value)
                 item.deleted = False
                 item.added_at = _now()
-            for key, value in (state or {}).items():
+            for key, value in {**(state or {}), NAMES_KEY: "escaped"}.items():
                 session.merge(State(key=key, value=str(value)))
 
+    @_guarded
     def add(self, rows: Iterable[dict]) -> int:
         """Insert rows (dicts of `Item` columns, each with its id) in one transaction."""
         rows = list(rows)
         self.commit(new=rows)
         return len(rows)
 
+    @_guarded
     def state(self, key: str, default: str | None = None) -> str | None:
         with Session(self.engine) as session:
             found = session.get(State, key)
             return default if found is None else found.value
 
+    @_guarded
     def soft_delete(self, ids: Sequence[int]) -> int:
         """Mark rows deleted (they stay for the record, search never returns them)."""
         ids = [int(i) for i in ids]
@@ -179,6 +244,7 @@ class MetadataStore:
                 n += session.execute(stmt).rowcount
         return n
 
+    @_guarded
     def purge(self, ids: Sequence[int]) -> None:
         """Delete rows for good (rows whose codes never reached the index)."""
         ids = [int(i) for i in ids]
@@ -186,14 +252,16 @@ class MetadataStore:
             for start in range(0, len(ids), 900):
                 session.execute(delete(Item).where(Item.id.in_(ids[start : start + 900])))
 
+    @_guarded
     def live(self) -> dict[str, tuple[int, str, int, float]]:
         """path -> (id, sha256, size, mtime) of every live row."""
         with Session(self.engine) as session:
             stmt = select(Item.path, Item.id, Item.sha256, Item.size, Item.mtime).where(
                 Item.deleted.is_(False)
             )
-            return {row[0]: tuple(row[1:]) for row in session.execute(stmt)}
+            return {from_db(row[0]): tuple(row[1:]) for row in session.execute(stmt)}
 
+    @_guarded
     def invalidate(self, ids: Sequence[int]) -> None:
         """Forget the content hash of rows so that the next run encodes them again."""
         ids = [int(i) for i in ids]
@@ -206,21 +274,25 @@ class MetadataStore:
                 )
                 session.execute(stmt)
 
+    @_guarded
     def stale(self) -> list[ItemRow]:
         """Live rows marked to be encoded again (`invalidate`d), by id."""
         with Session(self.engine) as session:
             stmt = select(Item).where(Item.deleted.is_(False), Item.sha256 == "").order_by(Item.id)
             return [_row(item) for item in session.scalars(stmt)]
 
+    @_guarded
     def ids_under(self, prefix: str) -> list[int]:
         """Live ids whose path is `prefix` or lies below it (exact, case-sensitive match:
         no LIKE, whose wildcards and SQLite's case folding would reach other folders)."""
+        prefix = to_db(prefix)
         folder = prefix.rstrip("/") + "/"
         below = func.substr(Item.path, 1, len(folder)) == folder
         with Session(self.engine) as session:
             stmt = select(Item.id).where(Item.deleted.is_(False), (Item.path == prefix) | below)
             return list(session.scalars(stmt))
 
+    @_guarded
     def get(self, ids: Sequence[int]) -> dict[int, ItemRow]:
         """Rows for `ids` that exist and are not deleted, keyed by id."""
         wanted = [int(i) for i in ids if int(i) >= 0]
@@ -234,31 +306,36 @@ class MetadataStore:
                 out.update((it.id, _row(it)) for it in session.scalars(stmt) if not it.deleted)
         return out
 
+    @_guarded
     def by_path(self, path: str) -> ItemRow | None:
         with Session(self.engine) as session:
-            item = session.scalars(select(Item).where(Item.path == path)).first()
+            item = session.scalars(select(Item).where(Item.path == to_db(path))).first()
             return None if item is None or item.deleted else _row(item)
 
+    @_guarded
     def any_by_path(self) -> dict[str, int]:
         """path -> id of every row, deleted ones included (a path keeps its id for good)."""
         with Session(self.engine) as session:
-            return {row[0]: row[1] for row in session.execute(select(Item.path, Item.id))}
+            return {from_db(r[0]): r[1] for r in session.execute(select(Item.path, Item.id))}
 
+    @_guarded
     def count(self) -> int:
         with Session(self.engine) as session:
             stmt = select(func.count()).select_from(Item).where(Item.deleted.is_(False))
             return session.scalar(stmt) or 0
 
+    @_guarded
     def next_id(self) -> int:
         with Session(self.engine) as session:
             top = session.scalar(select(func.max(Item.id)))
         return 0 if top is None else top + 1
 
+    @_guarded
     def labels(self) -> dict[int, str]:
         """id -> label for every live item (for evaluation)."""
         with Session(self.engine) as session:
             stmt = select(Item.id, Item.label).where(Item.deleted.is_(False))
-            return {row[0]: row[1] for row in session.execute(stmt)}
+            return {row[0]: from_db(row[1]) for row in session.execute(stmt)}
 
     def close(self) -> None:
         self.engine.dispose()

@@ -21,6 +21,7 @@ import numpy as np
 from retrieval.errors import IndexLost, SemhashError
 
 log = logging.getLogger(__name__)
+QUIET = "pymilvus.client.iterator.query_iterator"  # warns on every iterator over Milvus Lite
 
 MAX_TOPK = 16384  # Milvus's largest limit per search
 BATCH = 5000
@@ -28,13 +29,18 @@ SERVER = re.compile(r"^(https?|tcp|grpcs?|unix)://")
 TIMEOUT = 20.0  # seconds: connecting, loading, and each call
 
 
-def _reason(exc: Exception) -> str:
+class MilvusBusy(SemhashError):
+    """Milvus Lite data held open by another process."""
+
+
+def _reason(exc: Exception | None) -> str:
     text = str(getattr(exc, "message", None) or exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
 
 
 def locked(path: Path) -> bool:
-    """True when another process holds an flock on `path` (Milvus Lite's LOCK)."""
+    """True when another process holds an flock on `path` (Milvus Lite's LOCK). The Lite
+    server that pymilvus starts for this process (a child) does not count."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -43,9 +49,27 @@ def locked(path: Path) -> bool:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return False
     except OSError:
-        return True
+        return not _held_by_child(path)
     finally:
         os.close(fd)
+
+
+def _held_by_child(path: Path) -> bool:
+    """True when every flock holder of `path` is this process or a child of it (Linux)."""
+    me = os.getpid()
+    try:
+        st = os.stat(path)
+        want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        with open("/proc/locks") as fh:
+            pids = {int(f[4]) for f in (line.split() for line in fh) if f[5] == want}
+        return bool(pids) and all(pid == me or _parent(pid) == me for pid in pids)
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
 
 
 def _guarded(method):
@@ -89,7 +113,10 @@ def collection_name(stem: str, tag: str) -> str:
 
 
 class MilvusIndex:
-    """A Milvus collection of (int64 id, code) rows."""
+    """A Milvus collection of (int64 id, code) rows. Searches use the collection's Strong
+    consistency (every committed write is seen) unless `consistency` names another level."""
+
+    consistency: str | None = None
 
     def __init__(self, bits: int, uri: str, name: str, index_type: str = "flat", nlist=1024,
                  create: bool = True):  # fmt: skip
@@ -101,11 +128,17 @@ class MilvusIndex:
             raise SemhashError(
                 "the milvus backend needs pymilvus: pip install 'semantic-hashing[milvus]'."
             ) from None
+        # after pymilvus set up its loggers: its errors reach the caller as one sentence
+        logging.getLogger(QUIET).setLevel(logging.ERROR)
+        for noisy in ("pymilvus", "milvus_lite"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
         self.bits, self.uri, self.name, self.lite = bits, uri, name, is_lite(uri)
         if self.lite and not create and not Path(uri).exists():
             raise IndexLost(f"the Milvus Lite data {uri} does not exist.")
         if self.lite:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            if locked(Path(uri) / "LOCK"):
+                raise MilvusBusy(self._unreachable(None))
         try:
             self.client = MilvusClient(uri, timeout=TIMEOUT)
         except Exception as exc:  # pymilvus raises many types for an unreachable server
@@ -124,7 +157,7 @@ class MilvusIndex:
             raise SemhashError(f"cannot use the Milvus collection {name} at {uri} "
                                f"({_reason(exc)}).") from None  # fmt: skip
 
-    def _unreachable(self, exc: Exception) -> str:
+    def _unreachable(self, exc: Exception | None) -> str:
         if self.lite and locked(Path(self.uri) / "LOCK"):
             return (f"the Milvus Lite data {self.uri} is in use by another process (Milvus Lite "
                     "serves one process at a time); try again when it has finished, or keep "
@@ -226,10 +259,10 @@ class MilvusIndex:
 
     @_guarded
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k by Hamming distance: (D int32 (Q, k), I int64 (Q, k)), -1 where missing."""
-        n = len(self)
-        k = max(1, min(k, n, MAX_TOPK)) if n else 1
-        hits = self._search(codes, k) if n else [[] for _ in range(len(codes))]
+        """Top-k by Hamming distance: (D int32 (Q, k'), I int64 (Q, k')), k' = min(k, N) like
+        FAISS (one Milvus call: no count first), -1 where missing."""
+        hits = self._search(codes, max(1, min(k, MAX_TOPK)))
+        k = max([len(row) for row in hits] + [1])
         D = np.full((len(codes), k), np.iinfo(np.int32).max, dtype=np.int32)
         I = np.full((len(codes), k), -1, dtype=np.int64)
         for q, row in enumerate(hits):
@@ -251,9 +284,10 @@ class MilvusIndex:
 
     def _search(self, codes: np.ndarray, k: int) -> list[list[tuple[int, int]]]:
         metric = "IP" if self.lite else "HAMMING"
+        extra = {"consistency_level": self.consistency} if self.consistency else {}
         res = self.client.search(
             self.name, data=self._vectors(codes), limit=k, anns_field="code",
-            search_params={"metric_type": metric}, output_fields=["id"],
+            search_params={"metric_type": metric}, output_fields=["id"], **extra,
         )  # fmt: skip
         return [[(self._hamming(h["distance"]), int(h["id"])) for h in row] for row in res]
 

@@ -34,6 +34,7 @@ from indexer.collection import (
 from indexer.maintenance import check_collection, remove_items  # noqa: F401 (re-exported)
 from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
+from retrieval.fsutil import check_writable
 from retrieval.pool import resolve_workers
 from retrieval.progress import progress, timed
 from retrieval.sources import SOURCES, Loaded, TrainSpec, infer_kind
@@ -56,6 +57,22 @@ class IndexOptions:
     uri: str | None = None  # Milvus server URI or Milvus Lite file
     listing: ListingRules = field(default_factory=ListingRules)  # which files are taken
     workers: int | None = None  # reading/decoding threads (None: every core)
+
+    def validate(self) -> None:
+        """Refuse options out of range before reading or training anything."""
+        spec, t = self.spec, self.spec.train
+        for value, name, low, high in (
+            (self.chunk_size, "--chunk-size", 1, 1 << 24), (spec.vocab, "--vocab", 2, 1 << 20),
+            (t.epochs, "--epochs", 0, 100_000), (t.batch_size, "batch size", 0, 1 << 20),
+            (t.seed, "--seed", 0, 2**32 - 1),
+        ):  # fmt: skip
+            if not isinstance(value, int) or not low <= value <= high:
+                raise SemhashError(f"{name} must be an integer from {low} to {high}, not {value}.")
+        if not 8 <= spec.bits <= 1024 or spec.bits % 8:
+            raise SemhashError(f"--bits must be a multiple of 8 from 8 to 1024, not {spec.bits}.")
+        if spec.image_size and (not 8 <= spec.image_size <= 256 or spec.image_size % 4):
+            raise SemhashError(f"--image-size must be 0 (automatic) or a multiple of 4 from 8 "
+                               f"to 256, not {spec.image_size}.")  # fmt: skip
 
 
 @dataclass
@@ -172,7 +189,8 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, Hash
     if not (collection / SIDECAR).exists() and not repair.holds_data(collection):
         if opts.rebuild and encoder is None:
             raise SemhashError("--rebuild needs --model: the model to re-encode with.")
-        if db_url := opts.db_url or os.environ.get(DB_URL_ENV):  # refused before training
+        check_writable(collection / SIDECAR, "the collection")  # refused before training
+        if db_url := opts.db_url or os.environ.get(DB_URL_ENV):
             new_metadata(db_url).close()
         return None, encoder
     coll = Collection.open(collection, device, write=True, db_url=opts.db_url, uri=opts.uri)
@@ -203,6 +221,7 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     if not root.exists():
         raise SemhashError(f"{root} does not exist.")
     resolve_workers(opts.workers)  # a bad --workers is refused before anything is opened
+    opts.validate()
     coll, encoder = _open(collection, opts)
     try:
         return _index(root, collection, coll, encoder, opts)
@@ -386,9 +405,16 @@ def reread_stale(coll: Collection) -> dict:
 
 def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
     """Train a model on the items below `root` and save it to `out` (no collection)."""
-    root = Path(root)
+    root, out = Path(root), Path(out)
     if not root.exists():
         raise SemhashError(f"{root} does not exist.")
+    if (out.parent / SIDECAR).exists():
+        raise SemhashError(
+            f"{out} is inside the collection {out.parent}, whose codes were made with its own "
+            "model; write the new model elsewhere (then `index --model NEW --rebuild` switches)."
+        )
+    check_writable(out, "--out")
+    opts.validate()
     kind = opts.kind or infer_kind(root, opts.listing)
     source = SOURCES[kind]()
     loaded = source.read(source.list(root, opts.listing), None, opts.spec,

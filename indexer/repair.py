@@ -95,7 +95,7 @@ def recover_sidecar(path: Path) -> dict:
             n for n in milvus_collections(str(lite.resolve())) if n.startswith(f"semhash_{stem}_")
         ]
         if len(found) == 1:
-            backend = {"name": "milvus", "uri": str(lite.resolve()), "collection": found[0]}
+            backend = {"name": "milvus", "uri": LITE_FILE, "collection": found[0]}
     set_aside(path / SIDECAR)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info = {
@@ -144,8 +144,8 @@ def restore_codes(coll, ids) -> tuple[int, list[int]]:
     return int(has.sum()), ids[~has].tolist()
 
 
-def milvus_lite_busy(lite: Path) -> bool:
-    """True when another process holds the Milvus Lite data folder open."""
-    from indexer.milvus_index import locked
+def milvus_lite_busy(exc: Exception) -> bool:
+    """True when `exc` says that another process holds the Milvus Lite data open."""
+    from indexer.milvus_index import MilvusBusy
 
-    return locked(lite / "LOCK")
+    return isinstance(exc, MilvusBusy)

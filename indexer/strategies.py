@@ -43,6 +43,18 @@ STRATEGIES = ("flat", "hash", "ivf", "hnsw")
 FLAT_BELOW = 2_000_000  # default strategy: an exact scan below this many items, ivf above
 LAYOUT = {"hash": 2}  # file layout version: 2 = distinct codes (older files are rebuilt)
 BUILD_FIELDS = {"hash": ("nhash", "b"), "ivf": ("nlist",), "hnsw": ("M", "ef_construction")}
+MAX_PROBES = 100_000  # hash buckets looked up per query
+# (field, option, lowest, highest): "bits" is the code length; 0 means automatic where allowed
+KNOBS = (
+    ("nhash", "--nhash", 0, "bits"),
+    ("b", "--hash-bits", 0, 64),
+    ("radius", "--hash-radius", 0, 64),
+    ("nlist", "--nlist", 0, 1 << 20),
+    ("nprobe", "--nprobe", 1, 1 << 20),
+    ("M", "--hnsw-m", 2, 256),
+    ("ef_construction", "ef_construction", 1, 1 << 16),
+    ("ef_search", "--ef-search", 1, 1 << 16),
+)
 
 
 @dataclass
@@ -58,8 +70,19 @@ class StrategyParams:
     ef_construction: int = 40  # hnsw: beam width while building
     ef_search: int = 128  # hnsw: beam width while searching (at least k)
 
+    def validate(self, bits: int) -> None:
+        """Refuse knobs outside their range before FAISS sees them (a negative graph degree
+        grows without bound, more flipped bits than address bits never ends)."""
+        for name, flag, low, high in KNOBS:
+            value = getattr(self, name)
+            top = bits if high == "bits" else high
+            if not isinstance(value, int) or not low <= value <= top:
+                raise SemhashError(f"{flag} must be an integer from {low} to {top}, not {value}.")
+
     def resolved(self, strategy: str, bits: int, n: int) -> StrategyParams:
-        """A copy with the automatic (0) build parameters filled in for `n` items."""
+        """A copy with the automatic (0) build parameters filled in for `n` items, checked
+        against the code length and the collection size."""
+        self.validate(bits)
         out = StrategyParams(**asdict(self))
         if strategy == "hash":
             out.b = self.b or min(32, max(8, round(math.log2(max(n, 2)))), bits)
@@ -68,8 +91,19 @@ class StrategyParams:
                 raise SemhashError(
                     f"{out.nhash} tables of {out.b} bits do not fit in {bits}-bit codes."
                 )
-        if strategy == "ivf" and not self.nlist:
-            out.nlist = int(min(4096, max(1, n // 39), max(1, 4 * math.sqrt(n))))
+            if out.radius > out.b:
+                raise SemhashError(f"--hash-radius {out.radius} flips more bits than a table's "
+                                   f"address has ({out.b}).")  # fmt: skip
+            probes = out.nhash * sum(math.comb(out.b, r) for r in range(out.radius + 1))
+            if probes > MAX_PROBES:
+                raise SemhashError(
+                    f"--hash-radius {out.radius} with {out.nhash} tables of {out.b} bits probes "
+                    f"{probes:,} buckets per query (at most {MAX_PROBES:,}); lower it."
+                )
+        if strategy == "ivf":
+            out.nlist = self.nlist or int(min(4096, max(1, n // 39), max(1, 4 * math.sqrt(n))))
+            if n and out.nlist > n:
+                raise SemhashError(f"--nlist {out.nlist} is more cells than the {n} items.")
         return out
 
     def build_key(self, strategy: str) -> dict:
@@ -179,9 +213,12 @@ def open_secondary(
     have = _read_json(info_path)
     loader = DistinctHashIndex if strategy == "hash" else BinaryIndex
     if index_path.exists() and {k: have.get(k) for k in want} == want:
-        index = loader.load(index_path)
-        configure(index, strategy, p)
-        return index
+        try:
+            index = loader.load(index_path)
+            configure(index, strategy, p)
+            return index
+        except SemhashError as exc:  # a damaged secondary index is rebuilt from the codes
+            log.warning("%s", exc)
     log.info("building the %s index over %d codes", strategy, len(ids))
     start = time.perf_counter()
     index = build(strategy, primary.bits, codes, ids, p)

@@ -63,24 +63,18 @@ def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None
     from retrieval.training import TrainConfig
     from retrieval.walk import ListingRules
 
-    if bits < 8 or bits % 8 or bits > 1024:
-        raise SemhashError(f"bits must be a multiple of 8 from 8 to 1024, not {bits}.")
     tcfg = TrainConfig(seed=seed)
     if epochs is not None:
-        if epochs < 1:
-            raise SemhashError("epochs must be at least 1.")
+        if not isinstance(epochs, int) or epochs < 1:
+            raise SemhashError(f"--epochs must be at least 1, not {epochs}.")
         tcfg.epochs = epochs
-    if vocab < 2:
-        raise SemhashError("vocab must be at least 2.")
-    if image_size < 0:
-        raise SemhashError("image_size must be 0 (the default) or a positive size.")
-    if extra.get("chunk_size", 1) < 1:
-        raise SemhashError("chunk_size must be at least 1.")
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
                      vocab_by=vocab_by, device=device, train=tcfg)  # fmt: skip
     listing = ListingRules(include_hidden=include_hidden, exclude=_globs(exclude),
                            include=_globs(include), follow_links=follow_links)  # fmt: skip
-    return IndexOptions(spec=spec, kind=kind, listing=listing, **extra)
+    opts = IndexOptions(spec=spec, kind=kind, listing=listing, **extra)
+    opts.validate()
+    return opts
 
 
 def _globs(value) -> tuple[str, ...]:
@@ -280,9 +274,7 @@ class Collection:
 
     def _run(self, queries: Queries, k, radius, baseline, strategy, params):
         if radius is not None and baseline:
-            raise SemhashError("radius applies to codes only, not to the raw baseline.")
-        if radius is not None and not 0 <= radius <= self.bits:
-            raise SemhashError(f"radius must be from 0 to the code length ({self.bits}).")
+            raise SemhashError("--radius applies to codes only, not to --baseline.")
         from query import search as _search
 
         with self._lock:

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from query.search import QueryResult
 from retrieval.errors import SemhashError
+from retrieval.fsutil import check_writable
 
 THUMB = 96
 
@@ -53,24 +54,15 @@ def _thumb(path: str, size: int = THUMB) -> Image.Image:
         return Image.new("RGB", (size, size), (200, 200, 200))
 
 
-SHEET_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
-
-
-def check_sheet_path(out: str | Path) -> Path:
-    """Refuse a sheet path that cannot be written before any work is done."""
+def check_sheet(out: str | Path) -> None:
+    """Refuse a contact-sheet path Pillow cannot write, before any search is done."""
     out = Path(out)
-    if out.suffix.lower() not in SHEET_SUFFIXES:
-        raise SemhashError(f"{out}: a sheet is written as .png, .jpg or .webp.")
     if out.is_dir():
-        raise SemhashError(f"{out} is a folder; give a file name for the sheet.")
-    folder = out.absolute().parent
-    while not folder.exists():  # missing folders are made when the sheet is written
-        folder = folder.parent
-    if not folder.is_dir():
-        raise SemhashError(f"cannot write {out}: {folder} is not a folder.")
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise SemhashError(f"cannot write {out}: permission denied.")
-    return out
+        raise SemhashError(f"--sheet {out} is a folder; give a file name such as sheet.png.")
+    formats = Image.registered_extensions()
+    if formats.get(out.suffix.lower()) not in Image.SAVE:
+        raise SemhashError(f"--sheet {out} needs an image extension such as .png or .jpg.")
+    check_writable(out, "--sheet")
 
 
 def contact_sheet(results: list[QueryResult], out: str | Path, per_row: int = 10) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.collection import Collection
-from indexer.strategies import StrategyParams
+from indexer.strategies import STRATEGIES, StrategyParams
 from query import baselines, rerank
 from query.results import Hit, Queries, QueryResult
 from retrieval import text
@@ -22,6 +22,7 @@ from retrieval.images import is_image_path, list_images
 from retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
 
 BASELINES = ("raw",)
+MAX_K = 1_000_000  # results per query
 
 
 def load_image_queries(coll: Collection, query: str | Path) -> Queries:
@@ -105,6 +106,23 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
     return Queries([rows[i].path for i in ids], np.asarray(inputs).reshape(shape))
 
 
+def check_search(coll: Collection, k: int | None, radius: int | None, strategy: str | None,
+                 params: StrategyParams | None) -> None:  # fmt: skip
+    """Refuse a search whose options do not fit the collection, before any index is built."""
+    if k is not None and not 1 <= k <= MAX_K:
+        raise SemhashError(f"-k must be from 1 to {MAX_K:,}, not {k}.")
+    if radius is not None and not 0 <= radius <= coll.bits:
+        raise SemhashError(
+            f"--radius must be from 0 to {coll.bits} (the code length), not {radius}."
+        )
+    if strategy not in (None, *STRATEGIES):
+        raise SemhashError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+    params = params or StrategyParams()
+    params.validate(coll.bits)
+    if strategy not in (None, "flat") and coll.backend == "faiss":
+        params.resolved(strategy, coll.bits, len(coll.index))
+
+
 def search(
     coll: Collection, queries: Queries, k: int | None = 10, radius: int | None = None,
     baseline: str | None = None, strategy: str | None = None,
@@ -117,8 +135,7 @@ def search(
     raw baseline, when the caller keeps them (else read from the collection). Short text
     queries (a few typed words) are answered by a Hamming shortlist re-ranked by TF-IDF
     (`query.rerank`) unless `rerank_short` is off or a radius is asked for."""
-    if k is not None and k < 1:
-        raise SemhashError("-k must be at least 1.")
+    check_search(coll, k, radius, strategy, params)
     if not queries.names:
         return []
     reranked = np.zeros(0, np.int64)  # rows of the short text queries re-ranked by TF-IDF

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from retrieval.errors import SemhashError
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to a temporary name beside `path`, fsync, then rename over `path`."""
@@ -28,3 +30,16 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse, before any work, a file target that cannot be written: a folder, or a place
+    whose nearest existing folder is read-only."""
+    path = Path(path)
+    if path.is_dir():
+        raise SemhashError(f"{what} {path} is a folder; give a file name.")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise SemhashError(f"{what} {path} cannot be written: {parent} is not a writable folder.")

@@ -28,6 +28,11 @@ class SemhashGroup(click.Group):
             return super().invoke(ctx)
         except SemhashError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a read-only folder, a full disk: one sentence too
+            where = f" {exc.filename}" if exc.filename else ""
+            raise click.ClickException(
+                f"cannot write or read{where}: {exc.strerror or exc}."
+            ) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
 
@@ -35,11 +40,14 @@ class SemhashGroup(click.Group):
 def _setup(quiet: bool, verbose: bool) -> None:
     from retrieval.progress import set_progress
 
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as \xNN
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for noisy in ("PIL", "matplotlib", "faiss.loader", "pymilvus"):
+    for noisy in ("PIL", "matplotlib", "faiss.loader", "pymilvus", "milvus_lite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Milvus Lite's in-process gRPC server logs a traceback for an optional call it lacks
     logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -274,7 +282,8 @@ def check(collection, repair, as_json):
     for name, n in result["problems"].items():
         click.echo(f"  {name}: {n}")
     if repair:
-        click.echo(f"repaired: {result['repaired']}")
+        done = {name: n for name, n in result["repaired"].items() if n}
+        click.echo(f"repaired: {done or 'nothing to repair'}")
     after = result.get("problems_after", result["problems"])
     if any(after.values()):
         raise SemhashError("the collection has problems; run `semhash check --repair`.")
@@ -321,15 +330,16 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
     if sum([query_path is not None, query_text is not None, bool(item_ids)]) != 1:
         raise SemhashError("give exactly one of --query, --text or --id.")
     if sheet is not None:
-        render.check_sheet_path(sheet)
+        render.check_sheet(sheet)
     with api.open(collection, device=device, uri=uri) as coll:
         if backend and backend != coll.store.backend:
             raise SemhashError(f"{collection} keeps its codes in {coll.store.backend}, "
                                f"not {backend}.")  # fmt: skip
         if sheet and coll.kind != "image":
             raise SemhashError("--sheet draws images; this is a text collection.")
-        how = dict(k=k if k or radius is not None else 10, radius=radius, baseline=baseline,
-                   strategy=strategy, params=_strategy_params(**knobs))  # fmt: skip
+        k = k if k is not None or radius is not None else 10
+        how = dict(k=k, radius=radius, baseline=baseline, strategy=strategy,
+                   params=_strategy_params(**knobs))  # fmt: skip
         if query_text is not None:
             batch = api.Batch([coll.search(text=query_text, **how)])
         elif item_ids:
@@ -418,11 +428,12 @@ def evaluate(collection, folder, limit, seed, as_json):
 
     with api.open(collection) as coll:
         result = coll.evaluate(folder, limit=limit, seed=seed)
+        items = len(coll)  # while open: a Milvus index cannot count once closed
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:
         raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
-        click.echo(f"{result['queries']} queries, {len(coll)} items, relevant = same label")
+        click.echo(f"{result['queries']} queries, {items} items, relevant = same label")
         for name, label in (("codes", f"{coll.bits}-bit codes"), ("raw", raw_name)):
             m = result[name]
             click.echo(f"  {label:18} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
@@ -612,4 +623,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-from semhash import cli_jobs, cli_serve  # noqa: E402,F401
+from semhash import cli_jobs, cli_milvus, cli_serve  # noqa: E402,F401

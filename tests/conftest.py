@@ -1,5 +1,5 @@
 """Shared fixtures: small seeded image folders, one tiny collection built once, and a
-PostgreSQL server for the session."""
+PostgreSQL server and a Milvus server for the session."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from indexer.pipeline import IndexOptions, index_folder
 from retrieval.sources import TrainSpec
 from retrieval.training import TrainConfig
 
+from .milvus_server import MilvusServer, NoMilvus
 from .pg_server import NoServer, PostgresServer
 
 CLASSES = ("bars", "columns", "diagonal")
@@ -110,3 +111,28 @@ def _no_server(reason: str) -> None:
 def pg_url(postgres) -> str:
     """The URL (password included) of a new, empty PostgreSQL database."""
     return postgres.url(postgres.create_database())
+
+
+@pytest.fixture(scope="session")
+def milvus_server():
+    """An embedded Milvus standalone server on free loopback ports, stopped at the end of
+    the session. Skipped, with the reason, where none can run; with SEMHASH_REQUIRE_MILVUS=1
+    (CI) that is a failure instead."""
+    try:
+        server = MilvusServer()
+    except NoMilvus as exc:
+        _no_milvus(f"{exc} (pip install -e '.[milvus]' on Linux x86_64)")
+    try:
+        server.start()
+    except NoMilvus as exc:
+        server.stop()
+        _no_milvus(str(exc))
+    yield server
+    server.stop()
+
+
+def _no_milvus(reason: str) -> None:
+    reason = f"no Milvus server: {reason}"
+    if os.environ.get("SEMHASH_REQUIRE_MILVUS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)

@@ -65,9 +65,9 @@ def test_batch_skips_what_it_cannot_read(coll, image_folder, tmp_path):
         ({"id": 1, "text": "x"}, "exactly one query"),
         ({"text": "orbit"}, "text"),
         ({"id": 99999}, "not in"),
-        ({"id": 1, "radius": 17}, "radius must be from 0"),
-        ({"id": 1, "radius": -1}, "radius must be from 0"),
-        ({"id": 1, "k": 0}, "at least 1"),
+        ({"id": 1, "radius": 17}, "--radius must be from 0 to 16"),
+        ({"id": 1, "radius": -1}, "--radius must be from 0 to 16"),
+        ({"id": 1, "k": 0}, "must be from 1"),
         ({"id": 1, "baseline": "pixels"}, "unknown baseline"),
         ({"id": 1, "radius": 2, "baseline": "raw"}, "codes only"),
         ({"query": b"not an image at all"}, "cannot be read"),
@@ -82,7 +82,7 @@ def test_mistakes_are_one_sentence(coll, kwargs, words):
 
 def test_index_options_are_checked(tmp_path):
     cases = [({"bits": 12}, "multiple of 8"), ({"epochs": 0}, "at least 1"),
-             ({"chunk_size": 0}, "chunk_size"), ({"vocab": 1}, "vocab")]  # fmt: skip
+             ({"chunk_size": 0}, "--chunk-size"), ({"vocab": 1}, "--vocab")]  # fmt: skip
     for settings, words in cases:
         with pytest.raises(semhash.SemhashError, match=words):
             semhash.index(tmp_path, tmp_path / "c.semhash", **settings)

@@ -26,6 +26,7 @@ from .conftest import make_image_folder
 SEMHASH = Path(sys.executable).with_name("semhash")
 # (file, whether its loss can be repaired from the rest of the folder)
 FILES = {
+    "milvus.db": True,  # Milvus Lite data (a folder) of the collection kept in Milvus
     "collection.json": True,
     "codes.index": True,
     "raw/00000001.npz": True,
@@ -71,6 +72,17 @@ def pristine(tmp_path_factory, collection):
     return folder, path, snapshot(path)
 
 
+@pytest.fixture(scope="module")
+def pristine_lite(tmp_path_factory, pristine, collection):
+    """The same items with their codes in the collection's own Milvus Lite data."""
+    pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
+    folder = pristine[0]
+    path = tmp_path_factory.mktemp("damage-lite") / "c.semhash"
+    opts = IndexOptions(model_path=collection / "model.pt", chunk_size=10, backend="milvus")
+    index_folder(folder, path, opts)
+    return folder, path, snapshot(path)
+
+
 def copy_of(pristine, tmp_path):
     folder, path, before = pristine
     dest = tmp_path / "c.semhash"
@@ -109,7 +121,7 @@ def as_process(args):
 
 def run_case(pristine, tmp_path, name, mode, runner):
     folder, coll, before = copy_of(pristine, tmp_path)
-    original = (coll / name).read_bytes()
+    original = (coll / name).read_bytes() if (coll / name).is_file() else None
     damage(coll / name, mode)
     outcomes = [runner(args) for args in commands(folder, coll)]
     if FILES[name]:  # repaired: every item back under its id with its code
@@ -125,7 +137,7 @@ def run_case(pristine, tmp_path, name, mode, runner):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", list(FILES))
+@pytest.mark.parametrize("name", [n for n in FILES if n != "milvus.db"])
 def test_damage_in_process(pristine, tmp_path, name, mode):
     run_case(pristine, tmp_path, name, mode, in_process)
 
@@ -135,8 +147,24 @@ def test_damage_as_processes(pristine, tmp_path, name, mode):
     run_case(pristine, tmp_path, name, mode, as_process)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_milvus_lite_data_damaged_in_process(pristine_lite, tmp_path, mode):
+    """The Milvus Lite folder deleted, or its largest file truncated or garbled: the codes
+    are rebuilt from the stored inputs (the damaged folder set aside)."""
+    outcomes = run_case(pristine_lite, tmp_path, "milvus.db", mode, in_process)
+    if mode != "delete":
+        assert (tmp_path / "c.semhash" / "milvus.db.damaged").is_dir()
+    assert outcomes[0][0] == 1 and "check --repair" in outcomes[0][1]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", list(FILES))
+@pytest.mark.parametrize("name", [n for n in FILES if n != "milvus.db"])
 def test_damage_as_processes_every_case(pristine, tmp_path, name, mode):
     run_case(pristine, tmp_path, name, mode, as_process)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_milvus_lite_damage_as_processes(pristine_lite, tmp_path, mode):
+    run_case(pristine_lite, tmp_path, "milvus.db", mode, as_process)
