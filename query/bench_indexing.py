@@ -35,14 +35,14 @@ HERE = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, logging, resource, sys, time
 from pathlib import Path
-root, folder, coll, model, workers = sys.argv[1:6]
+root, folder, coll, model, workers, chunk = sys.argv[1:7]
 sys.path.insert(0, root)
 logging.basicConfig(level=logging.ERROR)
 from indexer import pipeline
 from retrieval.errors import SemhashError
 from retrieval.progress import set_progress
 set_progress(False)
-opts = pipeline.IndexOptions(model_path=Path(model))
+opts = pipeline.IndexOptions(model_path=Path(model), chunk_size=int(chunk))
 if hasattr(opts, "workers"):
     opts.workers = int(workers)
 def peak_mb():  # this process's own high-water mark (ru_maxrss would count the parent's)
@@ -76,6 +76,7 @@ class IndexingBenchOptions:
     sets: tuple[str, ...] = tuple(SETS)
     baseline_code: Path | None = None  # e.g. a `git archive` of main before the change
     train_images: int = 2000  # the tiny model is trained once on this many small renders
+    chunk_size: int = 4096  # the index default; the encoder's batches are 1024 at most
     workers: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, cores()})))
 
 
@@ -96,7 +97,7 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
     for name, folder in folders.items():
         for label, root in codes:
             for workers in opts.workers if label == "after" else (0,):
-                runs.append(_run(root, label, name, folder, model, workers, out))
+                runs.append(_run(root, label, name, folder, model, workers, out, opts))
     pool = reader_pools(folders["jpeg-6mp"]) if "jpeg-6mp" in folders else {}
     options = {k: str(v) for k, v in asdict(opts).items()}
     report = {"machine": {"cores": cores(), "load_avg": os.getloadavg()}, "runs": runs,
@@ -134,13 +135,14 @@ def _folders(root: Path, opts: IndexingBenchOptions) -> dict[str, Path]:
     return folders
 
 
-def _run(root: Path, label: str, name: str, folder: Path, model: Path, workers: int, out: Path):
+def _run(root, label: str, name: str, folder: Path, model: Path, workers: int, out: Path, opts):
     coll = out / "collections" / f"{label}-{name.replace(' ', '')}-w{workers}.semhash"
     subprocess.run(["rm", "-rf", str(coll)], check=True)
     env = {**os.environ, "PYTHONPATH": str(root)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(root), str(folder), str(coll),
-                           str(model), str(workers)], capture_output=True, text=True, env=env,
+                           str(model), str(workers), str(opts.chunk_size)], capture_output=True,
+                          text=True, env=env,
                           cwd=out)  # fmt: skip
     if proc.returncode != 0:
         raise SemhashError(f"the {label} run on {name} failed: {proc.stderr.strip()[-500:]}")
