@@ -4,7 +4,9 @@ Generated photo sets (6 MP and 24 MP JPEG, 6 MP PNG, 6 MP HEIC when pillow-heif 
 installed, see `bench_photos`) are indexed end to end with one tiny model trained once,
 each run in a fresh process that reports its peak memory (VmHWM) and the pipeline's
 wall-time split. "net" photos/s leave out start-up: the same process indexes the folder a
-second time (nothing new: open, list, plan) and that time is subtracted. The 6 MP set is
+second time (nothing new: open, list, plan) and that time is subtracted; "per CPU-s"
+divides by the process's CPU time instead (all threads), a figure that load from other
+work on the machine changes less than wall time. The 6 MP set is
 also indexed with twice the files, to show that memory does not grow with the folder.
 With `baseline_code` (a checkout of older code) every set is indexed by that code too,
 in the same session, for a before/after ratio. The reader pool (threads against
@@ -31,29 +33,34 @@ HERE = Path(__file__).resolve().parent.parent
 
 # Runs in a fresh interpreter whose imports come from the code root given first.
 CHILD = r"""
-import json, logging, sys, time
+import json, logging, resource, sys, time
 from pathlib import Path
-root, folder, coll, model, workers = sys.argv[1:6]
+root, folder, coll, model, workers, chunk = sys.argv[1:7]
 sys.path.insert(0, root)
 logging.basicConfig(level=logging.ERROR)
 from indexer import pipeline
 from retrieval.errors import SemhashError
 from retrieval.progress import set_progress
 set_progress(False)
-opts = pipeline.IndexOptions(model_path=Path(model))
+opts = pipeline.IndexOptions(model_path=Path(model), chunk_size=int(chunk))
 if hasattr(opts, "workers"):
     opts.workers = int(workers)
 def peak_mb():  # this process's own high-water mark (ru_maxrss would count the parent's)
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
+def cpu_s():  # user + system seconds of every thread of this process
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 out = {"code": pipeline.__file__}
 try:
-    t = time.perf_counter(); report = pipeline.index_folder(folder, coll, opts)
-    wall = time.perf_counter() - t
+    c, t = cpu_s(), time.perf_counter(); report = pipeline.index_folder(folder, coll, opts)
+    wall, cpu = time.perf_counter() - t, cpu_s() - c
+    c = cpu_s()
     t = time.perf_counter(); again = pipeline.index_folder(folder, coll, opts)
     out.update(added=report.added, skipped=len(report.skipped), wall_s=wall,
-               noop_s=time.perf_counter() - t, timings=report.timings, again_added=again.added)
+               noop_s=time.perf_counter() - t, timings=report.timings, again_added=again.added,
+               cpu_s=cpu, noop_cpu_s=cpu_s() - c)
 except SemhashError as exc:
     out["error"] = str(exc)
 out["peak_mb"] = peak_mb()
@@ -69,6 +76,7 @@ class IndexingBenchOptions:
     sets: tuple[str, ...] = tuple(SETS)
     baseline_code: Path | None = None  # e.g. a `git archive` of main before the change
     train_images: int = 2000  # the tiny model is trained once on this many small renders
+    chunk_size: int = 4096  # the index default; the encoder's batches are 1024 at most
     workers: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, cores()})))
 
 
@@ -89,7 +97,7 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
     for name, folder in folders.items():
         for label, root in codes:
             for workers in opts.workers if label == "after" else (0,):
-                runs.append(_run(root, label, name, folder, model, workers, out))
+                runs.append(_run(root, label, name, folder, model, workers, out, opts))
     pool = reader_pools(folders["jpeg-6mp"]) if "jpeg-6mp" in folders else {}
     options = {k: str(v) for k, v in asdict(opts).items()}
     report = {"machine": {"cores": cores(), "load_avg": os.getloadavg()}, "runs": runs,
@@ -127,13 +135,14 @@ def _folders(root: Path, opts: IndexingBenchOptions) -> dict[str, Path]:
     return folders
 
 
-def _run(root: Path, label: str, name: str, folder: Path, model: Path, workers: int, out: Path):
+def _run(root, label: str, name: str, folder: Path, model: Path, workers: int, out: Path, opts):
     coll = out / "collections" / f"{label}-{name.replace(' ', '')}-w{workers}.semhash"
     subprocess.run(["rm", "-rf", str(coll)], check=True)
     env = {**os.environ, "PYTHONPATH": str(root)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, str(root), str(folder), str(coll),
-                           str(model), str(workers)], capture_output=True, text=True, env=env,
+                           str(model), str(workers), str(opts.chunk_size)], capture_output=True,
+                          text=True, env=env,
                           cwd=out)  # fmt: skip
     if proc.returncode != 0:
         raise SemhashError(f"the {label} run on {name} failed: {proc.stderr.strip()[-500:]}")
@@ -145,6 +154,7 @@ def _run(root: Path, label: str, name: str, folder: Path, model: Path, workers: 
         n = got["added"]
         got["photos_per_s_net"] = n / max(1e-9, got["wall_s"] - got["noop_s"])
         got["photos_per_s_end_to_end"] = n / got["process_s"]
+        got["photos_per_cpu_s_net"] = n / max(1e-9, got["cpu_s"] - got["noop_cpu_s"])
         log.info("%s %s w%s: %.1f photos/s net, %.0f MB", label, name, workers,
                  got["photos_per_s_net"], got["peak_mb"])  # fmt: skip
     subprocess.run(["rm", "-rf", str(coll)], check=True)
@@ -170,19 +180,20 @@ def reader_pools(folder: Path, limit: int = 300) -> dict:
 
 
 def as_table(report: dict) -> str:
-    rows = ["| code | set | workers | photos/s net | photos/s end to end | list s | read wait s "
-            "| encode s | write s | other s | peak memory MB |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = ["| code | set | workers | photos/s net | photos/s end to end | photos per CPU-s net "
+            "| list s | read wait s | encode s | write s | other s | peak memory MB |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in report["runs"]:
         if "error" in r:
-            rows.append(f"| {r['label']} | {r['set']} | | {r['error']} |||||||| ")
+            rows.append(f"| {r['label']} | {r['set']} | | {r['error']} ||||||||| ")
             continue
         t = r["timings"]
         other = r["wall_s"] - sum(t.get(k, 0.0) for k in ("list", "read", "encode", "write"))
         workers = r["workers"] or "4 threads, fixed"
         rows.append(
             f"| {r['label']} | {r['set']} | {workers} | {r['photos_per_s_net']:.1f} | "
-            f"{r['photos_per_s_end_to_end']:.1f} | {t.get('list', 0):.2f} | {t.get('read', 0):.2f}"
+            f"{r['photos_per_s_end_to_end']:.1f} | {r['photos_per_cpu_s_net']:.1f} | "
+            f"{t.get('list', 0):.2f} | {t.get('read', 0):.2f}"
             f" | {t.get('encode', 0):.2f} | {t.get('write', 0):.2f} | {other:.2f} | "
             f"{r['peak_mb']:.0f} |"
         )

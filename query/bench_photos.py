@@ -64,8 +64,8 @@ def render(gray: np.ndarray, width: int, height: int, seed: int) -> Image.Image:
     """One 28x28 image as a width x height colour photo (seeded tint, shifted noise)."""
     rng = np.random.default_rng(seed)
     big = Image.fromarray(gray).resize((width, height), Image.Resampling.BICUBIC)
-    tint = rng.integers(120, 257, 3).astype(np.int16)
-    arr = FLOOR + ((np.asarray(big, np.int16)[..., None] * tint) >> 8)
+    tint = rng.integers(120, 257, 3).astype(np.int32)
+    arr = FLOOR + ((np.asarray(big, np.int32)[..., None] * tint) >> 8)  # 255 * 256: int32
     shift = rng.integers(0, [height, width])
     arr += np.roll(_noise(width, height, 0), tuple(shift), axis=(0, 1))
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
