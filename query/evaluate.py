@@ -11,6 +11,7 @@ from query import baselines
 from query.search import load_queries
 from retrieval import metrics
 from retrieval.codes import hamming
+from retrieval.errors import SemhashError
 
 
 def _as_ints(db_labels: list[str], q_labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +55,10 @@ def evaluate_folder(coll: Collection, folder: str | Path, limit: int | None = No
     """Evaluate on a labelled folder of queries (label = parent folder relative to it);
     `limit` keeps a seeded sample of that many queries."""
     folder = Path(folder)
+    if limit is not None and limit < 1:
+        raise SemhashError(f"--limit must be at least 1, not {limit}.")
+    if not 0 <= seed < 2**32:
+        raise SemhashError(f"--seed must be from 0 to {2**32 - 1}, not {seed}.")
     queries = load_queries(coll, folder)
     labels = [str(Path(name).parent.relative_to(folder)) for name in queries.names]
     picks = np.arange(len(labels))

@@ -89,6 +89,12 @@ def test_index_options_refused_before_training(image_folder, tmp_path, args, wor
     assert not (tmp_path / "c.semhash").exists()
 
 
+@pytest.mark.parametrize("args, words", [(("--limit", 0), "--limit"), (("--limit", -3), "--limit"),
+                                         (("--seed", -1), "--seed")])  # fmt: skip
+def test_evaluate_options_refused(collection, image_folder, args, words):
+    assert_user_error(run("evaluate", collection, "--queries", image_folder, *args), words)
+
+
 def test_sheet_checked_before_searching(collection, tmp_path):
     for sheet, words in ((tmp_path / "out.txt", "image extension"), (tmp_path, "is a folder"),
                          (tmp_path / "file" / "s.png", "not a writable folder")):  # fmt: skip
