@@ -267,8 +267,6 @@ class Collection:
         sample of that many queries."""
         from query.evaluate import evaluate_folder
 
-        if limit is not None and limit < 1:
-            raise SemhashError("limit must be at least 1.")
         with self._lock:
             return evaluate_folder(self.store, folder, limit, seed)
 
