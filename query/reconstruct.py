@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from indexer.collection import Collection
 from retrieval.codes import HashEncoder
@@ -26,18 +25,16 @@ from retrieval.progress import progress
 METRICS = ("loss", "mse")
 
 
-def _image_loss(inputs, out: torch.Tensor, x: torch.Tensor, metric: str) -> torch.Tensor:
+def _image_loss(inputs: ImageInput, out: torch.Tensor, x: torch.Tensor, metric: str):
     if metric == "mse":
         return ((torch.sigmoid(out) - x) ** 2).flatten(1).mean(1)
-    return F.binary_cross_entropy_with_logits(out, x, reduction="none").flatten(1).sum(1)
+    return inputs.item_loss(out, x)  # the training loss, item by item
 
 
 def _text_loss(inputs: CountInput, out: torch.Tensor, x: torch.Tensor, metric: str):
     if metric == "mse":
         raise SemhashError("--metric mse applies to image collections; text uses the loss.")
-    target = torch.expm1(x) * inputs.word_weight
-    mass = target.sum(1).clamp(min=1e-6)
-    return -(target * F.log_softmax(out, 1)).sum(1) / mass
+    return inputs.item_loss(out, x)
 
 
 ITEM_LOSS = {ImageInput: _image_loss, CountInput: _text_loss}  # by the model's input type

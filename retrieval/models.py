@@ -116,7 +116,11 @@ class ImageInput(nn.Module):
         return x
 
     def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(out, x, reduction="sum") / len(x)
+        return self.item_loss(out, x).mean()
+
+    def item_loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Each item's reconstruction loss (the outlier score); `loss` is their mean."""
+        return F.binary_cross_entropy_with_logits(out, x, reduction="none").flatten(1).sum(1)
 
 
 class CountInput(nn.Module):
@@ -142,9 +146,13 @@ class CountInput(nn.Module):
         return logs
 
     def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.item_loss(out, x).mean()
+
+    def item_loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Each document's cross-entropy against its weighted word distribution."""
         target = x * self.word_weight
         mass = target.sum(1).clamp(min=1e-6)
-        return (-(target * F.log_softmax(out, 1)).sum(1) / mass).mean()
+        return -(target * F.log_softmax(out, 1)).sum(1) / mass
 
 
 INPUTS = {"image": ImageInput, "text": CountInput}
