@@ -125,8 +125,8 @@ def reconstruct(store: Collection, inputs, names: list[str], ids: list[int | Non
         rec = Reconstruction(name, item_id, float(scores[j]), store.kind)
         if store.kind == "text":
             vocab = list(store.encoder.extra.get("vocab", []))
-            counts = torch.expm1(x[j]).cpu().numpy()
-            kept = torch.expm1(noisy[j]).cpu().numpy()
+            counts = x[j].cpu().numpy()  # prepare() gives the word counts
+            kept = noisy[j].cpu().numpy()
             rec.words = {
                 "input": _top_words(counts, vocab, top_words),
                 "corrupted": _top_words(kept, vocab, top_words),
