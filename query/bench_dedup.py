@@ -118,7 +118,7 @@ def calibrate(coll: Path, groups_truth: list[list[str]]) -> list[dict]:
         names = np.array([Path(p).name for p in items.paths])
         pairs = self_pairs(items.ids, items.codes, store.bits, 20, 50)
         pa, pb = np.searchsorted(items.ids, pairs.a), np.searchsorted(items.ids, pairs.b)
-        sim = pair_similarity(store.kind, items.inputs[pa], items.inputs[pb])
+        sim = pair_similarity(store.kind, items.inputs, items.inputs, pa, pb)
         ea, eb = exact_pairs(items.sha256)
     exact = {tuple(sorted(p)) for p in zip(names[ea], names[eb], strict=True)}
     cand = [tuple(sorted(p)) for p in zip(names[pa], names[pb], strict=True)]

@@ -205,7 +205,7 @@ def _verified(kind: str, opts: DedupOptions, inputs_a, inputs_b, pairs: Pairs, p
     """(mask of pairs kept, their similarities or None)."""
     if opts.verify == "none":
         return np.ones(len(pairs), dtype=bool), None
-    sim = pair_similarity(kind, inputs_a[pa], inputs_b[pb])
+    sim = pair_similarity(kind, inputs_a, inputs_b, pa, pb)
     return sim >= opts.threshold, sim
 
 
@@ -299,7 +299,7 @@ def _group(kind: str, items: Items, members: np.ndarray, keep: int) -> Duplicate
     dist = hamming(items.codes[[keep]], items.codes[rest])[0]
     sims = None
     if items.inputs is not None:
-        sims = pair_similarity(kind, items.inputs[np.full(len(rest), keep)], items.inputs[rest])
+        sims = pair_similarity(kind, items.inputs, items.inputs, np.full(len(rest), keep), rest)
     dups = [_member(items, int(m), dist[j], None if sims is None else sims[j],
                     bool(items.sha256[m]) and items.sha256[m] == items.sha256[keep])
             for j, m in enumerate(rest)]  # fmt: skip
