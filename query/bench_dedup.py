@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 HASHES = ("PHash", "DHash", "WHash", "AHash")
 IMAGEDEDUP_DEFAULT = 10
+WIDE = 16  # thresholds searched for imagededup's best (of its 64-bit hashes)
 
 
 @dataclass
@@ -97,12 +98,12 @@ def imagededup_rows(folder: Path, truth: set) -> list[dict]:
         found = hasher.find_duplicates(encoding_map=enc, max_distance_threshold=IMAGEDEDUP_DEFAULT,
                                        scores=True)  # fmt: skip
         wall = time.perf_counter() - t0
-        wide = hasher.find_duplicates(encoding_map=enc, max_distance_threshold=24, scores=True)
+        wide = hasher.find_duplicates(encoding_map=enc, max_distance_threshold=WIDE, scores=True)
         edges = {(tuple(sorted((a, b))), int(d)) for a, dups in wide.items() for b, d in dups}
         default = {p for p, d in edges if d <= IMAGEDEDUP_DEFAULT}
         assert default == {tuple(sorted((a, b))) for a, v in found.items() for b, _ in v}
         best = max((pair_scores({p for p, d in edges if d <= t}, truth) | {"threshold": t}
-                    for t in range(0, 25)), key=lambda r: r["f1"])  # fmt: skip
+                    for t in range(0, WIDE + 1)), key=lambda r: r["f1"])  # fmt: skip
         rows.append({"method": f"imagededup {name} (threshold {IMAGEDEDUP_DEFAULT})",
                      **pair_scores(default, truth), "wall_s": round(wall, 1)})  # fmt: skip
         rows.append({"method": f"imagededup {name} (best threshold {best['threshold']})",
@@ -118,7 +119,7 @@ def calibrate(coll: Path, groups_truth: list[list[str]]) -> list[dict]:
         names = np.array([Path(p).name for p in items.paths])
         pairs = self_pairs(items.ids, items.codes, store.bits, 20, 50)
         pa, pb = np.searchsorted(items.ids, pairs.a), np.searchsorted(items.ids, pairs.b)
-        sim = pair_similarity(store.kind, items.inputs[pa], items.inputs[pb])
+        sim = pair_similarity(store.kind, items.inputs, items.inputs, pa, pb)
         ea, eb = exact_pairs(items.sha256)
     exact = {tuple(sorted(p)) for p in zip(names[ea], names[eb], strict=True)}
     cand = [tuple(sorted(p)) for p in zip(names[pa], names[pb], strict=True)]

@@ -28,7 +28,7 @@ from retrieval.progress import progress
 
 log = logging.getLogger(__name__)
 
-QUERY_CHUNK = 4096
+QUERY_CHUNK = 1024  # queries per range search: their results are held at once
 
 
 @dataclass

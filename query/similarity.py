@@ -92,9 +92,15 @@ def text_similarity(a, b) -> np.ndarray:
 SIMILARITY = {"image": image_similarity, "text": text_similarity}
 
 
-def pair_similarity(kind: str, inputs_a, inputs_b, chunk: int = 20000) -> np.ndarray:
-    """Similarity of row i of `inputs_a` and row i of `inputs_b`, in chunks of pairs."""
+def pair_similarity(kind: str, inputs_a, inputs_b, rows_a=None, rows_b=None,
+                    chunk: int = 20000) -> np.ndarray:  # fmt: skip
+    """Similarity of rows `rows_a[i]` of `inputs_a` and `rows_b[i]` of `inputs_b` (all rows,
+    paired in order, when not given), gathered and compared in chunks of pairs."""
     fn = SIMILARITY[kind]
-    n = inputs_a.shape[0]
-    parts = [fn(inputs_a[s : s + chunk], inputs_b[s : s + chunk]) for s in range(0, n, chunk)]
+    n = inputs_a.shape[0] if rows_a is None else len(rows_a)
+    parts = []
+    for s in range(0, n, chunk):
+        a = inputs_a[s : s + chunk] if rows_a is None else inputs_a[rows_a[s : s + chunk]]
+        b = inputs_b[s : s + chunk] if rows_b is None else inputs_b[rows_b[s : s + chunk]]
+        parts.append(fn(a, b))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

@@ -24,7 +24,8 @@ log = logging.getLogger("semhash")
 @click.option("--verify", type=click.Choice(["raw", "none"]), default="raw", show_default=True,
               help="raw: candidates must look alike in the stored inputs; none: trust codes.")
 @click.option("--threshold", type=float,
-              help="Similarity (-1..1) a candidate needs under --verify raw [default: 0.9].")
+              help="Similarity (-1..1) a candidate needs under --verify raw [default: 0.94 for "
+                   "images, 0.9 for text].")
 @click.option("--max-candidates", default=20, show_default=True,
               help="Nearest candidates checked per item.")
 @click.option("--strategy", type=click.Choice(["hash", "flat"]),

@@ -13,13 +13,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from indexer.collection import Collection
 from indexer.pipeline import index_folder, remove_items
 from query.candidates import self_pairs
-from query.dedup import collection_items, exact_pairs, find_duplicates
+from query.dedup import collection_items, find_duplicates
 from query.similarity import image_similarity, pair_similarity
 from retrieval.codes import hamming
 from semhash.cli import cli
@@ -101,21 +99,30 @@ def rel(path: str, root: Path) -> str:
 
 
 def brute_force_groups(store, radius: int, threshold: float) -> set[frozenset[int]]:
-    """Every pair compared: codes within radius and inputs alike, or the same sha256."""
+    """Every pair compared (codes within radius and inputs alike); then stars in id order:
+    an item not yet grouped keeps every ungrouped item alike to it, with all copies of the
+    same bytes (sha256) of each."""
     items = collection_items(store, need_inputs=True)
     n = len(items.ids)
     d = hamming(items.codes, items.codes)
     a, b = np.triu_indices(n, 1)
     sim = pair_similarity(store.kind, items.inputs[a], items.inputs[b])
+    alike = np.zeros((n, n), bool)
     ok = (d[a, b] <= radius) & (sim >= threshold)
-    ea, eb = exact_pairs(items.sha256)
-    rows, cols = np.concatenate([a[ok], ea]), np.concatenate([b[ok], eb])
-    graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    groups = {}
-    for pos, c in enumerate(comp):
-        groups.setdefault(c, set()).add(int(items.ids[pos]))
-    return {frozenset(g) for g in groups.values() if len(g) > 1}
+    alike[a[ok], b[ok]] = alike[b[ok], a[ok]] = True
+    same = {p: {q for q in range(n) if items.sha256[q] == items.sha256[p]} for p in range(n)}
+    grouped: set[int] = set()
+    groups = set()
+    for u in range(n):
+        if u in grouped:
+            continue
+        members = set(same[u])
+        for v in np.flatnonzero(alike[u]):
+            members |= same[int(v)] - grouped
+        grouped |= members
+        if len(members) > 1:
+            groups.add(frozenset(int(items.ids[m]) for m in members))
+    return groups
 
 
 @pytest.mark.parametrize("strategy", [None, "flat"])
@@ -403,3 +410,18 @@ def test_dedup_lifecycle_with_the_installed_command(tmp_path):
     with Collection.open(coll) as store:
         assert len(store.index) == 30
         assert find_duplicates(store, radius=32, max_candidates=100) == []
+
+
+def test_alike_chains_do_not_join_unlike_ends():
+    from query.dedup import Items, star_groups
+
+    n = 5
+    items = Items(np.arange(n), [f"{i}" for i in range(n)], np.zeros((n, 1), np.uint8), None,
+                  ["", "", "", "h", "h"], size=np.array([1, 1, 9, 1, 1]),
+                  mtime=np.zeros(n), pixels=np.zeros(n))  # fmt: skip
+    near = (np.array([0, 1, 2]), np.array([1, 2, 3]))  # 0~1~2~3, and 3 == 4 (same bytes)
+    exact = [(np.array([3]), np.array([4]))]
+    groups = [(k, m.tolist()) for k, m in star_groups(items, near, exact, "first")]
+    assert groups == [(0, [0, 1]), (2, [2, 3, 4])]
+    groups = [(k, m.tolist()) for k, m in star_groups(items, near, exact, "largest")]
+    assert groups == [(2, [1, 2, 3, 4])]  # the largest item keeps its neighbours; 0 is alone
