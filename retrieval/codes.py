@@ -102,6 +102,9 @@ class HashEncoder:
     extra: dict = field(default_factory=dict)  # e.g. the vocabulary of a text model
     batch_size: int = 1024
     train_info: dict = field(default_factory=dict)  # how it was trained (resolved TrainConfig)
+    # the configuration as its checkpoint recorded it: fields added to ModelConfig since
+    # then take their defaults but must not change the fingerprint of an older model
+    saved_config: dict | None = None
 
     @property
     def config(self) -> ModelConfig:
@@ -148,10 +151,14 @@ class HashEncoder:
         """Packed uint8 codes (N, bits // 8)."""
         return self.binarize(self.real(data, show_progress))
 
+    def config_dict(self) -> dict:
+        """The configuration as saved: as its checkpoint recorded it, for a loaded model."""
+        return self.saved_config if self.saved_config is not None else self.config.to_dict()
+
     def fingerprint(self) -> str:
         """A short hash of weights, thresholds and config: two encoders with the same
         fingerprint produce the same codes."""
-        digest = hashlib.sha256(repr(sorted(self.config.to_dict().items())).encode())
+        digest = hashlib.sha256(repr(sorted(self.config_dict().items())).encode())
         for name, tensor in sorted(self.model.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -164,7 +171,7 @@ class HashEncoder:
     def save(self, path: str | Path, train_info: dict | None = None) -> None:
         ckpt = {
             "format": CHECKPOINT_FORMAT,
-            "config": self.config.to_dict(),
+            "config": self.config_dict(),
             "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()},
             "thresholds": torch.from_numpy(self.thresholds)
             if self.thresholds is not None
@@ -196,4 +203,5 @@ class HashEncoder:
         th, proj = ckpt.get("thresholds"), ckpt.get("projection")
         return cls(model, None if th is None else th.numpy(),
                    None if proj is None else proj.numpy(), ckpt.get("extra") or {},
-                   train_info=ckpt.get("train") or {})  # fmt: skip
+                   train_info=ckpt.get("train") or {},
+                   saved_config=dict(ckpt["config"]))  # fmt: skip

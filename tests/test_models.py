@@ -145,3 +145,21 @@ def test_split_points_sit_between_values():
     assert split_points(values, [0.5]).tolist() == [[2.5, 25.0]]  # 2 below, 3 above
     assert split_points(values[:, 0], [0.2, 0.8]).tolist() == [1.5, 4.5]
     assert split_points(values[:1], [0.5]).tolist() == [[1.0, 10.0]]  # one item: its value
+
+
+def test_an_older_checkpoint_keeps_its_fingerprint(trained, tmp_path):
+    """Fields added to ModelConfig later take their defaults when an older checkpoint is
+    loaded, but its fingerprint (what its collection recorded) stays the same, and so it
+    does through save and load."""
+    enc = trained[0]
+    enc.save(tmp_path / "new.pt")
+    ckpt = torch.load(tmp_path / "new.pt", weights_only=True)
+    for added in ("input_weighting", "decoder_layers"):  # not in checkpoints before them
+        ckpt["config"].pop(added)
+    torch.save(ckpt, tmp_path / "old.pt")
+    old = HashEncoder.load(tmp_path / "old.pt")
+    as_new = HashEncoder(old.model, old.thresholds, old.projection, old.extra)
+    assert old.fingerprint() != as_new.fingerprint()  # the added fields would change it
+    old.save(tmp_path / "again.pt")
+    assert HashEncoder.load(tmp_path / "again.pt").fingerprint() == old.fingerprint()
+    assert "decoder_layers" not in torch.load(tmp_path / "again.pt", weights_only=True)["config"]
