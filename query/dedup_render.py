@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from query.dedup import DuplicateGroup
-from query.render import THUMB, _thumb
+from query.render import THUMB, _thumb, save_sheet
 from retrieval.errors import SemhashError
 
 
@@ -75,10 +75,4 @@ def group_sheet(groups: list[DuplicateGroup], out: str | Path, per_row: int = 8,
             draw.text((x, y + THUMB + 2), f"d={d.distance} s={_sim(d.similarity)}", fill=(0, 0, 0))
             if d.exact:
                 draw.text((x, y + THUMB + 13), "exact", fill=(0, 0, 160))
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        sheet.save(out)
-    except OSError as exc:
-        raise SemhashError(f"cannot write {out} ({exc.strerror or exc}).") from None
-    return out
+    return save_sheet(sheet, out)

@@ -9,21 +9,11 @@ from PIL import Image, ImageDraw
 
 from query.outliers import Outlier
 from query.reconstruct import Reconstruction
-from query.render import THUMB, _thumb
+from query.render import THUMB, _thumb, save_sheet
 from retrieval.errors import SemhashError
 
 COLUMNS = (("input", "input"), ("corrupted", "corrupted"), ("reconstruction", "from corrupted"),
            ("clean_reconstruction", "from input"))  # fmt: skip
-
-
-def _save(img: Image.Image, out: str | Path) -> Path:
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        img.save(out)
-    except OSError as exc:
-        raise SemhashError(f"cannot write {out} ({exc.strerror or exc}).") from None
-    return out
 
 
 def outlier_table(outliers: list[Outlier]) -> str:
@@ -45,7 +35,7 @@ def outlier_sheet(outliers: list[Outlier], out: str | Path, per_row: int = 10) -
         x, y = pad + (n % per_row) * cell_w, pad + (n // per_row) * cell_h
         sheet.paste(_thumb(o.path), (x, y))
         draw.text((x, y + THUMB + 1), f"#{o.rank} {o.score:.1f}", fill=(0, 0, 0))
-    return _save(sheet, out)
+    return save_sheet(sheet, out)
 
 
 def _image(arr: np.ndarray, size: int = THUMB) -> Image.Image:
@@ -74,7 +64,7 @@ def reconstruction_sheet(recs: list[Reconstruction], out: str | Path) -> Path:
         draw.text((pad, y + 36), f"error {rec.score:.1f}", fill=(200, 0, 0))
         for c, (attr, _) in enumerate(COLUMNS):
             sheet.paste(_image(getattr(rec, attr)), (label_w + c * cell, y))
-    return _save(sheet, out)
+    return save_sheet(sheet, out)
 
 
 def words_table(recs: list[Reconstruction]) -> str:

@@ -83,7 +83,15 @@ def contact_sheet(results: list[QueryResult], out: str | Path, per_row: int = 10
             x = pad * 2 + col * cell_w
             sheet.paste(_thumb(hit.path), (x, y))
             draw.text((x, y + THUMB + 1), f"d={hit.distance} {hit.label[:9]}", fill=(0, 0, 0))
+    return save_sheet(sheet, out)
+
+
+def save_sheet(img: Image.Image, out: str | Path) -> Path:
+    """Write a sheet (its folders made as needed); a write that fails is one sentence."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        img.save(out)
+    except OSError as exc:
+        raise SemhashError(f"cannot write {out} ({exc.strerror or exc}).") from None
     return out
