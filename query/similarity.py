@@ -28,18 +28,13 @@ def _pooled(x: np.ndarray) -> np.ndarray:
     return gray[:, : 2 * h2, : 2 * w2].reshape(p, h2, 2, w2, 2).mean(axis=(2, 4))
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each pair of rows (P, ...) -> (P,); two flat images are alike."""
-    a = a.reshape(len(a), -1)
-    b = b.reshape(len(b), -1)
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    flat_a, flat_b = na < 1e-3, nb < 1e-3
-    out = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-12)
-    out[flat_a | flat_b] = 0.0
-    out[flat_a & flat_b] = 1.0
-    return out
+def _standard(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (..., D) centred and scaled to unit norm, and the mask of flat rows (left zero):
+    the dot product of two such rows is their Pearson correlation."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    flat = norm[..., 0] < 1e-3
+    return np.where(flat[..., None], 0.0, x / np.maximum(norm, 1e-12)).astype(np.float32), flat
 
 
 def window(n: int, scale: float, offset: float) -> np.ndarray:
@@ -66,16 +61,72 @@ def _views(h: int, w: int, zooms=ZOOMS) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def item_views(pooled: np.ndarray, zooms=ZOOMS) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled images (M, h, w) -> every view of each, resampled to full size and
+    standardised, (M, V, h*w), with the mask of flat views (M, V)."""
+    m, h, w = pooled.shape
+    views = _views(h, w, zooms)
+    out = np.empty((m, len(views), h * w), np.float32)
+    for v, (rows, cols) in enumerate(views):
+        t = (pooled.reshape(m * h, w) @ cols.T).reshape(m, h, w)  # columns resampled
+        t = rows @ t.transpose(1, 0, 2).reshape(h, m * w)  # then rows, as one product
+        out[:, v] = t.reshape(h, m, w).transpose(1, 0, 2).reshape(m, h * w)
+    return _standard(out)
+
+
+def _best_view(views, vflat, local, target, tflat, chunk: int = 512) -> np.ndarray:
+    """max over v of corr(views[local[p], v], target[p]) for each pair p (two flat
+    images are alike, one flat image is like nothing)."""
+    out = np.empty(len(local), np.float32)
+    buf = np.empty((min(chunk, len(local)), views.shape[1], views.shape[2]), np.float32)
+    for s in range(0, len(local), chunk):
+        idx = local[s : s + chunk]
+        seen = np.take(views, idx, axis=0, out=buf[: len(idx)])
+        corr = np.matmul(seen, target[s : s + chunk, :, None])[..., 0]
+        corr[vflat[idx] & tflat[s : s + chunk, None]] = 1.0
+        out[s : s + chunk] = corr.max(axis=1)
+    return out
+
+
+def _one_way(src: np.ndarray, src_rows, dst: np.ndarray, dst_rows, block: int) -> np.ndarray:
+    """Best correlation of a window of `src[src_rows[p]]` with all of `dst[dst_rows[p]]`
+    (pooled inputs), the views of each source item computed once, `block` items at a time."""
+    n = len(src_rows)
+    order = np.argsort(src_rows, kind="stable")
+    items, first = np.unique(src_rows[order], return_index=True)
+    bounds = np.r_[first, n]
+    out = np.empty(n, np.float32)
+    for g in range(0, len(items), block):
+        some = items[g : g + block]
+        pairs = order[bounds[g] : bounds[min(g + block, len(items))]]
+        views, vflat = item_views(src[some])
+        target, tflat = _standard(dst[dst_rows[pairs]].reshape(len(pairs), -1))
+        out[pairs] = _best_view(views, vflat, np.searchsorted(some, src_rows[pairs]), target, tflat)
+    return out
+
+
+def _image_pairs(inputs_a, inputs_b, rows_a, rows_b, block: int = 1024) -> np.ndarray:
+    """Similarity of `inputs_a[rows_a[p]]` and `inputs_b[rows_b[p]]`: each item pooled and
+    its views made once, however many pairs it is in."""
+    if len(rows_a) == 0:
+        return np.zeros(0, dtype=np.float32)
+    ua, ia = np.unique(rows_a, return_inverse=True)
+    ub, ib = np.unique(rows_b, return_inverse=True)
+    pa, pb = _pooled(inputs_a[ua]), _pooled(inputs_b[ub])
+    return np.maximum(_one_way(pa, ia, pb, ib, block), _one_way(pb, ib, pa, ia, block))
+
+
 def image_similarity(a: np.ndarray, b: np.ndarray, zooms=ZOOMS) -> np.ndarray:
     """Similarity of image pairs `a[i]`, `b[i]` (uint8 (P, C, H, W) each): (P,) float32, the
     best correlation over windows of either image (a crop of the other) resampled to the
     full size."""
     pa, pb = _pooled(a), _pooled(b)
+    rows = np.arange(len(pa))
     best = np.full(len(pa), -1.0, dtype=np.float32)
-    for rows, cols in _views(pa.shape[1], pa.shape[2], zooms):
-        for x, y in ((pa, pb), (pb, pa)):
-            seen = rows @ x @ cols.T  # the window of x, resampled to full size
-            best = np.maximum(best, _corr(seen, y))
+    for x, y in ((pa, pb), (pb, pa)):
+        views, vflat = item_views(x, zooms)
+        target, tflat = _standard(y.reshape(len(y), -1))
+        best = np.maximum(best, _best_view(views, vflat, rows, target, tflat))
     return best
 
 
@@ -95,12 +146,14 @@ SIMILARITY = {"image": image_similarity, "text": text_similarity}
 def pair_similarity(kind: str, inputs_a, inputs_b, rows_a=None, rows_b=None,
                     chunk: int = 20000) -> np.ndarray:  # fmt: skip
     """Similarity of rows `rows_a[i]` of `inputs_a` and `rows_b[i]` of `inputs_b` (all rows,
-    paired in order, when not given), gathered and compared in chunks of pairs."""
-    fn = SIMILARITY[kind]
+    paired in order, when not given). Images: each item's views are made once however many
+    pairs it is in; text: compared in chunks of pairs."""
     n = inputs_a.shape[0] if rows_a is None else len(rows_a)
-    parts = []
-    for s in range(0, n, chunk):
-        a = inputs_a[s : s + chunk] if rows_a is None else inputs_a[rows_a[s : s + chunk]]
-        b = inputs_b[s : s + chunk] if rows_b is None else inputs_b[rows_b[s : s + chunk]]
-        parts.append(fn(a, b))
+    rows_a = np.arange(n) if rows_a is None else np.asarray(rows_a)
+    rows_b = np.arange(n) if rows_b is None else np.asarray(rows_b)
+    if kind == "image":
+        return _image_pairs(inputs_a, inputs_b, rows_a, rows_b)
+    fn = SIMILARITY[kind]
+    parts = [fn(inputs_a[rows_a[s : s + chunk]], inputs_b[rows_b[s : s + chunk]])
+             for s in range(0, n, chunk)]  # fmt: skip
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
