@@ -32,7 +32,7 @@ class ModelConfig:
     image_size: int = 28
     width: int = 32  # channels of the first conv layer; doubled at each stride
     hidden: int = 256
-    corruption: str = "shift"  # "shift" (random shifts and flips), "mask", "gaussian", "none"
+    corruption: str = "shift"  # "shift" (random shifts and flips), "augment", "mask", "gaussian", "none"
     corruption_level: float = 3.0  # shift in pixels, masking probability or Gaussian std
     code_layer: str = "linear"  # "linear", "noise" (sigmoid of noisy logits), "bernoulli"
     code_noise: float = 3.0  # std of the noise before the sigmoid ("noise" code layer)
@@ -41,6 +41,7 @@ class ModelConfig:
     vocab_size: int = 0  # text models only
     input_weighting: str = "log"  # text: "log" (log 1 + count) or "tfidf" (times IDF, unit norm)
     decoder_layers: int = 1  # bow-ae: hidden layers of the decoder (0: softmax of a linear map)
+    consistency_weight: float = 0.0  # > 0: two corrupted views must give the same code
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +93,32 @@ def shift_and_flip(x: torch.Tensor, shift: int) -> torch.Tensor:
                  torch.arange(c, device=dev)[None, :, None, None], rows, cols]  # fmt: skip
     flip = (torch.rand(n, device=dev) < 0.5)[:, None, None, None]
     return torch.where(flip, out.flip(-1), out)
+
+
+def augment(x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+    """Each image of a batch cropped (60-100% of the side) and resized back, mirrored with
+    probability 1/2, its brightness, contrast and (colour) saturation jittered by up to
+    40% x `strength`, and for colour images made gray with probability 0.2: the views of
+    contrastive learning, batched on the model's device."""
+    n, c, h, w = x.shape
+    dev = x.device
+    scale = 1 - 0.4 * torch.rand(n, device=dev)
+    shift = (1 - scale)[:, None] * (2 * torch.rand(n, 2, device=dev) - 1)
+    flip = torch.where(torch.rand(n, device=dev) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=dev)
+    theta[:, 0, 0], theta[:, 1, 1] = scale * flip, scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta, (n, c, h, w), align_corners=False)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    jitter = lambda: 1 + 0.4 * strength * (2 * torch.rand(n, 1, 1, 1, device=dev) - 1)  # noqa: E731
+    out = out * jitter()
+    mean = out.mean(dim=(1, 2, 3), keepdim=True)
+    out = mean + (out - mean) * jitter()
+    if c == 3:
+        gray = out.mean(dim=1, keepdim=True)
+        out = gray + (out - gray) * jitter()
+        out = torch.where(torch.rand(n, 1, 1, 1, device=dev) < 0.2, gray.expand_as(out), out)
+    return out.clamp(0, 1)
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -198,6 +225,8 @@ class HashingAutoencoder(nn.Module):
             return x + level * torch.randn_like(x)
         if self.cfg.corruption == "shift":
             return shift_and_flip(x, int(level))
+        if self.cfg.corruption == "augment":
+            return augment(x, level)
         return x
 
     # -- codes --------------------------------------------------------------------------
@@ -243,7 +272,24 @@ class HashingAutoencoder(nn.Module):
         reg = self.regularizer(x, logits, z)
         total = recon + self.cfg.balance_weight * balance + reg
         parts = {"recon": recon, "balance": balance, "reg": reg}  # tensors: no host sync
+        if self.cfg.consistency_weight > 0:
+            parts["consistency"] = view_consistency(logits, self.code_logits(self.corrupt(x)))
+            total = total + self.cfg.consistency_weight * parts["consistency"]
         return total, {k: v.detach() for k, v in parts.items()}
+
+
+def view_consistency(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """VICReg-style agreement of the code logits of two views of the same items: equal
+    codes (mean squared difference), every code unit spread (unit standard deviation at
+    least) and units decorrelated (off-diagonal covariance), which makes balanced,
+    independent bits."""
+    invariance = F.mse_loss(a, b)
+    spread = sum(F.relu(1 - torch.sqrt(v.var(0) + 1e-4)).mean() for v in (a, b))
+    covariance = a.new_zeros(())
+    for v in (a, b):
+        c = torch.cov(v.T)
+        covariance = covariance + (c.pow(2).sum() - c.diagonal().pow(2).sum()) / v.shape[1]
+    return invariance + spread + 0.04 * covariance
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:

@@ -163,3 +163,36 @@ def test_an_older_checkpoint_keeps_its_fingerprint(trained, tmp_path):
     old.save(tmp_path / "again.pt")
     assert HashEncoder.load(tmp_path / "again.pt").fingerprint() == old.fingerprint()
     assert "decoder_layers" not in torch.load(tmp_path / "again.pt", weights_only=True)["config"]
+
+
+def test_augment_keeps_shape_range_and_changes_the_image():
+    from retrieval.models import augment
+
+    torch.manual_seed(0)
+    for channels in (1, 3):
+        x = torch.rand(16, channels, 32, 32)
+        y = augment(x)
+        assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+        assert (y - x).abs().mean() > 0.01  # a view, not the image itself
+
+
+def test_view_consistency_rewards_agreeing_spread_decorrelated_codes():
+    from retrieval.models import view_consistency
+
+    torch.manual_seed(0)
+    a = 2 * torch.randn(256, 16)  # spread, nearly uncorrelated units
+    same = view_consistency(a, a.clone())
+    other = view_consistency(a, 2 * torch.randn(256, 16))
+    collapsed = view_consistency(torch.zeros(256, 16), torch.zeros(256, 16))
+    correlated = a[:, :1].expand(256, 16)
+    assert same < 0.2 < other  # views that disagree cost more
+    assert collapsed > 1.5  # every unit below unit spread, in both views
+    assert view_consistency(correlated, correlated.clone()) > same + 1  # redundant units
+
+
+def test_consistency_weight_adds_its_term_to_the_loss():
+    model = build_model(ModelConfig(bits=16, channels=3, image_size=32, corruption="augment",
+                                    consistency_weight=10.0))  # fmt: skip
+    loss, parts = model.loss(torch.rand(8, 3, 32, 32))
+    assert "consistency" in parts and torch.isfinite(loss)
+    assert loss >= parts["recon"] + 10.0 * parts["consistency"] - 1e-3
