@@ -32,7 +32,7 @@ class ModelConfig:
     image_size: int = 28
     width: int = 32  # channels of the first conv layer; doubled at each stride
     hidden: int = 256
-    corruption: str = "shift"  # "shift" (random shifts and flips), "augment", "mask", "gaussian", "none"
+    corruption: str = "shift"  # "shift" (shifts, flips), "augment", "mask", "gaussian", "none"
     corruption_level: float = 3.0  # shift in pixels, masking probability or Gaussian std
     code_layer: str = "linear"  # "linear", "noise" (sigmoid of noisy logits), "bernoulli"
     code_noise: float = 3.0  # std of the noise before the sigmoid ("noise" code layer)
