@@ -36,6 +36,7 @@ from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
 from retrieval.fsutil import check_writable
 from retrieval.pool import resolve_workers
+from retrieval.presets import get_preset
 from retrieval.progress import progress, timed
 from retrieval.sources import SOURCES, Loaded, TrainSpec, infer_kind
 from retrieval.training import resolve_device
@@ -73,6 +74,7 @@ class IndexOptions:
         if spec.image_size and (not 8 <= spec.image_size <= 256 or spec.image_size % 4):
             raise SemhashError(f"--image-size must be 0 (automatic) or a multiple of 4 from 8 "
                                f"to 256, not {spec.image_size}.")  # fmt: skip
+        get_preset(spec.quality)  # an unknown --quality is refused here, before any work
 
 
 @dataclass

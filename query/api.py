@@ -53,7 +53,7 @@ LAZY = {"IndexReport": "indexer.pipeline", "DuplicateGroup": "query.dedup",
 
 def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
                   image_size: int = 0, vocab: int = 10_000, vocab_by: str = "count",
-                  model_type: str = "", seed: int = 0,
+                  model_type: str = "", seed: int = 0, quality: str = "default",
                   device: str = "auto", include_hidden: bool = False, exclude=(), include=(),
                   follow_links: bool = False, **extra) -> IndexOptions:  # fmt: skip
     """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields).
@@ -69,7 +69,7 @@ def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None
             raise SemhashError(f"--epochs must be at least 1, not {epochs}.")
         tcfg.epochs = epochs
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
-                     vocab_by=vocab_by, device=device, train=tcfg)  # fmt: skip
+                     vocab_by=vocab_by, device=device, train=tcfg, quality=quality)  # fmt: skip
     listing = ListingRules(include_hidden=include_hidden, exclude=_globs(exclude),
                            include=_globs(include), follow_links=follow_links)  # fmt: skip
     opts = IndexOptions(spec=spec, kind=kind, listing=listing, **extra)
@@ -86,7 +86,7 @@ def index(folder: str | Path, collection: str | Path, *, model: str | Path | Non
     """Index every image or document below `folder` into `collection` (created when new;
     brought up to date when it exists: only new or changed files are encoded). Trains a
     model on the folder unless `model` (a trained model file) is given. Settings: bits,
-    epochs, kind, image_size, vocab, vocab_by, model_type, seed, device, db_url, backend,
+    epochs, kind, image_size, vocab, vocab_by, model_type, seed, quality, device, db_url, backend,
     uri, prune, rebuild, chunk_size, workers, include_hidden, exclude, include,
     follow_links."""
     from indexer.pipeline import index_folder

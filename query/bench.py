@@ -97,6 +97,7 @@ class BenchOptions:
     methods: list[Method] = field(default_factory=lambda: parse_methods(DEFAULT_METHODS))
     out: Path = Path("report")
     epochs: int | None = None  # None: the training default
+    quality: str = "default"  # the training preset (retrieval.presets)
     device: str = "auto"
     top_n: int = 0  # ranked-list length for the curves; 0 = the whole database (exact)
     radius: int = 2

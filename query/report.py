@@ -96,6 +96,7 @@ def protocol(data, opts, timings: dict) -> dict:
         f"{len(data.vocab)} words ranked by {opts.vocab_by} (codes and TF-IDF)",
         "training": f"{opts.epochs} epochs" if opts.epochs else
         "default step budget ({min_steps}-{max_steps} steps)".format(**KIND_DEFAULTS[data.kind]),
+        "quality": opts.quality,
         "device": describe_device(resolve_device(opts.device)),
         "versions": versions(), "wall_seconds": {k: round(v, 2) for k, v in timings.items()},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -21,6 +21,7 @@ from retrieval.errors import SemhashError
 from retrieval.families import family_config
 from retrieval.models import ModelConfig, build_model
 from retrieval.pool import read_in_order, resolve_workers
+from retrieval.presets import get_preset
 from retrieval.progress import progress
 from retrieval.training import TrainConfig, resolve_device, train
 from retrieval.walk import Listing, ListingRules, walk
@@ -39,6 +40,7 @@ class TrainSpec:
     vocab_by: str = "count"  # rank words by total count ("count") or document frequency ("df")
     device: str = "auto"
     train: TrainConfig = field(default_factory=TrainConfig)
+    quality: str = "default"  # a preset of retrieval.presets: model and budget defaults
 
 
 @dataclass
@@ -51,12 +53,20 @@ class Loaded:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _model_config(model_type: str, kind: str, spec: TrainSpec, **fields) -> ModelConfig:
+    """The family's config for `kind` with the quality preset's settings, then `fields`."""
+    return family_config(model_type, kind=kind, bits=spec.bits,
+                         **{**get_preset(spec.quality).model_fields(model_type), **fields})
+
+
 def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, setup=None):
     torch.manual_seed(spec.train.seed)  # weight initialisation is part of the seeded run
     model = build_model(cfg)
     if setup is not None:
         setup(model)
-    info = train(model, data, spec.train, resolve_device(spec.device))
+    tcfg = get_preset(spec.quality).train_config(cfg.kind, spec.train)
+    info = train(model, data, tcfg, resolve_device(spec.device))
+    info["quality"] = spec.quality
     encoder = HashEncoder(model, extra=extra or {}, train_info=_jsonable(info))
     encoder.fit_thresholds(encoder.real(data, show_progress=True))
     return encoder, info
@@ -196,8 +206,8 @@ def read_images(
 
 def train_image_encoder(data: np.ndarray, spec: TrainSpec) -> tuple[HashEncoder, dict]:
     """Train a hashing autoencoder on uint8 images (N, C, S, S) and fit its thresholds."""
-    cfg = family_config(spec.model_type or "conv-dae", kind="image", bits=spec.bits,
-                        channels=data.shape[1], image_size=data.shape[2])  # fmt: skip
+    cfg = _model_config(spec.model_type or "conv-dae", "image", spec, channels=data.shape[1],
+                        image_size=data.shape[2])  # fmt: skip
     return _fit(cfg, data, spec)
 
 

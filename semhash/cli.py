@@ -76,6 +76,11 @@ def backend_options(fn):
                              "one]. Metadata stays in SQL.")(fn)  # fmt: skip
 
 
+QUALITY_OPTION = click.option(
+    "--quality", type=click.Choice(["default", "high"]), default="default", show_default=True,
+    help="Training preset: high trains a larger image model longer (see README: costs).")
+
+
 def training_options(fn):
     """Options shared by `train` and `index`."""
     options = [
@@ -91,6 +96,7 @@ def training_options(fn):
                      "count (text)."),
         click.option("--model-type", default="", help="Autoencoder family (default: the kind's)."),
         click.option("--seed", default=0, show_default=True, help="Random seed for training."),
+        QUALITY_OPTION,
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda."),
     ]  # fmt: skip
     for option in reversed(options + LISTING_OPTIONS):
@@ -117,13 +123,13 @@ LISTING_OPTIONS = [
 
 def _settings(bits, epochs, kind, image_size, vocab, model_type, seed, device,
               include_hidden, exclude, include, follow_links, workers,
-              vocab_by="count") -> dict:  # fmt: skip
+              vocab_by="count", quality="default") -> dict:  # fmt: skip
     """The training and listing options as keyword settings of `semhash.index` /
     `semhash.train`."""
     return dict(bits=bits, epochs=epochs, kind=kind, image_size=image_size, vocab=vocab,
                 model_type=model_type, seed=seed, device=device, include_hidden=include_hidden,
                 exclude=exclude, include=include, follow_links=follow_links,
-                workers=workers, vocab_by=vocab_by)  # fmt: skip
+                workers=workers, vocab_by=vocab_by, quality=quality)  # fmt: skip
 
 
 STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
@@ -518,6 +524,7 @@ def _parsed(name: str):
               help="Folder for report.json, report.md and the plots.")
 @click.option("--epochs", default=None, type=int,
               help="Epochs (default: a step budget sized to the collection).")
+@QUALITY_OPTION
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--top-n", default=0, show_default=True,
               help="Ranked-list length for the curves (0 = the whole database, exact).")
