@@ -99,8 +99,9 @@ def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOption
             raise SemhashError(f"text data takes the bow-ae family, not {family}.")
         spec = TrainSpec(bits=bits, device=opts.device, train=tcfg, quality=opts.quality)
         return train_count_encoder(data.db_inputs, data.vocab, spec)
-    spec = TrainSpec(bits=bits, model_type=family, device=opts.device, train=tcfg,
-                     quality=opts.quality)
+    spec = TrainSpec(
+        bits=bits, model_type=family, device=opts.device, train=tcfg, quality=opts.quality
+    )
     return train_image_encoder(data.db_inputs, spec)
 
 

@@ -11,6 +11,9 @@ training items (`ModelConfig.threshold`):
                  quantile steps between them along each component (multi-bit "thermometer"
                  quantisation: a large difference on a strong component costs more than a
                  sign flip on a weak one)
+    itq          iterative quantisation (Gong & Lazebnik 2011) on the whitened principal
+                 components: the rotation that puts the items closest to the corners of the
+                 hypercube, one bit per component, every bit a balanced cut
 
 Every mode is `bits = real @ projection > thresholds` (projection None means the identity).
 Codes follow FAISS conventions: `uint8` arrays of `bits // 8` bytes per item, bit order as
@@ -92,6 +95,37 @@ def thermometer(real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     return projection.astype(np.float32), thresholds.astype(np.float32)
 
 
+def itq(real: np.ndarray, bits: int, iterations: int = 50, seed: int = 0):
+    """(projection (D, bits), thresholds (bits,)) of ITQ on the whitened principal
+    components of `real` (D >= bits): bit k = ((real - mean) @ W @ R)[k] > 0, with R the
+    orthogonal rotation that minimises the quantisation error ||B - V R||, alternated with
+    B = sign(V R) for `iterations` rounds from a seeded random rotation."""
+    real = np.asarray(real, dtype=np.float64)
+    if real.shape[1] < bits:
+        raise SemhashError(f"itq needs at least {bits} real dimensions, not {real.shape[1]}.")
+    mean = real.mean(axis=0)
+    centred = real - mean
+    values, vectors = np.linalg.eigh(centred.T @ centred / max(len(real) - 1, 1))
+    top = np.argsort(values)[::-1][:bits]
+    whiten = vectors[:, top] / np.sqrt(np.maximum(values[top], 1e-12))
+    v = centred @ whiten
+    rotation = np.linalg.qr(np.random.default_rng(seed).standard_normal((bits, bits)))[0]
+    for _ in range(iterations):
+        u, _, wt = np.linalg.svd(v.T @ np.sign(v @ rotation))
+        rotation = u @ wt
+    projection = (whiten @ rotation).astype(np.float32)
+    # each cut at the mean, moved midway into the gap between the two projected values
+    # around it (see split_points: an item encoded alone then gets the same bits)
+    projected = np.sort(real.astype(np.float32) @ projection, axis=0)
+    cut = mean.astype(np.float32) @ projection
+    n = len(projected)
+    if n < 2:
+        return projection, cut
+    k = np.clip([np.searchsorted(projected[:, j], cut[j]) for j in range(bits)], 1, n - 1)
+    cols = np.arange(bits)
+    return projection, ((projected[k - 1, cols] + projected[k, cols]) / 2).astype(np.float32)
+
+
 @dataclass
 class HashEncoder:
     """A trained model plus thresholds: maps stored items to packed binary codes."""
@@ -136,6 +170,8 @@ class HashEncoder:
             self.thresholds = np.full(real.shape[1], 0.5, dtype=np.float32)
         elif mode == "thermometer":
             self.projection, self.thresholds = thermometer(real, self.bits)
+        elif mode == "itq":
+            self.projection, self.thresholds = itq(real, self.bits)
         else:
             self.thresholds = split_points(real, [0.5])[0].astype(np.float32)
         return self.thresholds

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from retrieval.errors import SemhashError
 
-THRESHOLDS = ("median", "half", "thermometer")
+THRESHOLDS = ("median", "half", "thermometer", "itq")
 WEIGHTINGS = ("log", "tfidf")
 
 
@@ -37,7 +37,7 @@ class ModelConfig:
     code_layer: str = "linear"  # "linear", "noise" (sigmoid of noisy logits), "bernoulli"
     code_noise: float = 3.0  # std of the noise before the sigmoid ("noise" code layer)
     balance_weight: float = 0.0  # penalty on bits that are not on for half of the items
-    threshold: str = "thermometer"  # quantiser (retrieval.codes): thermometer, median, half
+    threshold: str = "thermometer"  # quantiser (retrieval.codes): thermometer, median, half, itq
     vocab_size: int = 0  # text models only
     input_weighting: str = "log"  # text: "log" (log 1 + count) or "tfidf" (times IDF, unit norm)
     decoder_layers: int = 1  # bow-ae: hidden layers of the decoder (0: softmax of a linear map)

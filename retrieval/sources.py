@@ -55,8 +55,12 @@ class Loaded:
 
 def _model_config(model_type: str, kind: str, spec: TrainSpec, **fields) -> ModelConfig:
     """The family's config for `kind` with the quality preset's settings, then `fields`."""
-    return family_config(model_type, kind=kind, bits=spec.bits,
-                         **{**get_preset(spec.quality).model_fields(model_type), **fields})
+    return family_config(
+        model_type,
+        kind=kind,
+        bits=spec.bits,
+        **{**get_preset(spec.quality).model_fields(model_type), **fields},
+    )
 
 
 def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, setup=None):

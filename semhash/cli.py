@@ -77,8 +77,12 @@ def backend_options(fn):
 
 
 QUALITY_OPTION = click.option(
-    "--quality", type=click.Choice(["default", "high"]), default="default", show_default=True,
-    help="Training preset: high trains a larger image model longer (see README: costs).")
+    "--quality",
+    type=click.Choice(["default", "high"]),
+    default="default",
+    show_default=True,
+    help="Training preset: high trains a larger image model longer (see README: costs).",
+)
 
 
 def training_options(fn):

@@ -196,3 +196,40 @@ def test_consistency_weight_adds_its_term_to_the_loss():
     loss, parts = model.loss(torch.rand(8, 3, 32, 32))
     assert "consistency" in parts and torch.isfinite(loss)
     assert loss >= parts["recon"] + 10.0 * parts["consistency"] - 1e-3
+
+
+def test_itq_rotates_correlated_codes_into_balanced_bits_near_the_cube():
+    from retrieval.codes import itq
+
+    rng = np.random.default_rng(2)
+    # four clusters at the corners of a square, seen through a random rotation and scale
+    corners = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=float)
+    labels = rng.integers(0, 4, 4000)
+    mix = np.array([[3.0, 1.0], [-0.5, 2.0]])
+    real = (corners[labels] + 0.2 * rng.standard_normal((4000, 2))) @ mix + 5
+    projection, thresholds = itq(real, bits=2)
+    bits = real.astype(np.float32) @ projection > thresholds
+    assert np.allclose(bits.mean(axis=0), 0.5, atol=0.05)  # balanced cuts
+    # each cluster gets one code and the four codes differ: the rotation found the corners
+    codes = {tuple(bits[labels == c].mean(axis=0).round()) for c in range(4)}
+    assert len(codes) == 4
+    purity = [np.mean((bits[labels == c] == bits[labels == c].mean(0).round()).all(1))
+              for c in range(4)]  # fmt: skip
+    assert min(purity) > 0.95
+    # a threshold never sits on an item's value: one item alone is cut as in the batch
+    assert np.all(np.abs(real.astype(np.float32) @ projection - thresholds) > 0)
+    with pytest.raises(SemhashError, match="at least 3 real dimensions"):
+        itq(real, bits=3)
+
+
+def test_itq_encoder_round_trip(trained, tmp_path):
+    encoder, images, _ = trained
+    cfg = ModelConfig(**{**encoder.config.to_dict(), "threshold": "itq"})
+    rotated = HashEncoder(build_model(cfg))
+    rotated.model.load_state_dict(encoder.model.state_dict())
+    rotated.fit_thresholds(rotated.real(images))
+    codes = rotated.encode(images)
+    rotated.save(tmp_path / "i.pt")
+    back = HashEncoder.load(tmp_path / "i.pt")
+    assert back.projection is not None and np.array_equal(back.encode(images), codes)
+    assert np.array_equal(back.encode(images[:1]), codes[:1])  # alone as in the batch
