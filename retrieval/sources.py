@@ -21,7 +21,7 @@ from retrieval.errors import SemhashError
 from retrieval.families import family_config
 from retrieval.models import ModelConfig, build_model
 from retrieval.pool import read_in_order, resolve_workers
-from retrieval.presets import get_preset
+from retrieval.presets import get_preset, inputs_of
 from retrieval.progress import progress
 from retrieval.training import TrainConfig, resolve_device, train
 from retrieval.walk import Listing, ListingRules, walk
@@ -55,12 +55,9 @@ class Loaded:
 
 def _model_config(model_type: str, kind: str, spec: TrainSpec, **fields) -> ModelConfig:
     """The family's config for `kind` with the quality preset's settings, then `fields`."""
-    return family_config(
-        model_type,
-        kind=kind,
-        bits=spec.bits,
-        **{**get_preset(spec.quality).model_fields(model_type), **fields},
-    )
+    inputs = inputs_of(kind, fields.get("channels", 1))
+    preset = get_preset(spec.quality).model_fields(model_type, inputs)
+    return family_config(model_type, kind=kind, bits=spec.bits, **{**preset, **fields})
 
 
 def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, setup=None):
@@ -68,7 +65,7 @@ def _fit(cfg: ModelConfig, data, spec: TrainSpec, extra: dict | None = None, set
     model = build_model(cfg)
     if setup is not None:
         setup(model)
-    tcfg = get_preset(spec.quality).train_config(cfg.kind, spec.train)
+    tcfg = get_preset(spec.quality).train_config(inputs_of(cfg.kind, cfg.channels), spec.train)
     info = train(model, data, tcfg, resolve_device(spec.device))
     info["quality"] = spec.quality
     encoder = HashEncoder(model, extra=extra or {}, train_info=_jsonable(info))

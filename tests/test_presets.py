@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from retrieval.codes import HashEncoder
 from retrieval.errors import SemhashError
-from retrieval.presets import PRESETS, check_presets, get_preset
+from retrieval.presets import PRESETS, check_presets, get_preset, inputs_of
 from retrieval.sources import TrainSpec, train_image_encoder
 from retrieval.training import TrainConfig
 
@@ -14,33 +15,37 @@ def test_presets_name_real_fields_and_unknown_names_are_refused():
     assert set(PRESETS) == {"default", "high"}
     with pytest.raises(SemhashError, match="unknown --quality 'best'"):
         get_preset("best")
+    assert [inputs_of("image", 1), inputs_of("image", 3), inputs_of("text")] == [
+        "gray", "color", "text"]  # fmt: skip
 
 
 def test_default_preset_changes_nothing():
     given = TrainConfig(seed=3)
-    assert get_preset("default").train_config("image", given) == given
-    assert get_preset("default").model_fields("conv-dae") == {}
+    assert get_preset("default").train_config("gray", given) == given
+    assert get_preset("default").model_fields("conv-dae", "color") == {}
 
 
-def test_high_preset_fills_defaults_but_explicit_options_win():
+@pytest.mark.parametrize("inputs", ["gray", "color"])
+def test_high_preset_fills_defaults_but_explicit_options_win(inputs):
     high = get_preset("high")
-    budget = high.train["image"]
-    filled = high.train_config("image", TrainConfig())
-    assert all(getattr(filled, k) == v for k, v in budget.items())
-    explicit = high.train_config("image", TrainConfig(epochs=2, min_steps=7))
+    filled = high.train_config(inputs, TrainConfig())
+    assert all(getattr(filled, k) == v for k, v in high.train[inputs].items())
+    explicit = high.train_config(inputs, TrainConfig(epochs=2, min_steps=7))
     assert explicit.epochs == 2 and explicit.min_steps == 7
-    assert high.model_fields("conv-dae") and high.model_fields("ae") == {}
+    assert high.model_fields("conv-dae", inputs) and high.model_fields("ae", inputs) == {}
+    assert high.model_fields("bow-ae", "text") == {}
+    assert high.train_config("text", TrainConfig()) == TrainConfig()
 
 
-def test_high_quality_model_is_what_the_checkpoint_records(tmp_path):
-    data = np.random.default_rng(0).integers(0, 255, (64, 1, 16, 16), dtype=np.uint8)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_high_quality_model_is_what_the_checkpoint_records(tmp_path, channels):
+    data = np.random.default_rng(0).integers(0, 255, (64, channels, 16, 16), dtype=np.uint8)
     spec = TrainSpec(bits=16, device="cpu", train=TrainConfig(steps=2), quality="high")
     encoder, info = train_image_encoder(data, spec)
-    for key, value in get_preset("high").model_fields("conv-dae").items():
-        assert getattr(encoder.config, key) == value
+    wanted = get_preset("high").model_fields("conv-dae", inputs_of("image", channels))
+    assert all(getattr(encoder.config, k) == v for k, v in wanted.items())
     assert info["quality"] == "high" and info["steps"] == 2  # explicit steps win
     encoder.save(tmp_path / "m.pt", info)
-    from retrieval.codes import HashEncoder
-
     again = HashEncoder.load(tmp_path / "m.pt")
     assert again.config == encoder.config and again.train_info["quality"] == "high"
+    assert np.array_equal(again.encode(data), encoder.encode(data))
