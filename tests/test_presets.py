@@ -49,3 +49,33 @@ def test_high_quality_model_is_what_the_checkpoint_records(tmp_path, channels):
     again = HashEncoder.load(tmp_path / "m.pt")
     assert again.config == encoder.config and again.train_info["quality"] == "high"
     assert np.array_equal(again.encode(data), encoder.encode(data))
+
+
+def test_quality_through_the_installed_command(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .conftest import make_image_folder
+
+    exe = Path(sys.executable).with_name("semhash")
+    folder = make_image_folder(tmp_path / "imgs", per_class=8, rgb=True)
+
+    def run(*args):
+        return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+    bad = run("index", folder, "-c", tmp_path / "bad.semhash", "--quality", "best")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "'best'" in bad.stderr
+    assert not (tmp_path / "bad.semhash").exists()
+    done = run("train", folder, "--out", tmp_path / "m.pt", "--bits", "16", "--epochs", "1",
+               "--quality", "high")  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    model = HashEncoder.load(tmp_path / "m.pt")
+    assert model.config.corruption == "augment" and model.train_info["quality"] == "high"
+    assert model.train_info["epochs"] == 1  # --epochs still wins over the preset's steps
+    made = run("index", folder, "-c", tmp_path / "c.semhash", "--model", tmp_path / "m.pt")
+    assert made.returncode == 0, made.stderr
+    info = run("info", tmp_path / "c.semhash", "--json")
+    assert info.returncode == 0 and json.loads(info.stdout)["items"] == 24
