@@ -81,7 +81,8 @@ QUALITY_OPTION = click.option(
     type=click.Choice(["default", "high"]),
     default="default",
     show_default=True,
-    help="Training preset: high trains a larger image model longer (see README: costs).",
+    help="Training preset: high trains image models longer, with a stronger recipe "
+    "(README: what it costs and gains).",
 )
 
 
