@@ -6,8 +6,8 @@
              colour images: views of contrastive learning (crops, flips, colour jitter) as
              the corruption, a VICReg-style term that asks two views for the same code,
              median cuts, at least 4,000 steps; gray images: the conv-dae twice as wide
-             (64 channels first, hidden 512), ITQ cuts, at least 8,000 steps; text: as
-             the default. The README gives what each costs.
+             (64 channels first, hidden 512), thermometer cuts as the default, at least
+             8,000 steps; text: as the default. The README gives what each costs.
 
 A preset fills in defaults only: an option given explicitly (`--epochs`, `--steps`) still
 wins, and its model settings apply to the model type they name (another `--model-type`
@@ -56,7 +56,7 @@ PRESETS: dict[str, Preset] = {
     "high": Preset(
         about="longer image training with a recipe per input (cost: see README)",
         model={
-            "gray": {"conv-dae": {"width": 64, "hidden": 512, "threshold": "itq"}},
+            "gray": {"conv-dae": {"width": 64, "hidden": 512}},
             "color": {
                 "conv-dae": {
                     "corruption": "augment",
