@@ -79,32 +79,51 @@ def collection(tmp_path_factory, image_folder) -> Path:
     return path
 
 
+def _started(make, errors: tuple, name: str, require_env: str, hint):
+    """A test server made by `make()` and started; where none can run, the test is skipped
+    with the reason (`hint(exc)` says how to install what is missing), or fails when
+    `require_env` is set to 1 (CI)."""
+    try:
+        server = make()
+    except errors as exc:
+        _unavailable(name, require_env, hint(exc))
+    try:
+        server.start()
+    except errors as exc:
+        server.stop()
+        _unavailable(name, require_env, str(exc))
+    return server
+
+
+def _unavailable(name: str, require_env: str, reason: str) -> None:
+    reason = f"no {name} server: {reason}"
+    if os.environ.get(require_env) == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _postgres_server() -> PostgresServer:
+    import psycopg  # noqa: F401
+
+    return PostgresServer()
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server on a free localhost port, stopped at the end of the session.
     Skipped, with the reason, where none can run; with SEMHASH_REQUIRE_POSTGRES=1 (CI)
     that is a failure instead."""
-    try:
-        import psycopg  # noqa: F401
-
-        server = PostgresServer()
-    except (ImportError, NoServer) as exc:
-        _no_server(f"{exc} (pip install -e '.[postgres]')" if isinstance(exc, ImportError)
-                   else str(exc))  # fmt: skip
-    try:
-        server.start()
-    except NoServer as exc:
-        server.stop()
-        _no_server(str(exc))
+    server = _started(
+        _postgres_server,
+        (ImportError, NoServer),
+        "PostgreSQL",
+        "SEMHASH_REQUIRE_POSTGRES",
+        lambda exc: (
+            f"{exc} (pip install -e '.[postgres]')" if isinstance(exc, ImportError) else str(exc)
+        ),
+    )
     yield server
     server.stop()
-
-
-def _no_server(reason: str) -> None:
-    reason = f"no PostgreSQL server: {reason}"
-    if os.environ.get("SEMHASH_REQUIRE_POSTGRES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -118,21 +137,12 @@ def milvus_server():
     """An embedded Milvus standalone server on free loopback ports, stopped at the end of
     the session. Skipped, with the reason, where none can run; with SEMHASH_REQUIRE_MILVUS=1
     (CI) that is a failure instead."""
-    try:
-        server = MilvusServer()
-    except NoMilvus as exc:
-        _no_milvus(f"{exc} (pip install -e '.[milvus]' on Linux x86_64)")
-    try:
-        server.start()
-    except NoMilvus as exc:
-        server.stop()
-        _no_milvus(str(exc))
+    server = _started(
+        MilvusServer,
+        (NoMilvus,),
+        "Milvus",
+        "SEMHASH_REQUIRE_MILVUS",
+        lambda exc: f"{exc} (pip install -e '.[milvus]' on Linux x86_64)",
+    )
     yield server
     server.stop()
-
-
-def _no_milvus(reason: str) -> None:
-    reason = f"no Milvus server: {reason}"
-    if os.environ.get("SEMHASH_REQUIRE_MILVUS") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)

@@ -115,12 +115,18 @@ def test_thermometer_allocates_bits_by_variance():
     assert strong.tolist() == [True, True, True, False]
 
 
+def refitted(encoder: HashEncoder, images, threshold: str) -> HashEncoder:
+    """The same trained model with another quantiser, fitted on `images`."""
+    cfg = ModelConfig(**{**encoder.config.to_dict(), "threshold": threshold})
+    other = HashEncoder(build_model(cfg))
+    other.model.load_state_dict(encoder.model.state_dict())
+    other.fit_thresholds(other.real(images))
+    return other
+
+
 def test_thermometer_encoder_round_trip(trained, tmp_path):
     encoder, images, labels = trained
-    cfg = ModelConfig(**{**encoder.config.to_dict(), "threshold": "thermometer"})
-    thermo = HashEncoder(build_model(cfg))
-    thermo.model.load_state_dict(encoder.model.state_dict())
-    thermo.fit_thresholds(thermo.real(images))
+    thermo = refitted(encoder, images, "thermometer")
     codes = thermo.encode(images)
     assert codes.shape == (len(images), 2)
     thermo.save(tmp_path / "t.pt")
@@ -224,10 +230,7 @@ def test_itq_rotates_correlated_codes_into_balanced_bits_near_the_cube():
 
 def test_itq_encoder_round_trip(trained, tmp_path):
     encoder, images, _ = trained
-    cfg = ModelConfig(**{**encoder.config.to_dict(), "threshold": "itq"})
-    rotated = HashEncoder(build_model(cfg))
-    rotated.model.load_state_dict(encoder.model.state_dict())
-    rotated.fit_thresholds(rotated.real(images))
+    rotated = refitted(encoder, images, "itq")
     codes = rotated.encode(images)
     rotated.save(tmp_path / "i.pt")
     back = HashEncoder.load(tmp_path / "i.pt")

@@ -45,15 +45,21 @@ def with_foreign(tmp_path_factory) -> tuple[Path, list[str]]:
     return coll, sorted(foreign)
 
 
+def errors_and_model_loss(store, n: int):
+    """The stored inputs of the first `n` items, their per-item reconstruction errors and
+    the model's own training loss (the mean) on them."""
+    inputs = stored_inputs(store, sorted(store.meta.labels())[:n])
+    per_item = reconstruction_errors(store.encoder, inputs, show=False)
+    model = store.encoder.model.eval()
+    with torch.no_grad():
+        x = model.prepare(inputs)
+        want = model.inputs.loss(model(x)[1], x).item()
+    return inputs, per_item, want
+
+
 def test_item_errors_average_to_the_models_own_loss(collection):
     with Collection.open(collection) as store:
-        ids = sorted(store.meta.labels())[:50]
-        inputs = stored_inputs(store, ids)
-        per_item = reconstruction_errors(store.encoder, inputs, show=False)
-        model = store.encoder.model.eval()
-        with torch.no_grad():
-            x = model.prepare(inputs)
-            want = model.inputs.loss(model(x)[1], x).item()
+        inputs, per_item, want = errors_and_model_loss(store, 50)
         assert per_item.shape == (50,)
         assert per_item.mean() == pytest.approx(want, rel=1e-5)
         mse = reconstruction_errors(store.encoder, inputs, "mse", show=False)
@@ -132,13 +138,7 @@ def test_text_outliers_and_top_words(tmp_path):
     coll = tmp_path / "t.semhash"
     index_folder(tmp_path / "docs", coll, fast_options(bits=16, vocab=200))
     with Collection.open(coll) as store:
-        ids = sorted(store.meta.labels())[:20]
-        inputs = stored_inputs(store, ids)
-        per_item = reconstruction_errors(store.encoder, inputs, show=False)
-        model = store.encoder.model.eval()
-        with torch.no_grad():
-            x = model.prepare(inputs)
-            want = model.inputs.loss(model(x)[1], x).item()
+        _, per_item, want = errors_and_model_loss(store, 20)
         assert per_item.mean() == pytest.approx(want, rel=1e-5)
     out = run("reconstruct", coll, "--id", "3")
     assert out.exit_code == 0, out.output
