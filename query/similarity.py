@@ -140,20 +140,22 @@ def text_similarity(a, b) -> np.ndarray:
     return (dot / np.maximum(na * nb, 1e-12)).astype(np.float32)
 
 
-SIMILARITY = {"image": image_similarity, "text": text_similarity}
+def _text_pairs(inputs_a, inputs_b, rows_a, rows_b, chunk: int = 20000) -> np.ndarray:
+    """`text_similarity` of the paired rows, gathered `chunk` pairs at a time."""
+    parts = [text_similarity(inputs_a[rows_a[s : s + chunk]], inputs_b[rows_b[s : s + chunk]])
+             for s in range(0, len(rows_a), chunk)]  # fmt: skip
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-def pair_similarity(kind: str, inputs_a, inputs_b, rows_a=None, rows_b=None,
-                    chunk: int = 20000) -> np.ndarray:  # fmt: skip
+# pair_similarity per kind: (inputs_a, inputs_b, rows_a, rows_b) -> (P,) float32
+PAIRS = {"image": _image_pairs, "text": _text_pairs}
+
+
+def pair_similarity(kind: str, inputs_a, inputs_b, rows_a=None, rows_b=None) -> np.ndarray:
     """Similarity of rows `rows_a[i]` of `inputs_a` and `rows_b[i]` of `inputs_b` (all rows,
     paired in order, when not given). Images: each item's views are made once however many
     pairs it is in; text: compared in chunks of pairs."""
     n = inputs_a.shape[0] if rows_a is None else len(rows_a)
     rows_a = np.arange(n) if rows_a is None else np.asarray(rows_a)
     rows_b = np.arange(n) if rows_b is None else np.asarray(rows_b)
-    if kind == "image":
-        return _image_pairs(inputs_a, inputs_b, rows_a, rows_b)
-    fn = SIMILARITY[kind]
-    parts = [fn(inputs_a[rows_a[s : s + chunk]], inputs_b[rows_b[s : s + chunk]])
-             for s in range(0, n, chunk)]  # fmt: skip
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    return PAIRS[kind](inputs_a, inputs_b, rows_a, rows_b)

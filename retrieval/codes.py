@@ -114,16 +114,11 @@ def itq(real: np.ndarray, bits: int, iterations: int = 50, seed: int = 0):
         u, _, wt = np.linalg.svd(v.T @ np.sign(v @ rotation))
         rotation = u @ wt
     projection = (whiten @ rotation).astype(np.float32)
-    # each cut at the mean, moved midway into the gap between the two projected values
-    # around it (see split_points: an item encoded alone then gets the same bits)
-    projected = np.sort(real.astype(np.float32) @ projection, axis=0)
-    cut = mean.astype(np.float32) @ projection
-    n = len(projected)
-    if n < 2:
-        return projection, cut
-    k = np.clip([np.searchsorted(projected[:, j], cut[j]) for j in range(bits)], 1, n - 1)
-    cols = np.arange(bits)
-    return projection, ((projected[k - 1, cols] + projected[k, cols]) / 2).astype(np.float32)
+    # each bit cut at the mean, moved into the gap between the items around it
+    projected = real.astype(np.float32) @ projection
+    below = (projected < mean.astype(np.float32) @ projection).mean(axis=0)
+    cuts = [split_points(projected[:, j], [below[j]])[0] for j in range(bits)]
+    return projection, np.asarray(cuts, dtype=np.float32)
 
 
 @dataclass
