@@ -149,8 +149,10 @@ class RawStore:
     def get(self, ids) -> object:
         """Rows for `ids` (each must have been stored)."""
         all_ids, rows = self.all()
+        ids = np.asarray(ids)
         pos = np.searchsorted(all_ids, ids)
-        ok = (pos < len(all_ids)) & (all_ids[np.minimum(pos, len(all_ids) - 1)] == ids)
+        ok = pos < len(all_ids)  # an empty or unreadable store holds no id at all
+        ok[ok] = all_ids[pos[ok]] == ids[ok]
         if not np.all(ok):
             raise KeyError(f"no stored input for id {np.asarray(ids)[~ok][0]}")
         return rows[pos]

@@ -168,3 +168,19 @@ def test_damage_as_processes_every_case(pristine, tmp_path, name, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_milvus_lite_damage_as_processes(pristine_lite, tmp_path, mode):
     run_case(pristine_lite, tmp_path, "milvus.db", mode, as_process)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_raw_chunk_damaged_as_processes(pristine, tmp_path, mode):
+    # no stored input left at all: the commands that need one say so in one sentence
+    folder, coll, before = copy_of(pristine, tmp_path)
+    for chunk in sorted((coll / "raw").glob("*.npz")):
+        damage(chunk, mode)
+    for args in (["search", str(coll), "--id", "4", "-q"], ["dedup", str(coll), "-q"],
+                 ["outliers", str(coll), "-q"]):  # fmt: skip
+        code, out = as_process(args)
+        assert code == 1 and "input" in out.strip().splitlines()[-1], (args, out)
+    assert as_process(["check", str(coll), "--repair"])[0] == 0
+    assert as_process(["index", str(folder), "-c", str(coll), "-q"])[0] == 0
+    assert snapshot(coll) == before
+    assert as_process(["search", str(coll), "--id", "4", "-q"])[0] == 0
