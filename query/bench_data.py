@@ -109,7 +109,9 @@ def _load(paths: list[Path], labels: list[str], size: int, channels: int):
     """Decode `paths`; unreadable files are skipped (and logged by the loader)."""
     loaded = read_images(paths, size, channels)
     if loaded.skipped:
-        log.warning("%d unreadable files skipped", len(loaded.skipped))
+        path, reason = loaded.skipped[0]
+        log.warning("%d unreadable files skipped (first: %s: %s)", len(loaded.skipped), path,
+                    reason)  # fmt: skip
     label_of = dict(zip(paths, labels, strict=True))
     return loaded.items, [label_of[p] for p in loaded.paths]
 
