@@ -390,7 +390,7 @@ def info(collection, as_json):
 @cli.command()
 @click.option("--out", default="semhash-demo", show_default=True, type=click.Path(path_type=Path),
               help="Folder for the collection, queries and contact sheets.")  # fmt: skip
-@click.option("--epochs", default=None, type=int,
+@click.option("--epochs", default=None, type=click.IntRange(min=1),
               help="Epochs (default: a step budget sized to the collection).")  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @common
@@ -527,7 +527,7 @@ def _parsed(name: str):
               help="ae-rerank, ae-tfidf: Hamming candidates re-ranked.")
 @click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
               help="Folder for report.json, report.md and the plots.")
-@click.option("--epochs", default=None, type=int,
+@click.option("--epochs", default=None, type=click.IntRange(min=1),
               help="Epochs (default: a step budget sized to the collection).")
 @QUALITY_OPTION
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")

@@ -151,8 +151,9 @@ def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder "
               "[default: report/dedup-DATASET or report/outliers].")
 @click.option("--seed", default=0, show_default=True, help="Seed of the data and training.")
-@click.option("--epochs", type=int, help="Training epochs (default: the model's).")
-@click.option("--originals", default=1000, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Training epochs (default: the model's).")
+@click.option("--originals", default=1000, show_default=True, type=click.IntRange(1, 10_000),
               help="dedup cifar10: originals given 1-3 copies each.")
 @click.option("--calibrate", is_flag=True,
               help="dedup cifar10: also sweep radius and threshold on a set made from "
@@ -162,7 +163,7 @@ def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
               show_default=True, help="outliers: the Fashion-MNIST split the 1% goes into.")
 @click.option("--classes", default="0-9", show_default=True,
               help="outliers: one-class protocol classes, e.g. 0-9 or 0,3,7 ('' = none).")
-@click.option("--budget", default=3600.0, show_default=True,
+@click.option("--budget", default=3600.0, show_default=True, type=click.FloatRange(min=0),
               help="outliers: seconds after which no new one-class training starts.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @common
