@@ -65,12 +65,15 @@ def transform(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, 
 
 def build_near_duplicates(source: Path, out: Path, n_originals: int = 1000, seed: int = 0,
                           n_images: int | None = None) -> NearDupSet:  # fmt: skip
-    """Write the set to `out/images/` and `out/truth.json` (reused when already there);
-    `n_images`: a seeded sample of the source images instead of all of them."""
+    """Write the set to `out/images/` and `out/truth.json` (reused when already there and
+    made with the same settings); `n_images`: a seeded sample of the source images."""
     truth_path = out / "truth.json"
+    made_with = {"seed": seed, "source": str(source), "originals": n_originals,
+                 "images": n_images}  # fmt: skip
     if truth_path.exists():
         data = json.loads(truth_path.read_text())
-        return NearDupSet(out / "images", data["groups"], data["transforms"])
+        if all(data.get(k) == v for k, v in made_with.items()):
+            return NearDupSet(out / "images", data["groups"], data["transforms"])
     paths = list_images(source)
     rng = np.random.default_rng(seed)
     if n_images is not None and n_images < len(paths):
@@ -102,7 +105,7 @@ def build_near_duplicates(source: Path, out: Path, n_originals: int = 1000, seed
                 transforms[copy_name] = names
         groups.append(group)
     truth_path.write_text(json.dumps({"groups": groups, "transforms": transforms,
-                                      "seed": seed, "source": str(source)}))  # fmt: skip
+                                      **made_with}))  # fmt: skip
     return NearDupSet(folder, groups, transforms)
 
 

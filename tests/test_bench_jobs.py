@@ -32,6 +32,9 @@ def test_near_duplicate_set_is_seeded_and_complete(tmp_path):
     again = build_near_duplicates(tmp_path / "src", tmp_path / "a", n_originals=8, seed=3)
     assert again.groups == a.groups  # reused from truth.json
     assert json.loads((tmp_path / "a" / "truth.json").read_text())["seed"] == 3
+    fewer = build_near_duplicates(tmp_path / "src", tmp_path / "a", n_originals=5, seed=3)
+    assert len(fewer.groups) == 5  # other settings: made again, not the old set reused
+    assert len(list(fewer.folder.iterdir())) == 30 + sum(len(g) - 1 for g in fewer.groups)
 
 
 def test_pair_scores_against_counting_by_hand():
