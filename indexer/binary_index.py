@@ -55,6 +55,13 @@ class BinaryIndex:
         except RuntimeError:
             raise SemhashError(f"id {item_id} is not in the index.") from None
 
+    def codes_of(self, ids) -> np.ndarray:
+        """Stored codes of `ids` (N, bits // 8) uint8, in that order."""
+        out = np.zeros((len(ids), self.bits // 8), dtype=np.uint8)
+        for row, item_id in enumerate(np.asarray(ids, dtype=np.int64)):
+            out[row] = self.reconstruct(item_id)
+        return out
+
     def ids(self) -> np.ndarray:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 

@@ -246,6 +246,19 @@ class MilvusIndex:
         return self._unpack([r["code"] for r in rows])
 
     @_guarded
+    def codes_of(self, ids) -> np.ndarray:
+        """Stored codes of `ids` (N, bits // 8) uint8, in that order."""
+        ids = [int(i) for i in ids]
+        found = {}
+        for start in range(0, len(ids), 1000):  # ids per filter expression
+            part = ", ".join(map(str, ids[start : start + 1000]))
+            found.update((int(r["id"]), r["code"]) for r in self._rows(f"id in [{part}]"))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise SemhashError(f"id {missing[0]} is not in the index.")
+        return self._unpack([found[i] for i in ids])
+
+    @_guarded
     def reconstruct(self, item_id: int) -> np.ndarray:
         rows = list(self._rows(f"id == {int(item_id)}"))
         if not rows:

@@ -6,13 +6,16 @@ Methods (`--methods`, comma-separated):
     ae-real:<family>  the same autoencoder's real-valued code before thresholding (Euclidean)
     ae-rerank:<family>  two stages: the `--shortlist` nearest codes by Hamming distance,
                       re-ranked by the Euclidean distance of the real-valued codes
+    ae-asym:<family>  the same shortlist re-ranked by the asymmetric distance of the
+                      unquantised query to each stored code (`retrieval.asymmetric`): the
+                      database keeps only the codes
     ae-tfidf:<family>   text: the `--shortlist` nearest codes re-ranked by TF-IDF cosine
                       (how `semhash search` answers short typed queries)
     raw               the raw data: pixels in [0, 1] (Euclidean), TF-IDF for text (cosine)
     lsh, pca, itq     classic binary codes fitted on the database features (Hamming)
 
-`ae:all`, `ae-real:all` and `ae-rerank:all` expand to every image family (the text model,
-bow-ae, takes conv-dae's place on text data). Autoencoders train on
+`ae:all`, `ae-real:all`, `ae-rerank:all` and `ae-asym:all` expand to every image family
+(the text model, bow-ae, takes conv-dae's place on text data). Autoencoders train on
 the database items only, without labels; one model per (family, bits) serves every kind.
 """
 
@@ -34,14 +37,14 @@ from retrieval.progress import timed
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = "ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
-AE_KINDS = ("ae", "ae-real", "ae-rerank", "ae-tfidf")
+DEFAULT_METHODS = "ae:conv-dae,ae-asym:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
+AE_KINDS = ("ae", "ae-real", "ae-rerank", "ae-asym", "ae-tfidf")
 DEFAULT_BITS = "16,32,64,128"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # "ae", "ae-real", "ae-rerank", "ae-tfidf", "raw", "lsh", "pca" or "itq"
+    kind: str  # one of AE_KINDS, "raw", "lsh", "pca" or "itq"
     family: str = ""
 
     @property
@@ -67,7 +70,7 @@ def parse_methods(text: str) -> list[Method]:
         else:
             raise SemhashError(
                 f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, ae-rerank:FAMILY, "
-                "ae-tfidf:FAMILY, raw, lsh, pca or itq."
+                "ae-asym:FAMILY, ae-tfidf:FAMILY, raw, lsh, pca or itq."
             )
     return list(dict.fromkeys(out))
 
@@ -102,7 +105,7 @@ class BenchOptions:
     top_n: int = 0  # ranked-list length for the curves; 0 = the whole database (exact)
     radius: int = 2
     timing_k: int = 100
-    shortlist: int = 1000  # ae-rerank: Hamming candidates re-ranked by the real code
+    shortlist: int = 1000  # ae-rerank, ae-asym, ae-tfidf: Hamming candidates re-ranked
     single_queries: int = 200  # queries timed one at a time
 
 

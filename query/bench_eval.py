@@ -128,6 +128,18 @@ class RerankSpace(Space):
 
 
 @dataclass
+class AsymmetricSpace(RerankSpace):
+    """The `shortlist` nearest codes by Hamming distance re-ranked by the asymmetric distance
+    of the unquantised query to each code (`retrieval.asymmetric`): the database holds the
+    codes only. `real_db` are the codes decoded by the level table (computed from the bits,
+    kept here so that timing does not decode the whole database per query), `real_q` the
+    queries' projected values."""
+
+    def bytes_per_item(self) -> int:
+        return self.db.shape[1]
+
+
+@dataclass
 class TfidfRerankSpace(RerankSpace):
     """Text: the `shortlist` nearest codes by Hamming distance re-ranked by TF-IDF cosine
     (what `semhash search` does for short typed queries); `real_db`/`real_q` are the

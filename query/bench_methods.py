@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from query.bench_data import BenchData
-from query.bench_eval import RerankSpace, Space, TfidfRerankSpace, score, time_queries
+from query.bench_eval import (
+    AsymmetricSpace,
+    RerankSpace,
+    Space,
+    TfidfRerankSpace,
+    score,
+    time_queries,
+)
 from query.hashing import HASHERS
 from retrieval.errors import SemhashError
 from retrieval.progress import timed
@@ -108,7 +115,8 @@ def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOption
 def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
                      opts: BenchOptions, timings: dict) -> list[dict]:  # fmt: skip
     """Rows for `ae:family` (binary codes), `ae-rerank:family` (a Hamming shortlist
-    re-ranked by the real code) and/or `ae-real:family` (the code before thresholding), from
+    re-ranked by the real code), `ae-asym:family` (re-ranked by the asymmetric distance of
+    the unquantised query to the codes) and/or `ae-real:family` (the code before thresholding), from
     one trained model."""
     with timed(f"training {family} at {bits} bits"):
         encoder, info = train_autoencoder(data, family, bits, opts)
@@ -132,6 +140,13 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
         space = RerankSpace("hamming", codes_db, encoder.binarize(real_q), real_db=real_db,
                             real_q=real_q, shortlist=opts.shortlist)  # fmt: skip
         rows.append(_row(f"ae-rerank:{family}", bits, space, data, opts, timings,
+                         train=info["seconds"], encode=real_seconds + binarize_seconds,
+                         extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
+    if "ae-asym" in kinds:
+        decoded, values = encoder.levels.decode(codes_db), encoder.query_values(real_q)
+        space = AsymmetricSpace("hamming", codes_db, encoder.binarize(real_q), real_db=decoded,
+                                real_q=values, shortlist=opts.shortlist)  # fmt: skip
+        rows.append(_row(f"ae-asym:{family}", bits, space, data, opts, timings,
                          train=info["seconds"], encode=real_seconds + binarize_seconds,
                          extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
     if "ae-tfidf" in kinds:

@@ -1,4 +1,5 @@
-"""Short typed text queries: a Hamming shortlist re-ranked by TF-IDF cosine.
+"""Re-ranking a Hamming shortlist: by TF-IDF cosine for short typed text queries, and by
+the asymmetric distance of the unquantised query (`rerank_asymmetric`) on request.
 
 The bag-of-words code of a few typed words is a poor address: most of the words a topic's
 posts share are missing from the query. The code still finds the right neighbourhood, so
@@ -71,3 +72,26 @@ def rerank_short_queries(coll, index, inputs, codes, pairs: list, k: int):
     for r, (dist, found) in zip(rows, ranked, strict=True):
         pairs[r] = (dist, live[found])
     return pairs, rows
+
+
+def rerank_asymmetric(coll, index, real: np.ndarray, pairs: list, k: int | None,
+                      shortlist: int = SHORTLIST, candidates_given: bool = False):  # fmt: skip
+    """Each query's candidates ordered by the asymmetric distance of its unquantised code
+    `real` to their stored codes (`retrieval.asymmetric`), ties in Hamming order: the
+    `shortlist` nearest codes (or, with `candidates_given`, the ids already in `pairs`, e.g.
+    a radius ball), cut to `k`. Returns new pairs (squared distances, ids)."""
+    encoder = coll.encoder
+    values = encoder.query_values(real)
+    if candidates_given:
+        lists = [np.asarray(ids, dtype=np.int64) for _, ids in pairs]
+    else:
+        _, found = index.search(encoder.binarize(real), max(shortlist, k or 0))
+        lists = [row[row >= 0] for row in found]
+    wanted = np.unique(np.concatenate(lists)) if lists else np.zeros(0, np.int64)
+    decoded = encoder.levels.decode(coll.index.codes_of(wanted))
+    out = []
+    for r, ids in enumerate(lists):
+        dist = encoder.levels.distances(values[r : r + 1], decoded[np.searchsorted(wanted, ids)])
+        order = np.argsort(dist[0], kind="stable")[:k]
+        out.append((dist[0][order], ids[order]))
+    return out

@@ -127,14 +127,17 @@ def search(
     coll: Collection, queries: Queries, k: int | None = 10, radius: int | None = None,
     baseline: str | None = None, strategy: str | None = None,
     params: StrategyParams | None = None, stored: tuple | None = None,
-    rerank_short: bool = True,
+    rerank_short: bool = True, asymmetric: bool = False,
 ) -> list[QueryResult]:  # fmt: skip
     """Nearest neighbours of each query: top-k, or all within `radius` (Hamming; at most k
     of them when k is given). `strategy` picks the index (flat, hash, ivf, hnsw; default by
     collection size), `params` its knobs; `stored`: (ids, inputs) of the live items for the
     raw baseline, when the caller keeps them (else read from the collection). Short text
     queries (a few typed words) are answered by a Hamming shortlist re-ranked by TF-IDF
-    (`query.rerank`) unless `rerank_short` is off or a radius is asked for."""
+    (`query.rerank`) unless `rerank_short` is off or a radius is asked for. `asymmetric`
+    re-ranks the other queries' Hamming shortlist (or radius ball) by the asymmetric
+    distance of the unquantised query to the stored codes: finer than Hamming, same
+    codes."""
     check_search(coll, k, radius, strategy, params)
     if not queries.names:
         return []
@@ -153,16 +156,22 @@ def search(
         if radius is not None and strategy == "hnsw":
             raise SemhashError("--radius needs the flat, hash or ivf strategy, not hnsw.")
         index = coll.search_index(strategy, params)
-        codes = coll.encoder.encode(queries.inputs)
+        real = coll.encoder.real(queries.inputs)
+        codes = coll.encoder.binarize(real)
         if radius is not None:
-            pairs = [(d[:k], i[:k]) for d, i in index.range_search(codes, radius)]
+            cut = None if asymmetric else k
+            pairs = [(d[:cut], i[:cut]) for d, i in index.range_search(codes, radius)]
         else:
             pairs = list(zip(*index.search(codes, k or 10), strict=True))
+        if asymmetric:
+            ball = radius is not None
+            cut = k if ball else k or 10
+            pairs = rerank.rerank_asymmetric(coll, index, real, pairs, cut, candidates_given=ball)
         if coll.kind == "text" and rerank_short and radius is None:
             pairs, reranked = rerank.rerank_short_queries(
                 coll, index, queries.inputs, codes, pairs, k or 10
             )
-        method = "hamming"
+        method = "hamming+asymmetric" if asymmetric else "hamming"
     rows = coll.meta.get(np.unique(np.concatenate([i for _, i in pairs])))
     out = []
     for n, (name, (dist, ids)) in enumerate(zip(queries.names, pairs, strict=True)):

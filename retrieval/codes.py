@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from retrieval import __version__
+from retrieval.asymmetric import LevelTable, bit_groups, fit_levels
 from retrieval.errors import SemhashError
 from retrieval.fsutil import atomic_write
 from retrieval.models import HashingAutoencoder, ModelConfig, build_model
@@ -134,6 +135,9 @@ class HashEncoder:
     # the configuration as its checkpoint recorded it: fields added to ModelConfig since
     # then take their defaults but must not change the fingerprint of an older model
     saved_config: dict | None = None
+    # per-level centroids for asymmetric distances (`retrieval.asymmetric`); None for a
+    # model saved before they existed. They do not change the codes, so not the fingerprint.
+    levels: LevelTable | None = None
 
     @property
     def config(self) -> ModelConfig:
@@ -169,14 +173,28 @@ class HashEncoder:
             self.projection, self.thresholds = itq(real, self.bits)
         else:
             self.thresholds = split_points(real, [0.5])[0].astype(np.float32)
+        groups = bit_groups(self.projection, self.bits)
+        self.levels = fit_levels(self.project(real), self.thresholds, groups)
         return self.thresholds
+
+    def project(self, real: np.ndarray) -> np.ndarray:
+        """Real codes in the quantiser's space (the values its thresholds cut)."""
+        real = np.asarray(real, dtype=np.float32)
+        return real if self.projection is None else real @ self.projection
 
     def binarize(self, real: np.ndarray) -> np.ndarray:
         if self.thresholds is None:
             raise RuntimeError("thresholds are not fitted; call fit_thresholds first")
-        if self.projection is not None:
-            real = np.asarray(real, dtype=np.float32) @ self.projection
-        return pack_bits(real > self.thresholds)
+        return pack_bits(self.project(real) > self.thresholds)
+
+    def query_values(self, real: np.ndarray) -> np.ndarray:
+        """Unquantised queries on the level table's groups, for asymmetric distances."""
+        if self.levels is None:
+            raise SemhashError(
+                "this model was saved before asymmetric re-ranking existed; train a new one "
+                "(semhash train) and re-encode with semhash index --model MODEL --rebuild."
+            )
+        return self.levels.query_values(self.project(real))
 
     def encode(self, data, show_progress: bool = False) -> np.ndarray:
         """Packed uint8 codes (N, bits // 8)."""
@@ -209,6 +227,12 @@ class HashEncoder:
             else None,
             "projection": None if self.projection is None else torch.from_numpy(self.projection),
             "extra": self.extra,
+            "levels": None
+            if self.levels is None
+            else {
+                "groups": torch.from_numpy(self.levels.groups),
+                "centroids": torch.from_numpy(self.levels.centroids),
+            },
             "train": train_info or self.train_info,
             "versions": {"semhash": __version__, "torch": str(torch.__version__)},
         }
@@ -231,8 +255,9 @@ class HashEncoder:
         except Exception as exc:  # torch raises many types for a bad file
             raise SemhashError(f"{path} is not a semhash model checkpoint ({exc}).") from None
         model.to(resolve_device(str(device))).eval()
-        th, proj = ckpt.get("thresholds"), ckpt.get("projection")
+        th, proj, lv = ckpt.get("thresholds"), ckpt.get("projection"), ckpt.get("levels")
+        levels = None if lv is None else LevelTable(lv["groups"].numpy(), lv["centroids"].numpy())
         return cls(model, None if th is None else th.numpy(),
                    None if proj is None else proj.numpy(), ckpt.get("extra") or {},
                    train_info=ckpt.get("train") or {},
-                   saved_config=dict(ckpt["config"]))  # fmt: skip
+                   saved_config=dict(ckpt["config"]), levels=levels)  # fmt: skip

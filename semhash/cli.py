@@ -330,11 +330,15 @@ def _report_skipped(skipped) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@click.option("--asymmetric", is_flag=True,
+              help="Re-rank the 1,000 nearest codes (or the --radius ball) by the distance of "
+                   "the unquantised query to each stored code: finer than Hamming; distances "
+                   "shown are then squared Euclidean.")  # fmt: skip
 @strategy_options
 @backend_options
 @common
 def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet,
-           device, strategy, backend, uri, **knobs):  # fmt: skip
+           device, asymmetric, strategy, backend, uri, **knobs):  # fmt: skip
     """Find the items of COLLECTION most like a query file, folder, text or stored id."""
     from query import api, render
 
@@ -350,7 +354,7 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
             raise SemhashError("--sheet draws images; this is a text collection.")
         k = k if k is not None or radius is not None else 10
         how = dict(k=k, radius=radius, baseline=baseline, strategy=strategy,
-                   params=_strategy_params(**knobs))  # fmt: skip
+                   params=_strategy_params(**knobs), asymmetric=asymmetric)  # fmt: skip
         if query_text is not None:
             batch = api.Batch([coll.search(text=query_text, **how)])
         elif item_ids:
@@ -517,14 +521,16 @@ def _parsed(name: str):
               show_default=True, help="20news: query with the whole post, or with its "
               "Subject: line alone (typed-query protocol).")
 @click.option("--methods",
-              default="ae:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
+              default="ae:conv-dae,ae-asym:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq",
               show_default=True, callback=_parsed("parse_methods"),
               help="Comma-separated: ae:FAMILY (binary codes), ae-rerank:FAMILY (a Hamming "
-                   "shortlist re-ranked by the real code), ae-real:FAMILY (the code before "
+                   "shortlist re-ranked by the real code), ae-asym:FAMILY (re-ranked by the "
+                   "asymmetric distance of the unquantised query to the stored codes), "
+                   "ae-real:FAMILY (the code before "
                    "thresholding), ae-tfidf:FAMILY (text: the shortlist re-ranked by TF-IDF), "
                    "raw, lsh, pca, itq; FAMILY is a model type or all.")
-@click.option("--shortlist", default=1000, show_default=True,
-              help="ae-rerank, ae-tfidf: Hamming candidates re-ranked.")
+@click.option("--shortlist", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="ae-rerank, ae-asym, ae-tfidf: Hamming candidates re-ranked.")
 @click.option("--out", default="report", show_default=True, type=click.Path(path_type=Path),
               help="Folder for report.json, report.md and the plots.")
 @click.option("--epochs", default=None, type=click.IntRange(min=1),

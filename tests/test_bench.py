@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from query.bench import DEFAULT_METHODS, BenchOptions, Method, bench, parse_bits, parse_methods
 from query.bench_data import BenchData, image_folder, sample_queries, subset_database
-from query.bench_eval import RerankSpace
+from query.bench_eval import AsymmetricSpace, RerankSpace
+from query.hashing import HASHERS
 from retrieval.codes import pack_bits
 from retrieval.errors import SemhashError
 from retrieval.metrics import rank_by_distance
@@ -107,16 +108,17 @@ def test_bench_end_to_end(tmp_path):
     assert protocol["db_size"] == 120 and protocol["device"].startswith("cpu")
     assert protocol["seed"] == 0 and {"torch", "faiss", "numpy"} <= set(protocol["versions"])
     names = [(r["method"], r["bits"]) for r in rows]
-    autoencoder = ("ae:conv-dae", "ae-rerank:conv-dae", "ae-real:conv-dae")
+    autoencoder = ("ae:conv-dae", "ae-asym:conv-dae", "ae-rerank:conv-dae", "ae-real:conv-dae")
     expected = [(m, b) for m in autoencoder for b in (8, 16)]
     expected += [("raw", None)] + [(m, b) for m in ("lsh", "pca", "itq") for b in (8, 16)]
     assert names == expected
     for row in rows:
         assert ROW_KEYS <= set(row)
         assert 0 <= row["p@100"] <= 1 and row["query_ms_single"] > 0
-        binary = row["metric"] == "hamming" and "rerank" not in row["method"]
+        binary = row["metric"] == "hamming" and row["method"].split(":")[0] in ("ae", *HASHERS)
         assert (row["radius_precision"] is not None) == binary
-        assert row["bytes_per_item"] == (row["bits"] // 8 if binary else row["bytes_per_item"])
+        if binary or row["method"].startswith("ae-asym"):  # the database keeps the codes only
+            assert row["bytes_per_item"] == row["bits"] // 8
         if row["method"].startswith("ae"):  # 120 items, batch 120: one step per epoch
             assert row["steps"] == 1 and row["device"].startswith("cpu")
         if "rerank" in row["method"]:  # the code and the real code (float32 per bit)
@@ -181,6 +183,19 @@ def test_rerank_space_by_hand():
     assert rank_by_distance(space.distances(slice(0, 1)), 4)[0].tolist() == [3, 0, 2, 1]
     assert space.searcher()(slice(0, 1), 2)[0].tolist() == [3, 0]
     assert not space.hamming_ranked and space.bytes_per_item() == 1 + 4
+
+
+def test_asymmetric_space_by_hand():
+    """The same shortlist re-ranked by decoded codes; only the codes count as stored."""
+    codes = pack_bits(np.eye(8, dtype=bool)[[7, 6, 7, 0]])  # Hamming to row 3: 2, 2, 2, 0
+    decoded = np.array([[4.0], [1.0], [1.6], [9.0]], dtype=np.float32)
+    space = AsymmetricSpace("hamming", codes, codes[:1], real_db=decoded,
+                            real_q=np.array([[1.5]]), shortlist=3)  # fmt: skip
+    # Hamming order from row 0: 0, 2 (d 0), then 1, 3 (d 2); shortlist {0, 2, 1} re-ranked by
+    # (1.5 - decoded)^2: 2 (0.01), 1 (0.25), 0 (6.25); then 3
+    assert rank_by_distance(space.distances(slice(0, 1)), 4)[0].tolist() == [2, 1, 0, 3]
+    assert space.searcher()(slice(0, 1), 2)[0].tolist() == [2, 1]
+    assert space.bytes_per_item() == 1
 
 
 def test_text_model_on_images_is_a_user_error(tmp_path):

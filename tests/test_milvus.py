@@ -47,6 +47,13 @@ def test_lite_search_equals_faiss_flat_with_ties(pair):
             assert np.all(np.diff(Im[row][Dm[row] == d]) > 0)  # ties sorted by id
 
 
+def test_lite_codes_of_equals_faiss(pair):
+    lite, flat, db, ids = pair
+    wanted = ids[[5, 0, 599, 5]]
+    assert np.array_equal(lite.codes_of(wanted), db[[5, 0, 599, 5]])
+    assert np.array_equal(flat.codes_of(wanted), db[[5, 0, 599, 5]])
+
+
 def test_lite_range_search_and_remove(pair, tmp_path):
     lite, flat, db, ids = pair
     q = seeded_codes(5, BITS, 2)
