@@ -85,6 +85,7 @@ def test_search_by_id_radius_baseline_strategy(client, collection):
         within = coll.search(id=7, k=200, radius=2).to_dict()
         raw = coll.search(id=7, k=3, baseline="raw").to_dict()
         hashed = coll.search(id=7, k=4, strategy="hash").to_dict()
+        finer = coll.search(id=7, k=5, asymmetric=True).to_dict()
     url = "/api/collections/tiny/search"
     assert client.post(url, json={"id": 7, "k": 4}).json()["results"] == by_id["results"]
     got = client.post(url, json={"id": 7, "k": 200, "radius": 2}).json()
@@ -94,6 +95,8 @@ def test_search_by_id_radius_baseline_strategy(client, collection):
     assert got["results"] == raw["results"] and got["method"] == "raw-l2"
     got = client.post(url, json={"id": 7, "k": 4, "strategy": "hash"}).json()
     assert got["results"] == hashed["results"]
+    got = client.post(url, json={"id": 7, "k": 5, "asymmetric": True}).json()
+    assert got["results"] == finer["results"] and got["method"] == "hamming+asymmetric"
     form = client.post(url, data={"id": "7", "k": "4", "radius": ""})  # the page's form
     assert form.json()["results"] == by_id["results"]
 
@@ -139,6 +142,8 @@ BAD_JSON = [
     ({"id": 3, "radius": 2, "strategy": "hnsw"}, 400, "hnsw"),
     ({"id": 3, "strategy": "kdtree"}, 422, "strategy:"),
     ({"id": 3, "baseline": "pca"}, 422, "baseline:"),
+    ({"id": 3, "asymmetric": True, "baseline": "raw"}, 400, "does not apply to --baseline"),
+    ({"id": 3, "asymmetric": "maybe"}, 422, "asymmetric:"),
     ({"id": 3, "colour": "red"}, 422, "colour:"),
     ({"id": 3, "text": "both"}, 400, "exactly one"),
     ({}, 400, "exactly one"),

@@ -154,6 +154,16 @@ def test_page_in_a_real_browser(server, browser, collection, tmp_path):
     )
     wait.until(lambda d: "within radius 0" in d.find_element(By.ID, "status").text)
     assert cards() and all(c[1] == "0" for c in cards())
+
+    browser.execute_script(  # back to top-k, then the finer ranking: the API's answer
+        "const r = document.getElementById('radius'); r.value = -1;"
+        "r.dispatchEvent(new Event('input'));"
+    )
+    browser.find_element(By.ID, "asymmetric").click()
+    with api.open(collection) as coll:
+        want = [h.id for h in coll.search(id=other_id, k=10, asymmetric=True).results]
+    wait.until(lambda d: "asymmetric" in d.find_element(By.ID, "codes-title").text.lower()
+               and [c[0] for c in cards()] == want)  # fmt: skip
     assert not browser.find_element(By.ID, "error").is_displayed()
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe

@@ -32,6 +32,8 @@ class SearchRequest(BaseModel):
     radius: int | None = Field(None, ge=0, description="All within this Hamming distance.")
     baseline: Literal["raw"] | None = Field(None, description="Answer by raw data instead.")
     strategy: Literal["flat", "hash", "ivf", "hnsw"] | None = None
+    asymmetric: bool = Field(False, description="Re-rank the Hamming shortlist by the distance "
+                             "of the unquantised query to each stored code.")  # fmt: skip
 
 
 SEARCH_BODY = {
@@ -106,8 +108,8 @@ def thumbnail(request: Request, name: str, item_id: int, size: int = 128) -> Res
 @router.post("/collections/{name}/search", summary="Neighbours of one query",
              openapi_extra=SEARCH_BODY)  # fmt: skip
 async def search(request: Request, name: str) -> dict:
-    """JSON `{"text" | "id", "k", "radius", "baseline", "strategy"}`, or multipart with the
-    image file as `image` and the same fields."""
+    """JSON `{"text" | "id", "k", "radius", "baseline", "strategy", "asymmetric"}`, or
+    multipart with the image file as `image` and the same fields."""
     fields, image = await _read_query(request)
     try:
         query = SearchRequest(**fields)
@@ -127,7 +129,8 @@ def _search(served, coll, image: bytes | None, query: SearchRequest) -> dict:
     coll.refresh()
     if query.id is not None:
         _item(coll, query.id)
-    how = dict(k=query.k, radius=query.radius, baseline=query.baseline, strategy=query.strategy)
+    how = dict(k=query.k, radius=query.radius, baseline=query.baseline, strategy=query.strategy,
+               asymmetric=query.asymmetric)  # fmt: skip
     result = coll.search(image, text=query.text, id=query.id, **how)
     return {**result.to_dict(), "method": result.method}
 

@@ -7,6 +7,11 @@ const KIND = body.dataset.kind;
 const API = `/api/collections/${encodeURIComponent(NAME)}`;
 const $ = (id) => document.getElementById(id);
 const BASELINE_NAME = document.getElementById("baseline-title").textContent;
+const CODES_NAME = document.getElementById("codes-title").textContent;
+const METHOD_NAMES = {
+  "hamming+asymmetric": " · shortlist re-ranked by asymmetric distance",
+  "hamming+tfidf": " · shortlist re-ranked by TF-IDF",
+};
 
 // the current query: {image: Blob, label} | {text} | {id, label}
 let query = null;
@@ -19,6 +24,7 @@ function controls() {
     radius: radius < 0 ? null : radius,
     strategy: $("strategy").value || null,
     baseline: $("baseline").checked,
+    asymmetric: $("asymmetric").checked,
   };
 }
 
@@ -33,6 +39,7 @@ function form(how, baseline) {
   } else {
     if (how.radius !== null) data.append("radius", String(how.radius));
     if (how.strategy) data.append("strategy", how.strategy);
+    if (how.asymmetric) data.append("asymmetric", "true");
   }
   return data;
 }
@@ -64,6 +71,7 @@ async function search() {
   const codes = post(form(how, false)).then((answer) => {
     if (!current()) return;
     render($("grid"), answer, how.radius);
+    $("codes-title").textContent = CODES_NAME + (METHOD_NAMES[answer.method] || "");
     $("codes-col").hidden = false;
     const within = how.radius === null ? "" : ` within radius ${how.radius}`;
     $("status").textContent = `${answer.results.length} results${within} in ` +
@@ -196,6 +204,7 @@ function setup() {
   });
   $("strategy").addEventListener("change", search);
   $("baseline").addEventListener("change", search);
+  $("asymmetric").addEventListener("change", search);
   if (KIND === "image") {
     const drop = $("drop");
     const file = $("file");
