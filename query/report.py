@@ -78,7 +78,7 @@ def versions() -> dict:
 
 def protocol(data, opts, timings: dict) -> dict:
     """Everything needed to read and repeat the numbers."""
-    from retrieval.training import KIND_DEFAULTS, describe_device, resolve_device
+    from retrieval.training import describe_device, resolve_device
 
     n_db = len(data.db_labels)
     return {
@@ -94,13 +94,27 @@ def protocol(data, opts, timings: dict) -> dict:
         "query_text": opts.query_text if data.kind == "text" else None,
         "vocabulary": None if data.vocab is None else
         f"{len(data.vocab)} words ranked by {opts.vocab_by} (codes and TF-IDF)",
-        "training": f"{opts.epochs} epochs" if opts.epochs else
-        "default step budget ({min_steps}-{max_steps} steps)".format(**KIND_DEFAULTS[data.kind]),
+        "training": training_budget(opts, data),
         "quality": opts.quality,
         "device": describe_device(resolve_device(opts.device)),
         "versions": versions(), "wall_seconds": {k: round(v, 2) for k, v in timings.items()},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
+
+
+def training_budget(opts, data) -> str:
+    """How long the autoencoders trained: the epochs asked for, or the step budget of the
+    `--quality` preset for this data (e.g. "step budget 8000-12000 steps (quality high)")."""
+    from retrieval.presets import get_preset, inputs_of
+    from retrieval.training import KIND_DEFAULTS, TrainConfig
+
+    if opts.epochs:
+        return f"{opts.epochs} epochs"
+    channels = data.db_inputs.shape[1] if data.kind == "image" else 1
+    given = get_preset(opts.quality).train_config(inputs_of(data.kind, channels), TrainConfig())
+    low = given.min_steps or KIND_DEFAULTS[data.kind]["min_steps"]
+    high = given.max_steps or KIND_DEFAULTS[data.kind]["max_steps"]
+    return f"step budget {low}-{high} steps (quality {opts.quality})"
 
 
 def write_plots(rows: list[dict], out: Path) -> list[Path]:

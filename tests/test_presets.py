@@ -79,3 +79,21 @@ def test_quality_through_the_installed_command(tmp_path):
     assert made.returncode == 0, made.stderr
     info = run("info", tmp_path / "c.semhash", "--json")
     assert info.returncode == 0 and json.loads(info.stdout)["items"] == 24
+
+
+def test_bench_report_names_the_presets_budget():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from query.report import training_budget
+
+    gray = SimpleNamespace(kind="image", db_inputs=np.zeros((4, 1, 28, 28), np.uint8))
+    color = SimpleNamespace(kind="image", db_inputs=np.zeros((4, 3, 32, 32), np.uint8))
+    opts = SimpleNamespace(epochs=0, quality="high")
+    assert training_budget(opts, gray) == "step budget 8000-12000 steps (quality high)"
+    assert training_budget(opts, color) == "step budget 4000-8000 steps (quality high)"
+    opts.quality = "default"
+    assert training_budget(opts, gray) == "step budget 1400-4000 steps (quality default)"
+    opts.epochs = 3
+    assert training_budget(opts, color) == "3 epochs"
