@@ -80,6 +80,8 @@ def lifecycle(reference, coll: Path, uri: str) -> None:
     assert ranking(coll, *every) == reference_ranking(faiss_coll, *every)
     near = ("--id", 7, "--radius", 4)
     assert ranking(coll, *near) == reference_ranking(faiss_coll, *near)
+    finer = ("--id", 7, "-k", 10, "--asymmetric")  # codes read back from Milvus
+    assert ranking(coll, *finer) == reference_ranking(faiss_coll, *finer)
     # remove, check, repair, index again: each a new process that loads the collection
     assert "removed 1 items" in semhash("remove", coll, "--id", 3, "-q").stdout
     gone = ranking(coll, "--id", 7, "-k", N)
