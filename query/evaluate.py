@@ -29,17 +29,21 @@ def scores(relevant: np.ndarray) -> dict:
 
 def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str], raw: bool = True):
     """P@10, P@100 and mAP@1000 of the collection's codes (exact Hamming ranking, ties in
-    database order) and, if `raw`, of the raw baseline (pixels L2, TF-IDF cosine for text),
-    for labelled queries (model inputs `inputs`)."""
+    database order), of the same top 1,000 re-ranked by the asymmetric distance (when the
+    model has its level table) and, if `raw`, of the raw baseline (pixels L2, TF-IDF cosine
+    for text), for labelled queries (model inputs `inputs`)."""
     label_of = coll.meta.labels()
     ids, codes = coll.index.ids(), coll.index.codes()
     order = np.argsort(ids, kind="stable")
     keep = np.isin(ids[order], list(label_of))
     db_ids, db_codes = ids[order][keep], codes[order][keep]
     db_labels, q_labels = _as_ints([label_of[int(i)] for i in db_ids], list(labels))
-    q_codes = coll.encoder.encode(inputs)
-    ranked = metrics.rank_by_distance(hamming(q_codes, db_codes), 1000)
+    real = coll.encoder.real(inputs)
+    ranked = metrics.rank_by_distance(hamming(coll.encoder.binarize(real), db_codes), 1000)
     out = {"codes": scores(metrics.relevance(q_labels, db_labels, ranked))}
+    if coll.encoder.levels is not None:  # what `search --asymmetric` answers
+        reranked = asymmetric_rerank(coll.encoder, real, db_codes, ranked)
+        out["asymmetric"] = scores(metrics.relevance(q_labels, db_labels, reranked))
     if raw:
         stored = coll.inputs(db_ids)
         if coll.kind == "text":
@@ -47,6 +51,20 @@ def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str],
         else:
             _, rows = baselines.raw_l2(np.asarray(stored), inputs, 1000)
         out["raw"] = scores(metrics.relevance(q_labels, db_labels, rows))
+    return out
+
+
+def asymmetric_rerank(encoder, real: np.ndarray, db_codes: np.ndarray,
+                      ranked: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Each row of `ranked` (database rows, Hamming order) re-ordered by the asymmetric
+    distance of the query's real code to those codes, ties in Hamming order (computed as
+    `search --asymmetric` computes it)."""
+    table = encoder.levels
+    decoded, values = table.decode(db_codes), encoder.query_values(real)
+    out = np.empty_like(ranked)
+    for r, rows in enumerate(ranked):
+        dist = table.distances(values[r : r + 1], decoded[rows])[0]
+        out[r] = rows[np.argsort(dist, kind="stable")]
     return out
 
 

@@ -413,7 +413,9 @@ def demo(out, epochs, device):
     q = rep.quality
     click.echo("")
     click.echo("retrieval quality on 1,000 seeded test queries (relevant = same class):")
-    for name, label in (("codes", "64-bit codes (Hamming)"), ("raw", "raw pixels (Euclidean)")):
+    shown = (("codes", "64-bit codes (Hamming)"), ("asymmetric", "  asymmetric re-rank"),
+             ("raw", "raw pixels (Euclidean)"))  # fmt: skip
+    for name, label in ((n, lb) for n, lb in shown if n in q):
         m = q[name]
         click.echo(
             f"  {label:24} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
@@ -449,7 +451,9 @@ def evaluate(collection, folder, limit, seed, as_json):
     else:
         raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
         click.echo(f"{result['queries']} queries, {items} items, relevant = same label")
-        for name, label in (("codes", f"{coll.bits}-bit codes"), ("raw", raw_name)):
+        shown = (("codes", f"{coll.bits}-bit codes"), ("asymmetric", "  asymmetric"),
+                 ("raw", raw_name))  # fmt: skip
+        for name, label in ((n, lb) for n, lb in shown if n in result):
             m = result[name]
             click.echo(f"  {label:18} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
                        f"  mAP@1000 {m['map@1000']:.3f}")  # fmt: skip

@@ -145,3 +145,20 @@ def test_asymmetric_search_as_processes(collection, image_folder, tmp_path):
     assert stale.returncode == 1 and "Traceback" not in stale.stderr, stale.stderr
     assert "saved before asymmetric re-ranking existed" in stale.stderr
     assert semhash("search", old, "--id", 0).returncode == 0, "plain search still works"
+
+
+def test_evaluate_scores_what_search_asymmetric_answers(collection, image_folder):
+    """`evaluate`'s asymmetric row is P@10 of `search --asymmetric`, worked out by hand."""
+    from query.evaluate import evaluate_folder
+
+    coll = Collection.open(collection)
+    result = evaluate_folder(coll, image_folder, limit=20, seed=1)
+    queries = search_mod.load_queries(coll, image_folder)
+    picks = np.sort(np.random.default_rng(1).choice(len(queries.names), 20, replace=False))
+    sub = type(queries)([queries.names[i] for i in picks], queries.inputs[picks])
+    found = search_mod.search(coll, sub, k=10, asymmetric=True)
+    labels = {i: r.label for i, r in coll.meta.get(coll.index.ids()).items()}
+    hits = [labels[h.id] == Path(name).parent.name for name, res in zip(sub.names, found,
+            strict=True) for h in res.results]  # fmt: skip
+    assert result["asymmetric"]["p@10"] == pytest.approx(np.mean(hits))
+    assert set(result) >= {"codes", "asymmetric", "raw"}
