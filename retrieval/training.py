@@ -147,6 +147,8 @@ def train(
     opt = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
     sched = _schedule(opt, KIND_DEFAULTS[model.cfg.kind]["schedule"], run.lr, steps)
     start, step, epoch, last = time.perf_counter(), 0, 0, {}
+    log.info("training %s on %d items: %d steps of %d (%d epochs) on %s", model.cfg.model_type,
+             n, steps, batch, run.epochs, describe_device(device))  # fmt: skip
     bar = progress(total=steps, desc="training", unit="batch")
     while step < steps:
         order, epoch = rng.permutation(n), epoch + 1

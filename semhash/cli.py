@@ -81,8 +81,10 @@ QUALITY_OPTION = click.option(
     type=click.Choice(["default", "high"]),
     default="default",
     show_default=True,
-    help="Training preset: high trains image models longer, with a stronger recipe "
-    "(README: what it costs and gains).",
+    help="Training preset. high: a stronger recipe per input, trained longer: gray images "
+    "8,000+ steps of a 2x wide model (60,000 images: 16 min on 2 CPU cores against 1 min), "
+    "colour images 4,000+ steps with contrastive views (50,000 images: 6-7 min against 1.5); "
+    "text as default. README: what each gains.",
 )
 
 
