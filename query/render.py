@@ -26,11 +26,12 @@ def as_table(results: list[QueryResult], root: str | None = None) -> str:
     for res in results:
         lines = [f"query: {res.query}  ({res.method}, {len(res.results)} results)"]
         has_title = any(h.title and h.title != Path(h.path).name for h in res.results)
-        header = f"{'rank':>4}  {'id':>8}  {'distance':>8}  {'label':<16}  path"
+        header = f"{'rank':>4}  {'id':>8}  {'distance':>9}  {'label':<16}  path"
         lines.append(header + ("  title" if has_title else ""))
         for rank, hit in enumerate(res.results, 1):
             path = _short(hit.path, root)
-            line = f"{rank:>4}  {hit.id:>8}  {hit.distance:>8}  {hit.label[:16]:<16}  {path}"
+            dist = hit.distance if isinstance(hit.distance, int) else f"{hit.distance:.4g}"
+            line = f"{rank:>4}  {hit.id:>8}  {dist:>9}  {hit.label[:16]:<16}  {path}"
             lines.append(line + (f"  {hit.title[:60]}" if has_title else ""))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

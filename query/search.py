@@ -184,4 +184,6 @@ def search(
 
 
 def _num(d) -> float | int:
-    return int(d) if float(d).is_integer() else round(float(d), 4)
+    """Hamming distances as ints; others to 4 significant digits (asymmetric distances of a
+    barely trained model can all be below 1e-4)."""
+    return int(d) if float(d).is_integer() else float(f"{float(d):.4g}")
