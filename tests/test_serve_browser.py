@@ -164,6 +164,7 @@ def test_page_in_a_real_browser(server, browser, collection, tmp_path):
         want = [h.id for h in coll.search(id=other_id, k=10, asymmetric=True).results]
     wait.until(lambda d: "asymmetric" in d.find_element(By.ID, "codes-title").text.lower()
                and [c[0] for c in cards()] == want)  # fmt: skip
+    assert all(c[2].startswith("asym ") for c in cards())
     assert not browser.find_element(By.ID, "error").is_displayed()
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe

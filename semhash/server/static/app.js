@@ -8,6 +8,7 @@ const API = `/api/collections/${encodeURIComponent(NAME)}`;
 const $ = (id) => document.getElementById(id);
 const BASELINE_NAME = document.getElementById("baseline-title").textContent;
 const CODES_NAME = document.getElementById("codes-title").textContent;
+const DISTANCE_NAMES = { "hamming": "d", "raw-l2": "L2", "hamming+asymmetric": "asym" };
 const METHOD_NAMES = {
   "hamming+asymmetric": " · shortlist re-ranked by asymmetric distance",
   "hamming+tfidf": " · shortlist re-ranked by TF-IDF",
@@ -135,8 +136,9 @@ function card(hit, rank, method) {
   meta.className = "meta";
   const dist = document.createElement("span");
   dist.className = "distance";
-  const shown = Number.isInteger(hit.distance) ? hit.distance : hit.distance.toFixed(2);
-  dist.textContent = `${method === "hamming" ? "d" : method === "raw-l2" ? "L2" : "cos d"} ${shown}`;
+  const d = hit.distance;
+  const shown = Number.isInteger(d) ? d : Math.abs(d) < 0.01 ? d.toPrecision(2) : d.toFixed(2);
+  dist.textContent = `${DISTANCE_NAMES[method] || "cos d"} ${shown}`;
   const label = document.createElement("span");
   label.className = "label";
   label.textContent = hit.label;
