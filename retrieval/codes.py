@@ -250,14 +250,28 @@ class HashEncoder:
             cfg = ModelConfig.from_dict(ckpt["config"])
             model = build_model(cfg)
             model.load_state_dict(ckpt["state_dict"])
+            levels = _levels(ckpt.get("levels"), cfg.bits)
         except SemhashError:
             raise
         except Exception as exc:  # torch raises many types for a bad file
             raise SemhashError(f"{path} is not a semhash model checkpoint ({exc}).") from None
         model.to(resolve_device(str(device))).eval()
-        th, proj, lv = ckpt.get("thresholds"), ckpt.get("projection"), ckpt.get("levels")
-        levels = None if lv is None else LevelTable(lv["groups"].numpy(), lv["centroids"].numpy())
+        th, proj = ckpt.get("thresholds"), ckpt.get("projection")
         return cls(model, None if th is None else th.numpy(),
                    None if proj is None else proj.numpy(), ckpt.get("extra") or {},
                    train_info=ckpt.get("train") or {},
                    saved_config=dict(ckpt["config"]), levels=levels)  # fmt: skip
+
+
+def _levels(saved: dict | None, bits: int) -> LevelTable | None:
+    """The checkpoint's level table, checked against the code length (ValueError if not)."""
+    if saved is None:
+        return None
+    table = LevelTable(saved["groups"].numpy().astype(np.int64), saved["centroids"].numpy())
+    if (
+        table.groups.shape != (bits,)
+        or table.groups.min() < 0
+        or (table.groups.max() >= len(table.centroids))
+    ):
+        raise ValueError(f"its level table does not fit {bits}-bit codes")
+    return table

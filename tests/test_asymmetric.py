@@ -162,3 +162,17 @@ def test_evaluate_scores_what_search_asymmetric_answers(collection, image_folder
             strict=True) for h in res.results]  # fmt: skip
     assert result["asymmetric"]["p@10"] == pytest.approx(np.mean(hits))
     assert set(result) >= {"codes", "asymmetric", "raw"}
+
+
+@pytest.mark.parametrize("damage", [{"groups": "not a tensor"}, "drop-centroids", "short"])
+def test_damaged_level_table_is_one_sentence(collection, tmp_path, damage):
+    ckpt = torch.load(Collection.open(collection).path / "model.pt", weights_only=True)
+    if damage == "drop-centroids":
+        del ckpt["levels"]["centroids"]
+    elif damage == "short":
+        ckpt["levels"]["groups"] = ckpt["levels"]["groups"][:3]
+    else:
+        ckpt["levels"] = damage
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(SemhashError, match="is not a semhash model checkpoint"):
+        HashEncoder.load(tmp_path / "bad.pt")
