@@ -252,8 +252,8 @@ def train_text_encoder(texts: list[str], spec: TrainSpec) -> tuple[HashEncoder, 
 def train_count_encoder(counts, words: list[str], spec: TrainSpec) -> tuple[HashEncoder, dict]:
     """Train a bag-of-words hashing autoencoder on word counts (documents x `words`)."""
     vocab = text.Vocabulary(list(words))
-    cfg = ModelConfig(model_type=spec.model_type or "bow-ae", kind="text", bits=spec.bits,
-                      vocab_size=len(vocab), **TEXT_DEFAULTS)  # fmt: skip
+    cfg = _model_config(spec.model_type or "bow-ae", "text", spec, vocab_size=len(vocab),
+                        **TEXT_DEFAULTS)  # fmt: skip
     df = np.asarray((counts > 0).sum(axis=0)).ravel()
     idf = torch.as_tensor(np.log((1 + counts.shape[0]) / (1 + df)) + 1, dtype=torch.float32)
 
