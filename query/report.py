@@ -106,15 +106,14 @@ def training_budget(opts, data) -> str:
     """How long the autoencoders trained: the epochs asked for, or the step budget of the
     `--quality` preset for this data (e.g. "step budget 8000-12000 steps (quality high)")."""
     from retrieval.presets import get_preset, inputs_of
-    from retrieval.training import KIND_DEFAULTS, TrainConfig
+    from retrieval.training import TrainConfig
 
     if opts.epochs:
         return f"{opts.epochs} epochs"
     channels = data.db_inputs.shape[1] if data.kind == "image" else 1
     given = get_preset(opts.quality).train_config(inputs_of(data.kind, channels), TrainConfig())
-    low = given.min_steps or KIND_DEFAULTS[data.kind]["min_steps"]
-    high = given.max_steps or KIND_DEFAULTS[data.kind]["max_steps"]
-    return f"step budget {low}-{high} steps (quality {opts.quality})"
+    run = given.resolved(data.kind, max(data.db_inputs.shape[0], 2))
+    return f"step budget {run.min_steps}-{run.max_steps} steps (quality {opts.quality})"
 
 
 def write_plots(rows: list[dict], out: Path) -> list[Path]:
