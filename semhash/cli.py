@@ -16,6 +16,7 @@ import click
 
 from retrieval import __version__
 from retrieval.errors import SemhashError
+from retrieval.presets import PRESETS
 
 log = logging.getLogger("semhash")
 
@@ -78,7 +79,7 @@ def backend_options(fn):
 
 QUALITY_OPTION = click.option(
     "--quality",
-    type=click.Choice(["default", "high"]),
+    type=click.Choice(list(PRESETS)),
     default="default",
     show_default=True,
     help="Training preset. high: a stronger recipe per input, trained longer: gray images "
@@ -415,14 +416,7 @@ def demo(out, epochs, device):
     q = rep.quality
     click.echo("")
     click.echo("retrieval quality on 1,000 seeded test queries (relevant = same class):")
-    shown = (("codes", "64-bit codes (Hamming)"), ("asymmetric", "  asymmetric re-rank"),
-             ("raw", "raw pixels (Euclidean)"))  # fmt: skip
-    for name, label in ((n, lb) for n, lb in shown if n in q):
-        m = q[name]
-        click.echo(
-            f"  {label:24} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
-            f"  mAP@1000 {m['map@1000']:.3f}"
-        )
+    _echo_scores(q, "64-bit codes (Hamming)", "  asymmetric re-rank", "raw pixels (Euclidean)")
     click.echo(f"contact sheets: {', '.join(str(p) for p in rep.sheets)}")
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.timings.items()))
 
@@ -453,13 +447,18 @@ def evaluate(collection, folder, limit, seed, as_json):
     else:
         raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
         click.echo(f"{result['queries']} queries, {items} items, relevant = same label")
-        shown = (("codes", f"{coll.bits}-bit codes"), ("asymmetric", "  asymmetric"),
-                 ("raw", raw_name))  # fmt: skip
-        for name, label in ((n, lb) for n, lb in shown if n in result):
-            m = result[name]
-            click.echo(f"  {label:18} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
-                       f"  mAP@1000 {m['map@1000']:.3f}")  # fmt: skip
+        _echo_scores(result, f"{coll.bits}-bit codes", "  asymmetric", raw_name, width=18)
     _report_skipped(result["skipped"])
+
+
+def _echo_scores(result: dict, codes: str, asymmetric: str, raw: str, width: int = 24) -> None:
+    """One line per scored ranking of `evaluate_collection` (the asymmetric one when the
+    model has its level table): P@10, P@100 and mAP@1000."""
+    for name, label in (("codes", codes), ("asymmetric", asymmetric), ("raw", raw)):
+        if name in result:
+            m = result[name]
+            click.echo(f"  {label:{width}} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
+                       f"  mAP@1000 {m['map@1000']:.3f}")  # fmt: skip
 
 
 @cli.command()
