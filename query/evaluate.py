@@ -57,15 +57,11 @@ def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str],
 def asymmetric_rerank(encoder, real: np.ndarray, db_codes: np.ndarray,
                       ranked: np.ndarray) -> np.ndarray:  # fmt: skip
     """Each row of `ranked` (database rows, Hamming order) re-ordered by the asymmetric
-    distance of the query's real code to those codes, ties in Hamming order (computed as
-    `search --asymmetric` computes it)."""
+    distance of the query's real code to those codes, ties in Hamming order (as `search
+    --asymmetric` orders them)."""
     table = encoder.levels
-    decoded, values = table.decode(db_codes), encoder.query_values(real)
-    out = np.empty_like(ranked)
-    for r, rows in enumerate(ranked):
-        dist = table.distances(values[r : r + 1], decoded[rows])[0]
-        out[r] = rows[np.argsort(dist, kind="stable")]
-    return out
+    found = table.rerank(encoder.query_values(real), table.decode(db_codes), ranked)
+    return np.array([rows for _, rows in found]).reshape(ranked.shape)
 
 
 def evaluate_folder(coll: Collection, folder: str | Path, limit: int | None = None,

@@ -74,24 +74,17 @@ def rerank_short_queries(coll, index, inputs, codes, pairs: list, k: int):
     return pairs, rows
 
 
-def rerank_asymmetric(coll, index, real: np.ndarray, pairs: list, k: int | None,
-                      shortlist: int = SHORTLIST, candidates_given: bool = False):  # fmt: skip
-    """Each query's candidates ordered by the asymmetric distance of its unquantised code
-    `real` to their stored codes (`retrieval.asymmetric`), ties in Hamming order: the
-    `shortlist` nearest codes (or, with `candidates_given`, the ids already in `pairs`, e.g.
-    a radius ball), cut to `k`. Returns new pairs (squared distances, ids)."""
+def rerank_asymmetric(coll, real: np.ndarray, candidates: list, k: int | None):
+    """Each query's `candidates` (ids, nearest codes first; -1 padding ignored) ordered by
+    the asymmetric distance of its unquantised code `real` to their stored codes
+    (`retrieval.asymmetric`), ties in the order given, cut to `k`: [(squared distances,
+    ids), ...]."""
     encoder = coll.encoder
     values = encoder.query_values(real)
-    if candidates_given:
-        lists = [np.asarray(ids, dtype=np.int64) for _, ids in pairs]
-    else:
-        _, found = index.search(encoder.binarize(real), max(shortlist, k or 0))
-        lists = [row[row >= 0] for row in found]
+    lists = [np.asarray(ids, dtype=np.int64) for ids in candidates]
+    lists = [ids[ids >= 0] for ids in lists]
     wanted = np.unique(np.concatenate(lists)) if lists else np.zeros(0, np.int64)
     decoded = encoder.levels.decode(coll.index.codes_of(wanted))
-    out = []
-    for r, ids in enumerate(lists):
-        dist = encoder.levels.distances(values[r : r + 1], decoded[np.searchsorted(wanted, ids)])
-        order = np.argsort(dist[0], kind="stable")[:k]
-        out.append((dist[0][order], ids[order]))
-    return out
+    rows = [np.searchsorted(wanted, ids) for ids in lists]
+    ranked = encoder.levels.rerank(values, decoded, rows)
+    return [(dist[:k], wanted[found[:k]]) for dist, found in ranked]

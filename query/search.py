@@ -158,15 +158,15 @@ def search(
         index = coll.search_index(strategy, params)
         real = coll.encoder.real(queries.inputs)
         codes = coll.encoder.binarize(real)
-        if radius is not None:
-            cut = None if asymmetric else k
-            pairs = [(d[:cut], i[:cut]) for d, i in index.range_search(codes, radius)]
-        else:
-            pairs = list(zip(*index.search(codes, k or 10), strict=True))
+        if radius is not None:  # with asymmetric, the whole ball is re-ranked, then cut
+            balls = index.range_search(codes, radius)
+            pairs = balls if asymmetric else [(d[:k], i[:k]) for d, i in balls]
+        else:  # with asymmetric, one search for the shortlist that is then re-ranked
+            depth = max(rerank.SHORTLIST, k or 10) if asymmetric else k or 10
+            pairs = list(zip(*index.search(codes, depth), strict=True))
         if asymmetric:
-            ball = radius is not None
-            cut = k if ball else k or 10
-            pairs = rerank.rerank_asymmetric(coll, index, real, pairs, cut, candidates_given=ball)
+            cut = k if radius is not None else k or 10
+            pairs = rerank.rerank_asymmetric(coll, real, [ids for _, ids in pairs], cut)
         if coll.kind == "text" and rerank_short and radius is None:
             pairs, reranked = rerank.rerank_short_queries(
                 coll, index, queries.inputs, codes, pairs, k or 10

@@ -47,7 +47,7 @@ class LevelTable:
     @property
     def columns(self) -> np.ndarray:
         """(n_groups,) the first bit (projected column) of each group."""
-        return np.array([np.flatnonzero(self.groups == g)[0] for g in range(len(self.centroids))])
+        return np.unique(self.groups, return_index=True)[1]
 
     def levels(self, packed: np.ndarray) -> np.ndarray:
         """(N, n_groups) level of each packed code on each group."""
@@ -71,6 +71,16 @@ class LevelTable:
         d = np.asarray(decoded, dtype=np.float32)
         out = (q * q).sum(1)[:, None] - 2 * (q @ d.T) + (d * d).sum(1)[None, :]
         return np.maximum(out, 0)
+
+    def rerank(self, query_values: np.ndarray, decoded: np.ndarray, candidates) -> list:
+        """For each query row, its `candidates` (row numbers into `decoded`) ordered by
+        asymmetric distance, ties in the order given: [(squared distances, rows), ...]."""
+        out = []
+        for r, rows in enumerate(candidates):
+            dist = self.distances(query_values[r : r + 1], decoded[rows])[0]
+            order = np.argsort(dist, kind="stable")
+            out.append((dist[order], np.asarray(rows)[order]))
+        return out
 
 
 def fit_levels(projected: np.ndarray, thresholds: np.ndarray, groups: np.ndarray) -> LevelTable:
