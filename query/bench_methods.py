@@ -116,8 +116,8 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
                      opts: BenchOptions, timings: dict) -> list[dict]:  # fmt: skip
     """Rows for `ae:family` (binary codes), `ae-rerank:family` (a Hamming shortlist
     re-ranked by the real code), `ae-asym:family` (re-ranked by the asymmetric distance of
-    the unquantised query to the codes) and/or `ae-real:family` (the code before thresholding), from
-    one trained model."""
+    the unquantised query to the codes) and/or `ae-real:family` (the code before
+    thresholding), from one trained model."""
     with timed(f"training {family} at {bits} bits"):
         encoder, info = train_autoencoder(data, family, bits, opts)
     _add(timings, "train", info["seconds"])
@@ -129,35 +129,36 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
     binarize_seconds = time.perf_counter() - start
     _add(timings, "encode", real_seconds + binarize_seconds)
     real_q = encoder.real(data.q_inputs)
+    codes_q = encoder.binarize(real_q)
     extra = {"family": family, "epochs": info["epochs"], "steps": info["steps"],
              "device": info["device"], "final_loss": info["final"].get("loss")}  # fmt: skip
     rows = []
+
+    def reranked(kind: str, space: RerankSpace) -> None:  # a row of a two-stage method
+        rows.append(_row(f"{kind}:{family}", bits, space, data, opts, timings,
+                         train=info["seconds"], encode=real_seconds + binarize_seconds,
+                         extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
+
     if "ae" in kinds:
-        space = Space("hamming", codes_db, encoder.binarize(real_q))
+        space = Space("hamming", codes_db, codes_q)
         rows.append(_row(f"ae:{family}", bits, space, data, opts, timings, train=info["seconds"],
                          encode=real_seconds + binarize_seconds, extra=extra))  # fmt: skip
     if "ae-rerank" in kinds:
-        space = RerankSpace("hamming", codes_db, encoder.binarize(real_q), real_db=real_db,
+        space = RerankSpace("hamming", codes_db, codes_q, real_db=real_db,
                             real_q=real_q, shortlist=opts.shortlist)  # fmt: skip
-        rows.append(_row(f"ae-rerank:{family}", bits, space, data, opts, timings,
-                         train=info["seconds"], encode=real_seconds + binarize_seconds,
-                         extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
+        reranked("ae-rerank", space)
     if "ae-asym" in kinds:
         decoded, values = encoder.levels.decode(codes_db), encoder.query_values(real_q)
-        space = AsymmetricSpace("hamming", codes_db, encoder.binarize(real_q), real_db=decoded,
+        space = AsymmetricSpace("hamming", codes_db, codes_q, real_db=decoded,
                                 real_q=values, shortlist=opts.shortlist)  # fmt: skip
-        rows.append(_row(f"ae-asym:{family}", bits, space, data, opts, timings,
-                         train=info["seconds"], encode=real_seconds + binarize_seconds,
-                         extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
+        reranked("ae-asym", space)
     if "ae-tfidf" in kinds:
         if data.kind != "text":
             raise SemhashError("ae-tfidf re-ranks by TF-IDF: it is for text data only.")
         tf_db, tf_q = tfidf_sparse(data)
-        space = TfidfRerankSpace("hamming", codes_db, encoder.binarize(real_q), real_db=tf_db,
+        space = TfidfRerankSpace("hamming", codes_db, codes_q, real_db=tf_db,
                                  real_q=tf_q, shortlist=opts.shortlist)  # fmt: skip
-        rows.append(_row(f"ae-tfidf:{family}", bits, space, data, opts, timings,
-                         train=info["seconds"], encode=real_seconds + binarize_seconds,
-                         extra={**extra, "shortlist": opts.shortlist}))  # fmt: skip
+        reranked("ae-tfidf", space)
     if "ae-real" in kinds:
         space = Space("l2", real_db, real_q)
         rows.append(_row(f"ae-real:{family}", bits, space, data, opts, timings,
