@@ -154,7 +154,7 @@ class RawStore:
         ok = pos < len(all_ids)  # an empty or unreadable store holds no id at all
         ok[ok] = all_ids[pos[ok]] == ids[ok]
         if not np.all(ok):
-            raise KeyError(f"no stored input for id {np.asarray(ids)[~ok][0]}")
+            raise KeyError(f"no stored input for id {ids[~ok][0]}")
         return rows[pos]
 
     def compact(self, keep_ids: np.ndarray) -> int:

@@ -30,8 +30,7 @@ def as_table(results: list[QueryResult], root: str | None = None) -> str:
         lines.append(header + ("  title" if has_title else ""))
         for rank, hit in enumerate(res.results, 1):
             path = _short(hit.path, root)
-            dist = hit.distance if isinstance(hit.distance, int) else f"{hit.distance:.4g}"
-            line = f"{rank:>4}  {hit.id:>8}  {dist:>9}  {hit.label[:16]:<16}  {path}"
+            line = f"{rank:>4}  {hit.id:>8}  {hit.distance:>9}  {hit.label[:16]:<16}  {path}"
             lines.append(line + (f"  {hit.title[:60]}" if has_title else ""))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

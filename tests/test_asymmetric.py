@@ -21,6 +21,13 @@ from retrieval.errors import SemhashError
 SEMHASH = Path(sys.executable).with_name("semhash")
 
 
+def without_levels(src: Path, dst: Path) -> None:
+    """`src` saved again at `dst` as before asymmetric distances existed (no level table)."""
+    ckpt = torch.load(src, weights_only=True)
+    del ckpt["levels"]
+    torch.save(ckpt, dst)
+
+
 def by_hand(real, projection, thresholds, query):
     """Group bits by projection column, centroid per level by a loop, distance by a loop."""
     proj = real @ projection
@@ -76,9 +83,7 @@ def test_levels_survive_the_checkpoint_and_old_models_say_so(collection, tmp_pat
     assert np.array_equal(again.levels.groups, encoder.levels.groups)
     assert np.array_equal(again.levels.centroids, encoder.levels.centroids, equal_nan=True)
     assert again.fingerprint() == encoder.fingerprint()  # the codes did not change
-    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
-    del ckpt["levels"]  # as saved before asymmetric distances existed
-    torch.save(ckpt, tmp_path / "old.pt")
+    without_levels(tmp_path / "m.pt", tmp_path / "old.pt")
     old = HashEncoder.load(tmp_path / "old.pt")
     assert old.levels is None and old.fingerprint() == encoder.fingerprint()
     with pytest.raises(SemhashError, match="train a new one"):
@@ -138,9 +143,7 @@ def test_asymmetric_search_as_processes(collection, image_folder, tmp_path):
     # a collection whose model predates the level table: one sentence, no traceback
     old = tmp_path / "old.semhash"
     subprocess.run(["cp", "-r", str(collection), str(old)], check=True)
-    ckpt = torch.load(old / "model.pt", weights_only=True)
-    del ckpt["levels"]
-    torch.save(ckpt, old / "model.pt")
+    without_levels(old / "model.pt", old / "model.pt")
     stale = semhash("search", old, "--id", 0, "--asymmetric")
     assert stale.returncode == 1 and "Traceback" not in stale.stderr, stale.stderr
     assert "saved before asymmetric re-ranking existed" in stale.stderr
