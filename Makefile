@@ -103,12 +103,12 @@ bench-serve: $(STAMP) data
 	$(BIN)/semhash bench-serve $(SERVE_COLLECTION) --out serve-bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check semhash retrieval indexer query tests
-	$(BIN)/ruff format --check semhash retrieval indexer query tests
+	$(BIN)/ruff check semantic_hashing retrieval indexer query bench tests tools
+	$(BIN)/ruff format --check semantic_hashing retrieval indexer query bench tests tools
 
 format: $(STAMP)
-	$(BIN)/ruff format semhash retrieval indexer query tests
-	$(BIN)/ruff check --fix semhash retrieval indexer query tests
+	$(BIN)/ruff format semantic_hashing retrieval indexer query bench tests tools
+	$(BIN)/ruff check --fix semantic_hashing retrieval indexer query bench tests tools
 
 clean:
 	rm -rf $(VENV) semhash-demo scale-bench .pytest_cache

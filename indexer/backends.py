@@ -13,9 +13,9 @@ from typing import Protocol
 import faiss
 import numpy as np
 
-from indexer.binary_index import BinaryIndex
-from indexer.layout import LITE_FILE
-from retrieval.errors import IndexLost, SemhashError
+from semantic_hashing.indexer.binary_index import BinaryIndex
+from semantic_hashing.indexer.layout import LITE_FILE
+from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 
 BACKENDS = ("faiss", "milvus")
 
@@ -42,7 +42,7 @@ def backend_info(backend: str, uri: str | None, folder: Path) -> dict:
         if uri:
             raise SemhashError("--uri applies to the milvus backend only.")
         return {"name": "faiss"}
-    from indexer.milvus_index import collection_name, is_lite
+    from semantic_hashing.indexer.milvus_index import collection_name, is_lite
 
     if not uri:  # the collection's own Lite data, recorded relative: the folder may move
         uri = LITE_FILE
@@ -62,7 +62,7 @@ def resolved_backend(backend: dict | None, folder: Path) -> dict:
 
 
 def is_lite_uri(uri: str) -> bool:
-    from indexer.milvus_index import is_lite
+    from semantic_hashing.indexer.milvus_index import is_lite
 
     return is_lite(uri)
 
@@ -90,12 +90,12 @@ def open_code_index(
 
 
 def _milvus(bits: int, backend: dict, uri: str | None, create: bool):
-    from indexer.milvus_index import MilvusIndex
+    from semantic_hashing.indexer.milvus_index import MilvusIndex
 
     return MilvusIndex(bits, uri or backend["uri"], backend["collection"], create=create)
 
 
 def milvus_collections(uri: str) -> list[str]:
-    from indexer.milvus_index import list_collections
+    from semantic_hashing.indexer.milvus_index import list_collections
 
     return list_collections(uri)

@@ -13,8 +13,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retrieval.errors import IndexLost, SemhashError
-from retrieval.fsutil import atomic_write
+from semantic_hashing.retrieval.errors import IndexLost, SemhashError
+from semantic_hashing.retrieval.fsutil import atomic_write
 
 
 def check_codes(codes: np.ndarray, bits: int) -> np.ndarray:

@@ -36,24 +36,34 @@ import faiss
 import numpy as np
 from sqlalchemy import make_url
 
-from indexer import repair
-from indexer.backends import (
+from semantic_hashing.indexer import repair
+from semantic_hashing.indexer.backends import (
     CodeIndex,
     backend_info,
     new_code_index,
     open_code_index,
     resolved_backend,
 )
-from indexer.layout import DB, FORMAT, INDEX, LITE_FILE, LOCK, LOG, MODEL, RAW, SIDECAR
-from indexer.metadata import MetadataStore, safe_url
-from indexer.raw_store import RawStore
-from indexer.strategies import StrategyParams, default_strategy, open_secondary
-from retrieval import __version__
-from retrieval.errors import IndexLost, SemhashError
-from retrieval.fsutil import atomic_write
+from semantic_hashing.indexer.layout import (
+    DB,
+    FORMAT,
+    INDEX,
+    LITE_FILE,
+    LOCK,
+    LOG,
+    MODEL,
+    RAW,
+    SIDECAR,
+)
+from semantic_hashing.indexer.metadata import MetadataStore, safe_url
+from semantic_hashing.indexer.raw_store import RawStore
+from semantic_hashing.indexer.strategies import StrategyParams, default_strategy, open_secondary
+from semantic_hashing.retrieval import __version__
+from semantic_hashing.retrieval.errors import IndexLost, SemhashError
+from semantic_hashing.retrieval.fsutil import atomic_write
 
 if TYPE_CHECKING:
-    from retrieval.codes import HashEncoder
+    from semantic_hashing.retrieval.codes import HashEncoder
 
 log = logging.getLogger(__name__)
 
@@ -495,7 +505,7 @@ class Collection:
 
 def load_encoder(path: Path, info: dict, device: str = "cpu") -> HashEncoder:
     """The model of the collection at `path`, refused unless its codes were made with it."""
-    from retrieval.codes import HashEncoder
+    from semantic_hashing.retrieval.codes import HashEncoder
 
     try:
         encoder = HashEncoder.load(path / MODEL, device)

@@ -31,9 +31,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.binary_index import check_codes
-from retrieval.errors import SemhashError
-from retrieval.fsutil import atomic_write
+from semantic_hashing.indexer.binary_index import check_codes
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import atomic_write
 
 
 def distinct(codes: np.ndarray, ids: np.ndarray):

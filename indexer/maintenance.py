@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.collection import Collection
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 def remove_items(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
@@ -49,7 +49,9 @@ def check_collection(collection: str | Path, repair: bool = False) -> dict:
         finally:
             coll.close()
     if repair:
-        from indexer.pipeline import reread_stale  # reading files again needs the readers
+        from semantic_hashing.indexer.pipeline import (
+            reread_stale,  # reading files again needs the readers
+        )
 
         coll = Collection.open(collection, write=True)  # opening for writing repairs
         try:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 NAMES_KEY = "names"  # state key: file names are stored through `to_db`
 

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import IndexLost, SemhashError
+from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 
 log = logging.getLogger(__name__)
 QUIET = "pymilvus.client.iterator.query_iterator"  # warns on every iterator over Milvus Lite

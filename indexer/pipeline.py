@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from indexer import repair
-from indexer.collection import (
+from semantic_hashing.indexer import repair
+from semantic_hashing.indexer.collection import (
     DB_URL_ENV,
     INDEX,
     LOCK,
@@ -31,16 +31,16 @@ from indexer.collection import (
     Collection,
     new_metadata,
 )
-from indexer.maintenance import check_collection, remove_items  # noqa: F401 (re-exported)
-from retrieval.codes import HashEncoder
-from retrieval.errors import SemhashError
-from retrieval.fsutil import check_writable
-from retrieval.pool import resolve_workers
-from retrieval.presets import get_preset
-from retrieval.progress import progress, timed
-from retrieval.sources import SOURCES, Loaded, TrainSpec, infer_kind
-from retrieval.training import resolve_device
-from retrieval.walk import ListingRules
+from semantic_hashing.indexer.maintenance import check_collection, remove_items  # noqa: F401 (re-exported)
+from semantic_hashing.retrieval.codes import HashEncoder
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import check_writable
+from semantic_hashing.retrieval.pool import resolve_workers
+from semantic_hashing.retrieval.presets import get_preset
+from semantic_hashing.retrieval.progress import progress, timed
+from semantic_hashing.retrieval.sources import SOURCES, Loaded, TrainSpec, infer_kind
+from semantic_hashing.retrieval.training import resolve_device
+from semantic_hashing.retrieval.walk import ListingRules
 
 log = logging.getLogger(__name__)
 

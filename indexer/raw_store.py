@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from retrieval.fsutil import atomic_write
+from semantic_hashing.retrieval.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 

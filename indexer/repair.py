@@ -24,10 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.layout import DAMAGED, DB, FORMAT, INDEX, LITE_FILE, MODEL, RAW, SIDECAR
-from indexer.metadata import MetadataStore
-from indexer.raw_store import RawStore
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.layout import (
+    DAMAGED,
+    DB,
+    FORMAT,
+    INDEX,
+    LITE_FILE,
+    MODEL,
+    RAW,
+    SIDECAR,
+)
+from semantic_hashing.indexer.metadata import MetadataStore
+from semantic_hashing.indexer.raw_store import RawStore
+from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +86,14 @@ def lost_metadata(path: Path, info: dict, where: str) -> SemhashError:
 
 def recover_sidecar(path: Path) -> dict:
     """A new collection.json from what the folder holds (the damaged one set aside)."""
-    from indexer.backends import milvus_collections
+    from semantic_hashing.indexer.backends import milvus_collections
 
     if not (path / DB).is_file():
         raise SemhashError(
             f"{path / SIDECAR} is missing or damaged and {DB} is not in the folder: the sidecar "
             "recorded where the metadata lives. Restore it from a backup."
         )
-    from retrieval.codes import HashEncoder  # rebuilding a sidecar reads the model
+    from semantic_hashing.retrieval.codes import HashEncoder  # rebuilding a sidecar reads the model
 
     encoder = HashEncoder.load(path / MODEL)
     backend = {"name": "faiss"}
@@ -146,6 +155,6 @@ def restore_codes(coll, ids) -> tuple[int, list[int]]:
 
 def milvus_lite_busy(exc: Exception) -> bool:
     """True when `exc` says that another process holds the Milvus Lite data open."""
-    from indexer.milvus_index import MilvusBusy
+    from semantic_hashing.indexer.milvus_index import MilvusBusy
 
     return isinstance(exc, MilvusBusy)

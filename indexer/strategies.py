@@ -32,10 +32,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.binary_index import BinaryIndex
-from indexer.hash_index import DistinctHashIndex
-from retrieval.errors import SemhashError
-from retrieval.fsutil import atomic_write
+from semantic_hashing.indexer.binary_index import BinaryIndex
+from semantic_hashing.indexer.hash_index import DistinctHashIndex
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 

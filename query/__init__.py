@@ -3,8 +3,8 @@
 Its public face is `query.api`, re-exported here and by the top package `semhash`.
 """
 
-from query import api
-from query.api import (
+from semantic_hashing.query import api
+from semantic_hashing.query.api import (
     Batch,
     Collection,
     Hit,

@@ -1,9 +1,9 @@
 """The public Python API: index a folder, open a collection, search it.
 
-    import semhash
+    import semantic_hashing as sh
 
-    semhash.index("photos/", "photos.semhash", bits=64)
-    with semhash.open("photos.semhash") as coll:
+    sh.index("photos/", "photos.semhash", bits=64)
+    with sh.open("photos.semhash") as coll:
         result = coll.search(image="query.jpg", k=10)
         for hit in result.results:
             print(hit.id, hit.distance, hit.path)
@@ -24,20 +24,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.strategies import StrategyParams
-from query.results import Batch, Hit, Queries, QueryResult
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.strategies import StrategyParams
+from semantic_hashing.query.results import Batch, Hit, Queries, QueryResult
+from semantic_hashing.retrieval.errors import SemhashError
 
 # Searching and indexing import torch; they are imported on first use, so that commands
 # that need no model (`semhash info`, `check`, `remove`) never pay for it.
 SIDECAR = "collection.json"
 
 if TYPE_CHECKING:
-    from indexer.collection import Collection as Store
-    from indexer.pipeline import IndexOptions, IndexReport
-    from query.dedup import DuplicateGroup
-    from query.outliers import Outlier
-    from query.reconstruct import Reconstruction
+    from semantic_hashing.indexer.collection import Collection as Store
+    from semantic_hashing.indexer.pipeline import IndexOptions, IndexReport
+    from semantic_hashing.query.dedup import DuplicateGroup
+    from semantic_hashing.query.outliers import Outlier
+    from semantic_hashing.query.reconstruct import Reconstruction
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,12 @@ __all__ = [
     "train",
 ]  # fmt: skip
 # result types of the other jobs, imported on first use (their modules import torch)
-LAZY = {"IndexReport": "indexer.pipeline", "DuplicateGroup": "query.dedup",
-        "Outlier": "query.outliers", "Reconstruction": "query.reconstruct"}  # fmt: skip
+LAZY = {
+    "IndexReport": "semantic_hashing.indexer.pipeline",
+    "DuplicateGroup": "semantic_hashing.query.dedup",
+    "Outlier": "semantic_hashing.query.outliers",
+    "Reconstruction": "semantic_hashing.query.reconstruct",
+}
 
 
 def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
@@ -58,10 +62,10 @@ def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None
                   follow_links: bool = False, **extra) -> IndexOptions:  # fmt: skip
     """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields).
     Listing: `include_hidden`, `exclude` / `include` (globs), `follow_links`."""
-    from indexer.pipeline import IndexOptions
-    from retrieval.sources import TrainSpec
-    from retrieval.training import TrainConfig
-    from retrieval.walk import ListingRules
+    from semantic_hashing.indexer.pipeline import IndexOptions
+    from semantic_hashing.retrieval.sources import TrainSpec
+    from semantic_hashing.retrieval.training import TrainConfig
+    from semantic_hashing.retrieval.walk import ListingRules
 
     tcfg = TrainConfig(seed=seed)
     if epochs is not None:
@@ -89,7 +93,7 @@ def index(folder: str | Path, collection: str | Path, *, model: str | Path | Non
     epochs, kind, image_size, vocab, vocab_by, model_type, seed, quality, device, db_url, backend,
     uri, prune, rebuild, chunk_size, workers, include_hidden, exclude, include,
     follow_links."""
-    from indexer.pipeline import index_folder
+    from semantic_hashing.indexer.pipeline import index_folder
 
     opts = index_options(**settings, model_path=Path(model) if model else None)
     return index_folder(folder, collection, opts)
@@ -97,21 +101,21 @@ def index(folder: str | Path, collection: str | Path, *, model: str | Path | Non
 
 def train(folder: str | Path, out: str | Path, **settings) -> dict:
     """Train a model on the items below `folder` and save it to `out` (no collection)."""
-    from indexer.pipeline import train_folder
+    from semantic_hashing.indexer.pipeline import train_folder
 
     return train_folder(folder, out, index_options(**settings))
 
 
 def remove(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
     """Remove items by id and/or everything indexed at or below `path`; returns the count."""
-    from indexer.maintenance import remove_items
+    from semantic_hashing.indexer.maintenance import remove_items
 
     return remove_items(collection, ids, path)
 
 
 def check(collection: str | Path, repair: bool = False) -> dict:
     """Problems between index, metadata and stored inputs; with `repair`, fixed."""
-    from indexer.maintenance import check_collection
+    from semantic_hashing.indexer.maintenance import check_collection
 
     return check_collection(collection, repair)
 
@@ -140,7 +144,7 @@ class Collection:
         self._stamp = self._sidecar_stamp()
 
     def _open_store(self) -> Store:
-        from indexer.collection import Collection as Store
+        from semantic_hashing.indexer.collection import Collection as Store
 
         store = Store.open(self.path, self._device, uri=self._uri)
         store.save_derived = self._save_derived
@@ -188,7 +192,7 @@ class Collection:
         """A PNG of one item, at most `size` px a side: its indexed file while that is a
         readable image, else the stored model input it was encoded from; a text item as a
         card of its title and first lines."""
-        from query import thumbnails
+        from semantic_hashing.query import thumbnails
 
         if not thumbnails.MIN_SIZE <= size <= thumbnails.MAX_SIZE:
             raise SemhashError(f"size must be from {thumbnails.MIN_SIZE} to "
@@ -206,8 +210,8 @@ class Collection:
 
     def preview(self, item_id: int) -> str:
         """A text item's first lines (or, its file gone, its most frequent words)."""
-        from query import thumbnails
-        from retrieval.sources import vocabulary
+        from semantic_hashing.query import thumbnails
+        from semantic_hashing.retrieval.sources import vocabulary
 
         row = self.item(item_id)
         if self.kind != "text":
@@ -233,7 +237,7 @@ class Collection:
         hnsw (default by collection size); `asymmetric`: re-rank the Hamming shortlist by
         the distance of the unquantised query to each stored code (finer ranking; distances
         are then squared Euclidean in the code space)."""
-        from query import search as _search
+        from semantic_hashing.query import search as _search
 
         given = [query is not None, text is not None, id is not None]
         if sum(given) != 1:
@@ -253,7 +257,7 @@ class Collection:
                      asymmetric: bool = False) -> Batch:  # fmt: skip
         """One result per query file below `folder` (unreadable ones are skipped and listed),
         or per stored id in `ids`."""
-        from query import search as _search
+        from semantic_hashing.query import search as _search
 
         if (folder is None) == (ids is None):
             raise SemhashError("give a folder of queries or a list of ids.")
@@ -268,7 +272,7 @@ class Collection:
         """P@10, P@100 and mAP@1000 of the codes and of the raw baseline on a labelled
         folder of queries (`<label>/<file>`; relevant = same label); `limit`: a seeded
         sample of that many queries."""
-        from query.evaluate import evaluate_folder
+        from semantic_hashing.query.evaluate import evaluate_folder
 
         with self._lock:
             return evaluate_folder(self.store, folder, limit, seed)
@@ -278,7 +282,7 @@ class Collection:
             raise SemhashError("--radius applies to codes only, not to --baseline.")
         if asymmetric and baseline:
             raise SemhashError("--asymmetric re-ranks codes; it does not apply to --baseline.")
-        from query import search as _search
+        from semantic_hashing.query import search as _search
 
         with self._lock:
             stored = self._raw_inputs() if baseline else None
@@ -295,7 +299,7 @@ class Collection:
     def _query(self, image) -> Queries:
         """A query file, or an image given in memory: that goes through the same file reader
         as indexing, so a file and its bytes always get one code."""
-        from query import search as _search
+        from semantic_hashing.query import search as _search
 
         if isinstance(image, str | os.PathLike):
             path = Path(image)
@@ -324,7 +328,7 @@ class Collection:
         (another Collection, or a folder of files) the outside items already in this one.
         Options: radius, verify ("raw" or "none"), threshold, keep, max_candidates,
         strategy (query/dedup.py `DedupOptions`)."""
-        from query.dedup import find_duplicates, folder_items
+        from semantic_hashing.query.dedup import find_duplicates, folder_items
 
         with self._lock:
             if isinstance(against, Collection):
@@ -335,14 +339,14 @@ class Collection:
 
     def outliers(self, top: int = 20, *, metric: str = "loss") -> list:
         """The `top` items the collection's model reconstructs worst (`Outlier`)."""
-        from query.outliers import find_outliers
+        from semantic_hashing.query.outliers import find_outliers
 
         with self._lock:
             return find_outliers(self.store, top, metric)
 
     def score(self, item_id: int, *, metric: str = "loss") -> float:
         """The outlier score of one item: its reconstruction error under the model."""
-        from query.reconstruct import item_score
+        from semantic_hashing.query.reconstruct import item_score
 
         with self._lock:
             return item_score(self.store, int(item_id), metric)
@@ -350,7 +354,7 @@ class Collection:
     def reconstruct(self, ids=(), *, query: str | Path | None = None, seed: int = 0) -> list:
         """Input, corrupted copy and reconstructions (`Reconstruction`) of stored `ids` or
         of the files of `query`."""
-        from query.jobs import reconstructions
+        from semantic_hashing.query.jobs import reconstructions
 
         with self._lock:
             return reconstructions(self.store, [int(i) for i in ids], query, seed)[0]
@@ -390,7 +394,7 @@ class Collection:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<semhash.Collection {self.path} {self.kind} {self.bits} bits, {len(self)} items>"
+        return f"<sh.Collection {self.path} {self.kind} {self.bits} bits, {len(self)} items>"
 
 
 def _sniff_suffix(head: bytes) -> str:
@@ -433,4 +437,4 @@ def __getattr__(name: str):
         import importlib
 
         return getattr(importlib.import_module(LAZY[name]), name)
-    raise AttributeError(f"module 'query.api' has no attribute {name!r}")
+    raise AttributeError(f"module 'semantic_hashing.query.api' has no attribute {name!r}")

@@ -7,7 +7,7 @@ import weakref
 import faiss
 import numpy as np
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 _FLAT: dict[int, faiss.IndexFlatL2] = {}  # id(raw array) -> its float index, while it lives
 KEEP_FLAT_BYTES = 1 << 30  # float indexes up to this size are kept (60k images: 188 MB)

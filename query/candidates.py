@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.binary_index import BinaryIndex
-from indexer.hash_index import DistinctHashIndex
-from indexer.strategies import StrategyParams, build, configure
-from retrieval.errors import SemhashError
-from retrieval.progress import progress
+from semantic_hashing.indexer.binary_index import BinaryIndex
+from semantic_hashing.indexer.hash_index import DistinctHashIndex
+from semantic_hashing.indexer.strategies import StrategyParams, build, configure
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.progress import progress
 
 log = logging.getLogger(__name__)
 

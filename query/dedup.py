@@ -28,11 +28,17 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from indexer.collection import Collection
-from query.candidates import Pairs, check_radius, lookup_index, neighbours, self_pairs
-from query.similarity import pair_similarity
-from retrieval.codes import hamming
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.query.candidates import (
+    Pairs,
+    check_radius,
+    lookup_index,
+    neighbours,
+    self_pairs,
+)
+from semantic_hashing.query.similarity import pair_similarity
+from semantic_hashing.retrieval.codes import hamming
+from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +356,7 @@ def remap_counts(counts, words_from: list[str], words_to: list[str]) -> sparse.c
 
 def folder_items(store: Collection, folder: str | Path) -> tuple[Items, list[tuple[str, str]]]:
     """Files of `folder` read as `store`'s items were, encoded with its model."""
-    from query.search import load_queries
+    from semantic_hashing.query.search import load_queries
 
     queries = load_queries(store, folder)
     n = len(queries.names)

@@ -25,10 +25,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.collection import Collection
-from query.dedup import DuplicateGroup
-from retrieval.errors import SemhashError
-from retrieval.fsutil import fsync_dir
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.query.dedup import DuplicateGroup
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _move(src: Path, dst: Path) -> None:
 
 def _forget(store: Collection, ids: list[int]) -> int:
     """Remove moved items from the collection the way `semhash remove` does."""
-    from indexer.pipeline import remove_items
+    from semantic_hashing.indexer.pipeline import remove_items
 
     if store.writable:
         n = store.remove(ids)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from query.dedup import DuplicateGroup
-from query.render import THUMB, _thumb, save_sheet
-from retrieval.errors import SemhashError
+from semantic_hashing.query.dedup import DuplicateGroup
+from semantic_hashing.query.render import THUMB, _thumb, save_sheet
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 def _sim(value) -> str:

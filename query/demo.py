@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from indexer.collection import Collection
-from indexer.pipeline import IndexOptions, IndexReport, index_folder
-from query.evaluate import evaluate_collection
-from query.render import contact_sheet
-from query.search import QueryResult, load_queries, search
-from retrieval import datasets
-from retrieval.progress import timed
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import IndexOptions, IndexReport, index_folder
+from semantic_hashing.query.evaluate import evaluate_collection
+from semantic_hashing.query.render import contact_sheet
+from semantic_hashing.query.search import QueryResult, load_queries, search
+from semantic_hashing.retrieval import datasets
+from semantic_hashing.retrieval.progress import timed
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.collection import Collection
-from query import baselines
-from query.search import load_queries
-from retrieval import metrics
-from retrieval.codes import hamming
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.query import baselines
+from semantic_hashing.query.search import load_queries
+from semantic_hashing.retrieval import metrics
+from semantic_hashing.retrieval.codes import hamming
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 def _as_ints(db_labels: list[str], q_labels: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.collection import Collection
-from query.dedup import DedupOptions, DuplicateGroup, find_duplicates, folder_items
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.query.dedup import DedupOptions, DuplicateGroup, find_duplicates, folder_items
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 @dataclass
@@ -48,8 +48,8 @@ def _check_job(job: DedupJob, kind: str) -> None:
 def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
     """Find duplicate groups in the collection at `path` (or of --against / --query items in
     it), write the CSV and sheet asked for, and move or link the duplicates if asked."""
-    from query import dedup_render
-    from query.dedup_act import act, check_target, indexed_root
+    from semantic_hashing.query import dedup_render
+    from semantic_hashing.query.dedup_act import act, check_target, indexed_root
 
     with Collection.open(path, job.device) as store:
         _check_job(job, store.kind)
@@ -80,8 +80,8 @@ def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
 def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
                         sheet: Path | None = None, device: str = "cpu") -> list:  # fmt: skip
     """The `top` outliers of the collection at `path`; a sheet of them when asked."""
-    from query.jobs_render import outlier_sheet
-    from query.outliers import find_outliers
+    from semantic_hashing.query.jobs_render import outlier_sheet
+    from semantic_hashing.query.outliers import find_outliers
 
     with Collection.open(path, device) as store:
         if sheet and store.kind != "image":
@@ -96,8 +96,8 @@ def reconstructions(store: Collection, ids: list[int] | None = None, query: Path
                     seed: int = 0):  # fmt: skip
     """Input, corrupted copy and reconstructions of stored items (`ids`) or of the files of
     `query`: (reconstructions, skipped files)."""
-    from query.reconstruct import reconstruct, stored_inputs
-    from query.search import load_queries
+    from semantic_hashing.query.reconstruct import reconstruct, stored_inputs
+    from semantic_hashing.query.search import load_queries
 
     if bool(ids) == (query is not None):
         raise SemhashError("give --id or --query (not both).")
@@ -119,7 +119,7 @@ def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
                            query: Path | None = None, sheet: Path | None = None,
                            seed: int = 0, device: str = "cpu"):  # fmt: skip
     """`reconstructions` of the collection at `path`, drawn into `sheet` when asked."""
-    from query.jobs_render import reconstruction_sheet
+    from semantic_hashing.query.jobs_render import reconstruction_sheet
 
     with Collection.open(path, device) as store:
         if sheet and store.kind != "image":

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from query.outliers import Outlier
-from query.reconstruct import Reconstruction
-from query.render import THUMB, _thumb, save_sheet
-from retrieval.errors import SemhashError
+from semantic_hashing.query.outliers import Outlier
+from semantic_hashing.query.reconstruct import Reconstruction
+from semantic_hashing.query.render import THUMB, _thumb, save_sheet
+from semantic_hashing.retrieval.errors import SemhashError
 
 COLUMNS = (("input", "input"), ("corrupted", "corrupted"), ("reconstruction", "from corrupted"),
            ("clean_reconstruction", "from input"))  # fmt: skip

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from indexer.collection import Collection
-from query.reconstruct import reconstruction_errors, stored_inputs
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.query.reconstruct import reconstruction_errors, stored_inputs
 
 
 @dataclass
@@ -37,7 +37,7 @@ def outlier_scores(store: Collection, metric: str = "loss",
 
 def find_outliers(store: Collection, top: int = 20, metric: str = "loss") -> list[Outlier]:
     """The `top` items with the largest reconstruction error, worst first (ties by id)."""
-    from retrieval.errors import SemhashError
+    from semantic_hashing.retrieval.errors import SemhashError
 
     if top < 1:
         raise SemhashError("--top must be at least 1.")

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from indexer.collection import Collection
-from retrieval.codes import HashEncoder
-from retrieval.errors import SemhashError
-from retrieval.models import CountInput, ImageInput
-from retrieval.progress import progress
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.retrieval.codes import HashEncoder
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.models import CountInput, ImageInput
+from semantic_hashing.retrieval.progress import progress
 
 METRICS = ("loss", "mse")
 
@@ -59,7 +59,7 @@ def reconstruction_errors(encoder: HashEncoder, inputs, metric: str = "loss",
 
 def stored_inputs(store: Collection, ids) -> object:
     """Stored model inputs of `ids`, shaped for the model (images (N, C, S, S))."""
-    from query.dedup import model_inputs
+    from semantic_hashing.query.dedup import model_inputs
 
     ids = np.asarray(ids, dtype=np.int64)
     if not len(ids):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from query.search import QueryResult
-from retrieval.errors import SemhashError
-from retrieval.fsutil import check_writable
+from semantic_hashing.query.search import QueryResult
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import check_writable
 
 THUMB = 96
 

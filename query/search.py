@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.collection import Collection
-from indexer.strategies import STRATEGIES, StrategyParams
-from query import baselines, rerank
-from query.results import Hit, Queries, QueryResult
-from retrieval import text
-from retrieval.errors import SemhashError
-from retrieval.images import is_image_path, list_images
-from retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.strategies import STRATEGIES, StrategyParams
+from semantic_hashing.query import baselines, rerank
+from semantic_hashing.query.results import Hit, Queries, QueryResult
+from semantic_hashing.retrieval import text
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.images import is_image_path, list_images
+from semantic_hashing.retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
 
 BASELINES = ("raw",)
 MAX_K = 1_000_000  # results per query

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from retrieval import images, text
+from semantic_hashing.retrieval import images, text
 
 MIN_SIZE, MAX_SIZE = 16, 512
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a bigger file is shown from its stored input

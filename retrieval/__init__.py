@@ -8,6 +8,6 @@ Heavy libraries (torch, faiss) are imported lazily by the submodules that need t
 
 __version__ = "0.1.0"
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 __all__ = ["SemhashError", "__version__"]

@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from retrieval import __version__
-from retrieval.asymmetric import LevelTable, bit_groups, fit_levels
-from retrieval.errors import SemhashError
-from retrieval.fsutil import atomic_write
-from retrieval.models import HashingAutoencoder, ModelConfig, build_model
-from retrieval.progress import progress
-from retrieval.training import resolve_device
+from semantic_hashing.retrieval import __version__
+from semantic_hashing.retrieval.asymmetric import LevelTable, bit_groups, fit_levels
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import atomic_write
+from semantic_hashing.retrieval.models import HashingAutoencoder, ModelConfig, build_model
+from semantic_hashing.retrieval.progress import progress
+from semantic_hashing.retrieval.training import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def export_image_folder(data: LabelledImages, dest: Path, limit: int | None = No
     """Write images as `dest/<class>/<NNNNN>.png` (skips work already done). Returns `dest`."""
     from PIL import Image
 
-    from retrieval.progress import progress
+    from semantic_hashing.retrieval.progress import progress
 
     n = len(data.images) if limit is None else min(limit, len(data.images))
     marker = dest / f".complete-{n}"

@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from retrieval.models import MODEL_TYPES, ConvDAE, HashingAutoencoder, ModelConfig
+from semantic_hashing.retrieval.models import MODEL_TYPES, ConvDAE, HashingAutoencoder, ModelConfig
 
 
 def _input_shape(cfg: ModelConfig) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
-from retrieval.walk import Listing, ListingRules, walk
+from semantic_hashing.retrieval.walk import Listing, ListingRules, walk
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 THRESHOLDS = ("median", "half", "thermometer", "itq")
 WEIGHTINGS = ("log", "tfidf")
@@ -349,4 +349,4 @@ def build_model(cfg: ModelConfig) -> HashingAutoencoder:
 
 # The other families subclass the base in retrieval/families.py and add themselves to
 # MODEL_TYPES; importing them here, once the base exists, keeps the registry complete.
-from retrieval import families  # noqa: E402, F401
+from semantic_hashing.retrieval import families  # noqa: E402, F401

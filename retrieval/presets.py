@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 if TYPE_CHECKING:  # the module itself stays free of torch (validation imports it)
-    from retrieval.training import TrainConfig
+    from semantic_hashing.retrieval.training import TrainConfig
 
 
 def inputs_of(kind: str, channels: int = 1) -> str:
@@ -43,7 +43,7 @@ class Preset:
 
     def train_config(self, inputs: str, given: TrainConfig) -> TrainConfig:
         """`given` with the preset's values where it still has its zero defaults."""
-        from retrieval.training import TrainConfig
+        from semantic_hashing.retrieval.training import TrainConfig
 
         blank = TrainConfig()
         values = {k: v for k, v in self.train.get(inputs, {}).items()
@@ -82,8 +82,8 @@ def get_preset(name: str) -> Preset:
 
 def check_presets() -> None:
     """Every preset names only real ModelConfig and TrainConfig fields (a test runs this)."""
-    from retrieval.models import ModelConfig
-    from retrieval.training import TrainConfig
+    from semantic_hashing.retrieval.models import ModelConfig
+    from semantic_hashing.retrieval.training import TrainConfig
 
     model_names = {f.name for f in fields(ModelConfig)}
     train_names = {f.name for f in fields(TrainConfig)}

@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from retrieval import images, text
-from retrieval.codes import HashEncoder
-from retrieval.errors import SemhashError
-from retrieval.families import family_config
-from retrieval.models import ModelConfig, build_model
-from retrieval.pool import read_in_order, resolve_workers
-from retrieval.presets import get_preset, inputs_of
-from retrieval.progress import progress
-from retrieval.training import TrainConfig, resolve_device, train
-from retrieval.walk import Listing, ListingRules, walk
+from semantic_hashing.retrieval import images, text
+from semantic_hashing.retrieval.codes import HashEncoder
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.families import family_config
+from semantic_hashing.retrieval.models import ModelConfig, build_model
+from semantic_hashing.retrieval.pool import read_in_order, resolve_workers
+from semantic_hashing.retrieval.presets import get_preset, inputs_of
+from semantic_hashing.retrieval.progress import progress
+from semantic_hashing.retrieval.training import TrainConfig, resolve_device, train
+from semantic_hashing.retrieval.walk import Listing, ListingRules, walk
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from retrieval.errors import SemhashError
-from retrieval.walk import ListingRules, walk
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.walk import ListingRules, walk
 
 TEXT_EXTENSIONS = {".txt", ".md", ".text", ".rst"}
 MAX_BYTES = 4 * 1024 * 1024  # read at most this much of a document

@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from retrieval.errors import SemhashError
-from retrieval.models import HashingAutoencoder
-from retrieval.progress import progress
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.models import HashingAutoencoder
+from semantic_hashing.retrieval.progress import progress
 
 log = logging.getLogger(__name__)
 

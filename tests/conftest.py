@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer.pipeline import IndexOptions, index_folder
-from retrieval.sources import TrainSpec
-from retrieval.training import TrainConfig
+from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
+from semantic_hashing.retrieval.sources import TrainSpec
+from semantic_hashing.retrieval.training import TrainConfig
 
 from .milvus_server import MilvusServer, NoMilvus
 from .pg_server import NoServer, PostgresServer

@@ -3,8 +3,8 @@ cannot run as an exception the session fixture turns into a skip (or, in CI, a f
 
 from __future__ import annotations
 
-from indexer.milvus_embedded import EmbeddedMilvus
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.milvus_embedded import EmbeddedMilvus
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 class NoMilvus(Exception):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import semhash
+import semantic_hashing as sh
 
 from .conftest import fast_options, make_image_folder
 from .test_text import make_corpus
@@ -15,7 +15,7 @@ from .test_text import make_corpus
 
 @pytest.fixture(scope="module")
 def coll(collection):
-    with semhash.open(collection) as c:
+    with sh.open(collection) as c:
         yield c
 
 
@@ -76,7 +76,7 @@ def test_batch_skips_what_it_cannot_read(coll, image_folder, tmp_path):
     ],
 )
 def test_mistakes_are_one_sentence(coll, kwargs, words):
-    with pytest.raises(semhash.SemhashError, match=words):
+    with pytest.raises(sh.SemhashError, match=words):
         coll.search(**kwargs)
 
 
@@ -84,20 +84,20 @@ def test_index_options_are_checked(tmp_path):
     cases = [({"bits": 12}, "multiple of 8"), ({"epochs": 0}, "at least 1"),
              ({"chunk_size": 0}, "--chunk-size"), ({"vocab": 1}, "--vocab")]  # fmt: skip
     for settings, words in cases:
-        with pytest.raises(semhash.SemhashError, match=words):
-            semhash.index(tmp_path, tmp_path / "c.semhash", **settings)
+        with pytest.raises(sh.SemhashError, match=words):
+            sh.index(tmp_path, tmp_path / "c.semhash", **settings)
     assert not (tmp_path / "c.semhash").exists()
 
 
 def test_refresh_sees_what_index_added(tmp_path):
-    from indexer.pipeline import index_folder
+    from semantic_hashing.indexer.pipeline import index_folder
 
     folder = make_image_folder(tmp_path / "img", per_class=10)
     index_folder(folder, tmp_path / "c.semhash", fast_options(bits=16, epochs=1))
-    coll = semhash.open(tmp_path / "c.semhash")
+    coll = sh.open(tmp_path / "c.semhash")
     assert len(coll) == 30 and coll.refresh() is False
     make_image_folder(tmp_path / "img" / "more", per_class=2, seed=5)
-    semhash.index(folder, tmp_path / "c.semhash")
+    sh.index(folder, tmp_path / "c.semhash")
     assert len(coll) == 30  # the old state until refreshed
     assert coll.refresh() is True and len(coll) == 36
     assert 35 in [h.id for h in coll.search(id=35, radius=0, k=None).results]
@@ -106,20 +106,20 @@ def test_refresh_sees_what_index_added(tmp_path):
 
 def test_text_collection(tmp_path):
     corpus = make_corpus(tmp_path / "docs", per_topic=15)
-    semhash.index(corpus, tmp_path / "t.semhash", bits=16, epochs=60)
-    with semhash.open(tmp_path / "t.semhash") as coll:
+    sh.index(corpus, tmp_path / "t.semhash", bits=16, epochs=60)
+    with sh.open(tmp_path / "t.semhash") as coll:
         assert coll.kind == "text"
         hits = coll.search(text="orbit shuttle nasa rocket", k=5).results
         assert sum(h.label == "space" for h in hits) >= 4
         by_file = coll.search(sorted((corpus / "hockey").iterdir())[0], k=3).results
         assert by_file[0].label == "hockey" and by_file[0].distance == 0
-        with pytest.raises(semhash.SemhashError, match="text collection"):
+        with pytest.raises(sh.SemhashError, match="text collection"):
             coll.search(np.zeros((28, 28), dtype=np.uint8))
 
 
 PROBE = """
 import sys
-from semhash.cli import cli
+from semantic_hashing.cli import cli
 try:
     cli(sys.argv[1:], prog_name="semhash")
 except SystemExit as exc:

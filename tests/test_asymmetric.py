@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from indexer.collection import Collection
-from query import search as search_mod
-from retrieval.asymmetric import bit_groups, fit_levels
-from retrieval.codes import HashEncoder, hamming, itq, pack_bits, thermometer
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.query import search as search_mod
+from semantic_hashing.retrieval.asymmetric import bit_groups, fit_levels
+from semantic_hashing.retrieval.codes import HashEncoder, hamming, itq, pack_bits, thermometer
+from semantic_hashing.retrieval.errors import SemhashError
 
 SEMHASH = Path(sys.executable).with_name("semhash")
 
@@ -152,7 +152,7 @@ def test_asymmetric_search_as_processes(collection, image_folder, tmp_path):
 
 def test_evaluate_scores_what_search_asymmetric_answers(collection, image_folder):
     """`evaluate`'s asymmetric row is P@10 of `search --asymmetric`, worked out by hand."""
-    from query.evaluate import evaluate_folder
+    from semantic_hashing.query.evaluate import evaluate_folder
 
     coll = Collection.open(collection)
     result = evaluate_folder(coll, image_folder, limit=20, seed=1)

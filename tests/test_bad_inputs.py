@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from retrieval.images import UnreadableImage, list_images, load_image
-from semhash.cli import cli
+from semantic_hashing.cli import cli
+from semantic_hashing.retrieval.images import UnreadableImage, list_images, load_image
 
 from .conftest import make_image_folder, png_claiming_size
 

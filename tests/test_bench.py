@@ -6,14 +6,21 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from query.bench import DEFAULT_METHODS, BenchOptions, Method, bench, parse_bits, parse_methods
-from query.bench_data import BenchData, image_folder, sample_queries, subset_database
-from query.bench_eval import AsymmetricSpace, RerankSpace
-from query.hashing import HASHERS
-from retrieval.codes import pack_bits
-from retrieval.errors import SemhashError
-from retrieval.metrics import rank_by_distance
-from semhash.cli import cli
+from semantic_hashing.bench.data import BenchData, image_folder, sample_queries, subset_database
+from semantic_hashing.bench.eval import AsymmetricSpace, RerankSpace
+from semantic_hashing.bench.hashing import HASHERS
+from semantic_hashing.bench.retrieval import (
+    DEFAULT_METHODS,
+    BenchOptions,
+    Method,
+    bench,
+    parse_bits,
+    parse_methods,
+)
+from semantic_hashing.cli import cli
+from semantic_hashing.retrieval.codes import pack_bits
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.metrics import rank_by_distance
 
 from .conftest import make_image_folder
 
@@ -39,7 +46,7 @@ def test_parse_methods_and_bits():
 
 
 def test_cli_defaults_match_the_library():
-    option = {p.name: p for p in cli.commands["bench"].params}["methods"]
+    option = {p.name: p for p in cli.get_command(None, "bench").params}["methods"]
     assert option.default == DEFAULT_METHODS
 
 
@@ -210,7 +217,7 @@ def test_text_model_on_images_is_a_user_error(tmp_path):
 
 
 def test_bench_scale_flag_runs_the_scale_benchmark(tmp_path, monkeypatch):
-    import query.scale
+    from semantic_hashing.bench import scale
 
     seen = {}
 
@@ -218,7 +225,7 @@ def test_bench_scale_flag_runs_the_scale_benchmark(tmp_path, monkeypatch):
         seen["opts"] = opts
         return {"wall_s": 1.0, "rows": [], "skipped": [], "targets": {}}
 
-    monkeypatch.setattr(query.scale, "run_scale", fake_run)
+    monkeypatch.setattr(scale, "run_scale", fake_run)
     result = CliRunner().invoke(cli, ["bench", "--scale", "--out", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
     assert seen["opts"].out == tmp_path / "s" and seen["opts"].sizes == (60_000, 10**6, 10**7)
@@ -227,7 +234,7 @@ def test_bench_scale_flag_runs_the_scale_benchmark(tmp_path, monkeypatch):
 
 
 def test_subject_protocol_strips_reply_prefixes_and_rejects_unknown_protocols():
-    from query.bench_data import SUBJECT_PREFIX, newsgroups
+    from semantic_hashing.bench.data import SUBJECT_PREFIX, newsgroups
 
     assert SUBJECT_PREFIX.sub("", "Re: RE:re: Space shuttle launch") == "Space shuttle launch"
     assert SUBJECT_PREFIX.sub("", "Reentry: orbit") == "Reentry: orbit"

@@ -4,9 +4,10 @@ import hashlib
 
 import pytest
 
-from query import bench_indexing, bench_photos
-from query.bench_indexing import IndexingBenchOptions, as_table, run_indexing_bench
-from query.bench_photos import PhotoSet, make_photo_folder
+from semantic_hashing.bench import indexing as bench_indexing
+from semantic_hashing.bench import photos as bench_photos
+from semantic_hashing.bench.indexing import IndexingBenchOptions, as_table, run_indexing_bench
+from semantic_hashing.bench.photos import PhotoSet, make_photo_folder
 
 TINY = PhotoSet("jpeg-6mp", 300, 200, "JPEG", ".jpg", 1.0)  # the main set, made small
 

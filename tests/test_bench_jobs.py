@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from query.bench_dedup_data import build_near_duplicates, group_pairs, pair_scores
-from query.bench_outliers import auroc, precision_at_top
-from semhash.cli_jobs import _classes
+from semantic_hashing.bench.cli import _classes
+from semantic_hashing.bench.dedup_data import build_near_duplicates, group_pairs, pair_scores
+from semantic_hashing.bench.outliers import auroc, precision_at_top
 
 
 def test_near_duplicate_set_is_seeded_and_complete(tmp_path):
@@ -57,7 +57,7 @@ def test_outlier_scores_metrics():
 def test_classes_option():
     assert _classes("0-2,7") == (0, 1, 2, 7)
     assert _classes("") == ()
-    from retrieval.errors import SemhashError
+    from semantic_hashing.retrieval.errors import SemhashError
 
     with pytest.raises(SemhashError):
         _classes("3-12")

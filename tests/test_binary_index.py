@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from indexer.binary_index import BinaryIndex
-from retrieval.codes import hamming, pack_bits
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.binary_index import BinaryIndex
+from semantic_hashing.retrieval.codes import hamming, pack_bits
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 def seeded_codes(n: int, bits: int, seed: int) -> np.ndarray:

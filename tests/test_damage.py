@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from indexer.collection import Collection
-from indexer.pipeline import IndexOptions, index_folder
-from semhash.cli import cli
+from semantic_hashing.cli import cli
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
 
 from .conftest import make_image_folder
 

@@ -14,13 +14,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from indexer.collection import Collection
-from indexer.pipeline import index_folder, remove_items
-from query.candidates import self_pairs
-from query.dedup import collection_items, find_duplicates
-from query.similarity import image_similarity, pair_similarity
-from retrieval.codes import hamming
-from semhash.cli import cli
+from semantic_hashing.cli import cli
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import index_folder, remove_items
+from semantic_hashing.query.candidates import self_pairs
+from semantic_hashing.query.dedup import collection_items, find_duplicates
+from semantic_hashing.query.similarity import image_similarity, pair_similarity
+from semantic_hashing.retrieval.codes import hamming
 
 from .conftest import fast_options
 
@@ -339,7 +339,7 @@ def test_query_folder_and_against_collection(dup_collection, tmp_path):
     rng = np.random.default_rng(99)
     smooth_image(rng).save(tmp_path / "new" / "unrelated.png")
     with Collection.open(coll) as store:
-        from query.dedup import folder_items
+        from semantic_hashing.query.dedup import folder_items
 
         items, _ = folder_items(store, tmp_path / "new")
         groups = find_duplicates(store, items)
@@ -418,7 +418,7 @@ def test_dedup_lifecycle_with_the_installed_command(tmp_path):
 
 
 def test_alike_chains_do_not_join_unlike_ends():
-    from query.dedup import Items, star_groups
+    from semantic_hashing.query.dedup import Items, star_groups
 
     n = 5
     items = Items(np.arange(n), [f"{i}" for i in range(n)], np.zeros((n, 1), np.uint8), None,

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from retrieval.codes import HashEncoder
-from retrieval.families import FAMILIES, ContractiveAE, family_config
-from retrieval.models import MODEL_TYPES, build_model
-from retrieval.training import TrainConfig, train
+from semantic_hashing.retrieval.codes import HashEncoder
+from semantic_hashing.retrieval.families import FAMILIES, ContractiveAE, family_config
+from semantic_hashing.retrieval.models import MODEL_TYPES, build_model
+from semantic_hashing.retrieval.training import TrainConfig, train
 
 from .test_models import synthetic
 

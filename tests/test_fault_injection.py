@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.collection import Collection
-from indexer.pipeline import check_collection, index_folder
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import check_collection, index_folder
 
 from .conftest import fast_options, make_image_folder
 

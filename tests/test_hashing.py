@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from query.bench_eval import Space, curve_ks, score, time_queries
-from query.hashing import HASHERS
-from retrieval.codes import pack_bits
+from semantic_hashing.bench.eval import Space, curve_ks, score, time_queries
+from semantic_hashing.bench.hashing import HASHERS
+from semantic_hashing.retrieval.codes import pack_bits
 
 from .test_binary_index import brute_force_hamming
 
@@ -45,7 +45,7 @@ def test_lsh_follows_the_seed(data):
 
 
 def test_projection_hashers_refuse_more_bits_than_dimensions(data):
-    from retrieval.errors import SemhashError
+    from semantic_hashing.retrieval.errors import SemhashError
 
     with pytest.raises(SemhashError, match="feature dimensions"):
         HASHERS["pca"](128, seed=0).fit(data[0][:, :32])

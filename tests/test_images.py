@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retrieval.images import UnreadableImage, list_images, load_image, sniff_channels
+from semantic_hashing.retrieval.images import (
+    UnreadableImage,
+    list_images,
+    load_image,
+    sniff_channels,
+)
 
 from .conftest import png_claiming_size
 

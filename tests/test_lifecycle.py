@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from indexer.collection import Collection
-from indexer.pipeline import check_collection, index_folder, remove_items
-from retrieval.codes import hamming
-from retrieval.errors import SemhashError
-from semhash.cli import cli
+from semantic_hashing.cli import cli
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import check_collection, index_folder, remove_items
+from semantic_hashing.retrieval.codes import hamming
+from semantic_hashing.retrieval.errors import SemhashError
 
 from .conftest import fast_options, make_image_folder, pattern
 
@@ -151,7 +151,7 @@ def test_model_mismatch_and_rebuild(built, tmp_path):
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
     assert [v[1] for v in after.values()] != [v[1] for v in before.values()]
     info = json.loads(run("info", path, "--json").output)
-    from retrieval.codes import HashEncoder
+    from semantic_hashing.retrieval.codes import HashEncoder
 
     assert info["model_fingerprint"] == HashEncoder.load(other).fingerprint()
 

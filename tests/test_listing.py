@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer.pipeline import index_folder
-from retrieval.errors import SemhashError
-from retrieval.images import list_image_files
-from retrieval.text import list_documents
-from retrieval.walk import LINK_NOT_FOLLOWED, LINK_SEEN, ListingRules
+from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.images import list_image_files
+from semantic_hashing.retrieval.text import list_documents
+from semantic_hashing.retrieval.walk import LINK_NOT_FOLLOWED, LINK_SEEN, ListingRules
 
 from .conftest import fast_options, pattern
 

@@ -1,6 +1,6 @@
 """The metadata store on in-memory SQLite: URL handling and exact path prefixes."""
 
-from indexer.metadata import MetadataStore, safe_url
+from semantic_hashing.indexer.metadata import MetadataStore, safe_url
 
 
 def test_safe_url_drops_only_the_password():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from retrieval import metrics
+from semantic_hashing.retrieval import metrics
 
 
 def test_precision_and_ap_by_hand():

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
 
-from indexer.binary_index import BinaryIndex  # noqa: E402
-from indexer.milvus_index import MilvusIndex  # noqa: E402
-from retrieval.codes import hamming  # noqa: E402
+from semantic_hashing.indexer.binary_index import BinaryIndex  # noqa: E402
+from semantic_hashing.indexer.milvus_index import MilvusIndex  # noqa: E402
+from semantic_hashing.retrieval.codes import hamming  # noqa: E402
 
 from .test_binary_index import seeded_codes  # noqa: E402
 from .test_cli import assert_user_error, run  # noqa: E402

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
 
-from indexer.pipeline import IndexOptions, index_folder  # noqa: E402
-from semhash.cli import cli  # noqa: E402
+from semantic_hashing.cli import cli  # noqa: E402
+from semantic_hashing.indexer.pipeline import IndexOptions, index_folder  # noqa: E402
 
 from .conftest import make_image_folder  # noqa: E402
 
@@ -122,7 +122,7 @@ def test_wrong_uri_and_server_down(reference, milvus_server, tmp_path):
 
 def test_bench_milvus_measures_the_server_against_faiss(milvus_server):
     """`semhash bench-milvus` on seeded codes: the server gives FAISS's exact distances."""
-    from query.scale_milvus import as_table, measure
+    from semantic_hashing.bench.milvus import as_table, measure
 
     from .test_binary_index import seeded_codes
 

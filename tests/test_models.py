@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from retrieval.codes import HashEncoder, hamming, thermometer
-from retrieval.errors import SemhashError
-from retrieval.models import HashingAutoencoder, ModelConfig, build_model
-from retrieval.training import TrainConfig, train
+from semantic_hashing.retrieval.codes import HashEncoder, hamming, thermometer
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.models import HashingAutoencoder, ModelConfig, build_model
+from semantic_hashing.retrieval.training import TrainConfig, train
 
 from .conftest import pattern
 
@@ -145,7 +145,7 @@ def test_unknown_threshold_is_a_user_error():
 
 
 def test_split_points_sit_between_values():
-    from retrieval.codes import split_points
+    from semantic_hashing.retrieval.codes import split_points
 
     values = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [5.0, 50.0]])
     assert split_points(values, [0.5]).tolist() == [[2.5, 25.0]]  # 2 below, 3 above
@@ -172,7 +172,7 @@ def test_an_older_checkpoint_keeps_its_fingerprint(trained, tmp_path):
 
 
 def test_augment_keeps_shape_range_and_changes_the_image():
-    from retrieval.models import augment
+    from semantic_hashing.retrieval.models import augment
 
     torch.manual_seed(0)
     for channels in (1, 3):
@@ -183,7 +183,7 @@ def test_augment_keeps_shape_range_and_changes_the_image():
 
 
 def test_view_consistency_rewards_agreeing_spread_decorrelated_codes():
-    from retrieval.models import view_consistency
+    from semantic_hashing.retrieval.models import view_consistency
 
     torch.manual_seed(0)
     a = 2 * torch.randn(256, 16)  # spread, nearly uncorrelated units
@@ -205,7 +205,7 @@ def test_consistency_weight_adds_its_term_to_the_loss():
 
 
 def test_itq_rotates_correlated_codes_into_balanced_bits_near_the_cube():
-    from retrieval.codes import itq
+    from semantic_hashing.retrieval.codes import itq
 
     rng = np.random.default_rng(2)
     # four clusters at the corners of a square, seen through a random rotation and scale

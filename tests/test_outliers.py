@@ -13,11 +13,11 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from indexer.collection import Collection
-from indexer.pipeline import index_folder
-from query.outliers import find_outliers, outlier_scores
-from query.reconstruct import item_score, reconstruction_errors, stored_inputs
-from semhash.cli import cli
+from semantic_hashing.cli import cli
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.query.outliers import find_outliers, outlier_scores
+from semantic_hashing.query.reconstruct import item_score, reconstruction_errors, stored_inputs
 
 from .conftest import fast_options, make_image_folder
 
@@ -149,16 +149,16 @@ def test_text_outliers_and_top_words(tmp_path):
 
 
 def test_public_api_methods(with_foreign, tmp_path):
-    import semhash
+    import semantic_hashing as sh
 
     coll, foreign = with_foreign
-    with semhash.open(coll) as c:
+    with sh.open(coll) as c:
         top = c.outliers(3)
-        assert all(isinstance(o, semhash.Outlier) for o in top)
+        assert all(isinstance(o, sh.Outlier) for o in top)
         assert sorted(Path(o.path).name for o in top) == foreign
         assert c.score(top[0].id) == pytest.approx(top[0].score, rel=1e-4)
         recs = c.reconstruct([0])
-        assert isinstance(recs[0], semhash.Reconstruction) and recs[0].input.shape == (1, 28, 28)
+        assert isinstance(recs[0], sh.Reconstruction) and recs[0].input.shape == (1, 28, 28)
         groups = c.dedup(radius=16, threshold=0.99)
-        assert all(isinstance(g, semhash.DuplicateGroup) for g in groups)
+        assert all(isinstance(g, sh.DuplicateGroup) for g in groups)
         assert c.dedup(against=c) and all(g.duplicates for g in c.dedup(against=c))

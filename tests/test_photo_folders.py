@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer.collection import Collection
-from indexer.pipeline import check_collection, index_folder
-from query.search import load_queries, search
-from retrieval import images
-from retrieval.errors import SemhashError
-from retrieval.images import UnreadableImage, load_image
-from retrieval.pool import read_in_order, resolve_workers
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import check_collection, index_folder
+from semantic_hashing.query.search import load_queries, search
+from semantic_hashing.retrieval import images
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.images import UnreadableImage, load_image
+from semantic_hashing.retrieval.pool import read_in_order, resolve_workers
 
 from .conftest import fast_options, make_image_folder
 

@@ -8,7 +8,7 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
-from semhash.cli import cli
+from semantic_hashing.cli import cli
 
 from .conftest import make_image_folder, pattern
 from .pg_server import PASSWORD

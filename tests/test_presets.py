@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from retrieval.codes import HashEncoder
-from retrieval.errors import SemhashError
-from retrieval.presets import PRESETS, check_presets, get_preset, inputs_of
-from retrieval.sources import TrainSpec, train_image_encoder
-from retrieval.training import TrainConfig
+from semantic_hashing.retrieval.codes import HashEncoder
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.presets import PRESETS, check_presets, get_preset, inputs_of
+from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
+from semantic_hashing.retrieval.training import TrainConfig
 
 
 def test_presets_name_real_fields_and_unknown_names_are_refused():
@@ -86,7 +86,7 @@ def test_bench_report_names_the_presets_budget():
 
     import numpy as np
 
-    from query.report import training_budget
+    from semantic_hashing.bench.report import training_budget
 
     gray = SimpleNamespace(kind="image", db_inputs=np.zeros((4, 1, 28, 28), np.uint8))
     color = SimpleNamespace(kind="image", db_inputs=np.zeros((4, 3, 32, 32), np.uint8))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from semhash.cli import cli
+from semantic_hashing.cli import cli
 
 from .test_cli import assert_user_error
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from query import scale, scale_data
-from retrieval.codes import hamming
+from semantic_hashing.bench import scale, scale_data
+from semantic_hashing.retrieval.codes import hamming
 
 from .test_strategies import clustered_codes
 
@@ -47,7 +47,7 @@ def test_tie_aware_recall_and_targets():
 
 
 def test_get_encoder_trains_and_reuses_a_model(tmp_path):
-    from query.scale import ScaleOptions, get_encoder
+    from semantic_hashing.bench.scale import ScaleOptions, get_encoder
 
     images = np.random.default_rng(0).integers(0, 256, (64, 1, 28, 28), dtype=np.uint8)
     opts = ScaleOptions(out=tmp_path, epochs=1)

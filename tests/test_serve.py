@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from indexer.pipeline import index_folder
-from query import api
-from semhash.cli import cli
-from semhash.server import create_app
-from semhash.server.routes import MAX_UPLOAD
+from semantic_hashing.cli import cli
+from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.query import api
+from semantic_hashing.server import create_app
+from semantic_hashing.server.routes import MAX_UPLOAD
 
 from .conftest import fast_options, make_image_folder, png_claiming_size
 from .test_serve_browser import free_port
@@ -337,7 +337,7 @@ def test_bench_serve_runs_and_reports(collection, tmp_path):
 def test_raw_baseline_index_is_kept_per_array_and_exact():
     import gc
 
-    from query import baselines
+    from semantic_hashing.query import baselines
 
     rng = np.random.default_rng(3)
     raw = rng.integers(0, 256, (300, 49), dtype=np.uint8)
@@ -360,7 +360,7 @@ def test_serve_warns_off_loopback(collection, monkeypatch, caplog):
     import torch
     import uvicorn
 
-    from semhash.server import run
+    from semantic_hashing.server import run
 
     ran, ready = [], []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: ran.append(sockets))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from query import api
+from semantic_hashing.query import api
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

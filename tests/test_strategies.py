@@ -5,11 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from indexer.binary_index import BinaryIndex
-from indexer.hash_index import DistinctHashIndex, address_order, permute
-from indexer.strategies import StrategyParams, build, open_secondary, secondary_paths
-from retrieval.codes import hamming, pack_bits
-from retrieval.errors import SemhashError
+from semantic_hashing.indexer.binary_index import BinaryIndex
+from semantic_hashing.indexer.hash_index import DistinctHashIndex, address_order, permute
+from semantic_hashing.indexer.strategies import (
+    StrategyParams,
+    build,
+    open_secondary,
+    secondary_paths,
+)
+from semantic_hashing.retrieval.codes import hamming, pack_bits
+from semantic_hashing.retrieval.errors import SemhashError
 
 N, BITS, K = 3000, 64, 20
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from retrieval.codes import HashEncoder
-from retrieval.errors import SemhashError
-from retrieval.sources import TrainSpec, train_text_encoder
-from retrieval.text import (
+from semantic_hashing.cli import cli
+from semantic_hashing.retrieval.codes import HashEncoder
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.sources import TrainSpec, train_text_encoder
+from semantic_hashing.retrieval.text import (
     UnreadableText,
     Vocabulary,
     list_documents,
@@ -17,8 +18,7 @@ from retrieval.text import (
     split_header,
     tokenize,
 )
-from retrieval.training import TrainConfig
-from semhash.cli import cli
+from semantic_hashing.retrieval.training import TrainConfig
 
 TOPICS = {
     "space": "orbit shuttle launch nasa rocket moon planet satellite astronaut mission",
@@ -235,7 +235,7 @@ def test_image_collection_refuses_text(collection):
 def test_bow_model_weightings_and_decoder_depths():
     import torch
 
-    from retrieval.models import ModelConfig, build_model
+    from semantic_hashing.retrieval.models import ModelConfig, build_model
 
     counts = np.random.default_rng(0).poisson(0.5, (8, 30)).astype(np.float32)
     for weighting, layers in (("log", 1), ("tfidf", 0), ("tfidf", 2)):
@@ -260,8 +260,8 @@ def test_bow_model_weightings_and_decoder_depths():
 def test_short_typed_query_is_a_hamming_shortlist_reranked_by_tfidf(text_collection):
     """90 posts < the 1,000-item shortlist: the re-ranked answer must be the TF-IDF cosine
     ranking of the whole collection (brute force), with the same distances."""
-    from indexer.collection import Collection
-    from query.search import search, text_query
+    from semantic_hashing.indexer.collection import Collection
+    from semantic_hashing.query.search import search, text_query
 
     coll = Collection.open(text_collection)
     query = text_query(coll, "shuttle launch into orbit")

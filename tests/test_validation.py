@@ -9,12 +9,12 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from indexer.collection import Collection
-from indexer.pipeline import IndexOptions, index_folder
-from indexer.strategies import StrategyParams
-from query import search as s
-from retrieval.errors import SemhashError
-from semhash.cli import cli
+from semantic_hashing.cli import cli
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
+from semantic_hashing.indexer.strategies import StrategyParams
+from semantic_hashing.query import search as s
+from semantic_hashing.retrieval.errors import SemhashError
 
 from .conftest import make_image_folder
 from .test_cli import assert_user_error

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from query.reconstruct import METRICS, reconstruction_errors
-from retrieval import datasets
-from retrieval.images import list_images
-from retrieval.sources import TrainSpec, train_image_encoder
-from retrieval.training import TrainConfig
+from semantic_hashing.query.reconstruct import METRICS, reconstruction_errors
+from semantic_hashing.retrieval import datasets
+from semantic_hashing.retrieval.images import list_images
+from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
+from semantic_hashing.retrieval.training import TrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from retrieval import __version__
+from semantic_hashing.retrieval import __version__
 
 # (header, row key, format) of the table shown on the terminal and in report.md
 COLUMNS = [
@@ -78,7 +78,7 @@ def versions() -> dict:
 
 def protocol(data, opts, timings: dict) -> dict:
     """Everything needed to read and repeat the numbers."""
-    from retrieval.training import describe_device, resolve_device
+    from semantic_hashing.retrieval.training import describe_device, resolve_device
 
     n_db = len(data.db_labels)
     return {
@@ -105,8 +105,8 @@ def protocol(data, opts, timings: dict) -> dict:
 def training_budget(opts, data) -> str:
     """How long the autoencoders trained: the epochs asked for, or the step budget of the
     `--quality` preset for this data (e.g. "step budget 8000-12000 steps (quality high)")."""
-    from retrieval.presets import get_preset, inputs_of
-    from retrieval.training import TrainConfig
+    from semantic_hashing.retrieval.presets import get_preset, inputs_of
+    from semantic_hashing.retrieval.training import TrainConfig
 
     if opts.epochs:
         return f"{opts.epochs} epochs"
@@ -118,7 +118,7 @@ def training_budget(opts, data) -> str:
 
 def write_plots(rows: list[dict], out: Path) -> list[Path]:
     """Precision-recall and recall@k per code length, and P@100 against code length."""
-    from query.plots import plot_p100_vs_bits, plot_pr_curves
+    from semantic_hashing.bench.plots import plot_p100_vs_bits, plot_pr_curves
 
     return plot_pr_curves(rows, out) + [plot_p100_vs_bits(rows, out / "p100-vs-bits.png")]
 

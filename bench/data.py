@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import datasets
-from retrieval.errors import SemhashError
-from retrieval.images import list_images, sniff_channels
-from retrieval.sources import read_images
+from semantic_hashing.retrieval import datasets
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.images import list_images, sniff_channels
+from semantic_hashing.retrieval.sources import read_images
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def newsgroups(queries: int, seed: int, vocab_size: int = 10_000, vocab_by: str 
     `query_text` "subject" is the typed-query protocol: each query post's `Subject:` line
     alone (leading `Re:` dropped) is the query; queries without a vocabulary word are left
     out (the protocol reports how many remain)."""
-    from retrieval.text import Vocabulary, list_documents, read_document
+    from semantic_hashing.retrieval.text import Vocabulary, list_documents, read_document
 
     if query_text not in QUERY_TEXTS:
         raise SemhashError(f"--query-text must be one of {', '.join(QUERY_TEXTS)}.")

@@ -26,14 +26,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from query import report as report_mod
-from query.bench_data import BenchData, load_bench_data
-from query.bench_methods import run_methods
-from query.hashing import HASHERS
-from retrieval.errors import SemhashError
-from retrieval.families import FAMILIES
-from retrieval.models import MODEL_TYPES
-from retrieval.progress import timed
+from semantic_hashing.bench import report as report_mod
+from semantic_hashing.bench.data import BenchData, load_bench_data
+from semantic_hashing.bench.hashing import HASHERS
+from semantic_hashing.bench.methods import run_methods
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.families import FAMILIES
+from semantic_hashing.retrieval.models import MODEL_TYPES
+from semantic_hashing.retrieval.progress import timed
 
 log = logging.getLogger(__name__)
 

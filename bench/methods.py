@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from query.bench_data import BenchData
-from query.bench_eval import (
+from semantic_hashing.bench.data import BenchData
+from semantic_hashing.bench.eval import (
     AsymmetricSpace,
     RerankSpace,
     Space,
@@ -22,12 +22,12 @@ from query.bench_eval import (
     score,
     time_queries,
 )
-from query.hashing import HASHERS
-from retrieval.errors import SemhashError
-from retrieval.progress import timed
+from semantic_hashing.bench.hashing import HASHERS
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.progress import timed
 
 if TYPE_CHECKING:
-    from query.bench import BenchOptions
+    from semantic_hashing.bench.retrieval import BenchOptions
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,12 @@ def hasher_row(name: str, bits: int, db: np.ndarray, q: np.ndarray, data: BenchD
 def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOptions):
     """A freshly seeded `family` model trained on the database inputs, its quantiser fitted
     there: (encoder, info)."""
-    from retrieval.sources import TrainSpec, train_count_encoder, train_image_encoder
-    from retrieval.training import TrainConfig
+    from semantic_hashing.retrieval.sources import (
+        TrainSpec,
+        train_count_encoder,
+        train_image_encoder,
+    )
+    from semantic_hashing.retrieval.training import TrainConfig
 
     tcfg = TrainConfig(seed=opts.seed, epochs=opts.epochs or 0)
     if data.kind == "text":

@@ -19,12 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.milvus_embedded import EmbeddedMilvus
-from indexer.milvus_index import MilvusIndex
-from indexer.strategies import StrategyParams, build
-from query.scale import K, ScaleOptions, _latency, make_workload, tie_aware_recall, timed_search
-from retrieval.errors import SemhashError
-from retrieval.fsutil import atomic_write
+from semantic_hashing.bench.scale import (
+    K,
+    ScaleOptions,
+    _latency,
+    make_workload,
+    tie_aware_recall,
+    timed_search,
+)
+from semantic_hashing.indexer.milvus_embedded import EmbeddedMilvus
+from semantic_hashing.indexer.milvus_index import MilvusIndex
+from semantic_hashing.indexer.strategies import StrategyParams, build
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from retrieval.images import list_images
+from semantic_hashing.retrieval.images import list_images
 
 
 @dataclass

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -33,7 +33,7 @@ class Served:
     """The opened collections by name (the folder name without `.semhash`)."""
 
     def __init__(self, paths):
-        from query import api
+        from semantic_hashing.query import api
 
         if not paths:
             raise SemhashError("give at least one collection to serve.")
@@ -68,7 +68,7 @@ class Served:
 def create_app(paths, one_thread: bool = False) -> FastAPI:
     """The app serving the collections at `paths` (each must open, else SemhashError);
     `one_thread`: each query's math on one thread (what `semhash serve` does)."""
-    from semhash.server import routes
+    from semantic_hashing.server import routes
 
     served = Served(paths)
     served.one_thread = one_thread

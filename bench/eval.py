@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from retrieval import metrics
-from retrieval.codes import hamming
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval import metrics
+from semantic_hashing.retrieval.codes import hamming
+from semantic_hashing.retrieval.errors import SemhashError
 
 METRICS = ("hamming", "l2", "ip")  # a RerankSpace is "hamming" for its first stage
 

@@ -4,6 +4,6 @@
 plain JavaScript, the API answers with the objects `semhash search --json` prints.
 """
 
-from semhash.server.app import create_app
+from semantic_hashing.server.app import create_app
 
 __all__ = ["create_app"]

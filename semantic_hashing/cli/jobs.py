@@ -10,14 +10,14 @@ from pathlib import Path
 
 import click
 
-from retrieval.errors import SemhashError
-from semhash.cli import _report_skipped, cli, common
+from semantic_hashing.cli.options import common, report_skipped
+from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger("semhash")
 
 
 # fmt: off
-@cli.command()
+@click.command()
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("--radius", type=int,
               help="Hamming radius of candidates [default: 12 per 64 bits of code].")
@@ -55,9 +55,9 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
           as_json, csv_path, sheet, move_to, link_to, keep, dry_run, device):  # fmt: skip
     """Group exact and near-duplicate items of COLLECTION (or of --against / --query
     items already in it); optionally move or link the duplicates away."""
-    from query import dedup_render
-    from query.dedup import DedupOptions
-    from query.jobs import DedupJob, dedup_collection
+    from semantic_hashing.query import dedup_render
+    from semantic_hashing.query.dedup import DedupOptions
+    from semantic_hashing.query.jobs import DedupJob, dedup_collection
 
     if move_to and link_to:
         raise SemhashError("give --move-to or --link-to, not both.")
@@ -81,10 +81,10 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
             click.echo(line, err=as_json)
         if result.act.removed:
             click.echo(f"removed {result.act.removed} moved items from {collection}", err=as_json)
-    _report_skipped(result.skipped)
+    report_skipped(result.skipped)
 
 
-@cli.command()
+@click.command()
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("--top", default=20, show_default=True, help="How many outliers to list.")
 @click.option("--metric", type=click.Choice(["loss", "mse"]), default="loss", show_default=True,
@@ -95,10 +95,9 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
 @common
 def outliers(collection, top, metric, as_json, sheet, device):
     """List the items of COLLECTION its own autoencoder reconstructs worst (unlike the rest)."""
-    import json
 
-    from query.jobs import outliers_collection
-    from query.jobs_render import outlier_table
+    from semantic_hashing.query.jobs import outliers_collection
+    from semantic_hashing.query.jobs_render import outlier_table
 
     found = outliers_collection(collection, top, metric, sheet, device)
     if as_json:
@@ -109,7 +108,7 @@ def outliers(collection, top, metric, as_json, sheet, device):
         log.info("outlier sheet written to %s", sheet)
 
 
-@cli.command()
+@click.command()
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("--id", "item_ids", type=int, multiple=True, help="A stored item (repeatable).")
 @click.option("--query", "query", type=click.Path(path_type=Path),
@@ -123,10 +122,9 @@ def outliers(collection, top, metric, as_json, sheet, device):
 def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
     """Show what the collection's autoencoder makes of an item: the input, the model's own
     corruption of it and the reconstructions (text: top words against reconstructed ones)."""
-    import json
 
-    from query.jobs import reconstruct_collection
-    from query.jobs_render import words_table
+    from semantic_hashing.query.jobs import reconstruct_collection
+    from semantic_hashing.query.jobs_render import words_table
 
     recs, skipped = reconstruct_collection(collection, list(item_ids), query, sheet, seed,
                                            device)  # fmt: skip
@@ -139,66 +137,4 @@ def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
             click.echo(f"{r.name}  id {r.id}  reconstruction error {r.score:.3f}")
     if sheet:
         log.info("reconstruction sheet written to %s", sheet)
-    _report_skipped(skipped)
-
-
-# fmt: off
-@cli.command("bench-jobs")
-@click.option("--task", type=click.Choice(["dedup", "outliers"]), required=True,
-              help="Which job to measure.")
-@click.option("--dataset", help="dedup: cifar10 (near-duplicate set, against imagededup) or "
-                                "20news (shared Message-ID) [default: cifar10].")
-@click.option("--out", type=click.Path(path_type=Path), help="Report folder "
-              "[default: report/dedup-DATASET or report/outliers].")
-@click.option("--seed", default=0, show_default=True, help="Seed of the data and training.")
-@click.option("--epochs", type=click.IntRange(min=1),
-              help="Training epochs (default: the model's).")
-@click.option("--originals", default=1000, show_default=True, type=click.IntRange(1, 10_000),
-              help="dedup cifar10: originals given 1-3 copies each.")
-@click.option("--calibrate", is_flag=True,
-              help="dedup cifar10: also sweep radius and threshold on a set made from "
-                   "CIFAR-10 training images (how the defaults were chosen).")
-@click.option("--no-imagededup", is_flag=True, help="dedup cifar10: semhash only.")
-@click.option("--split", type=click.Choice(["test", "train"]), default="test",
-              show_default=True, help="outliers: the Fashion-MNIST split the 1% goes into.")
-@click.option("--classes", default="0-9", show_default=True,
-              help="outliers: one-class protocol classes, e.g. 0-9 or 0,3,7 ('' = none).")
-@click.option("--budget", default=3600.0, show_default=True, type=click.FloatRange(min=0),
-              help="outliers: seconds after which no new one-class training starts.")
-@click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
-@common
-# fmt: on
-def bench_jobs(task, dataset, out, seed, epochs, originals, calibrate, no_imagededup, split,
-               classes, budget, device):  # fmt: skip
-    """Benchmarks of dedup (P/R/F1 and time against imagededup's hashes) and outliers
-    (AUROC with 1% foreign images, one-class protocol)."""
-    if task == "dedup":
-        from query.bench_dedup import DedupBenchOptions, as_table, run_dedup_bench
-
-        dataset = dataset or "cifar10"
-        opts = DedupBenchOptions(dataset, out or Path(f"report/dedup-{dataset}"), seed,
-                                 originals, epochs, calibrate, not no_imagededup)  # fmt: skip
-        report = run_dedup_bench(opts)
-    else:
-        from query.bench_outliers import OutlierBenchOptions, as_table, run_outlier_bench
-
-        opts = OutlierBenchOptions(out or Path("report/outliers"), seed, split, epochs=epochs,
-                                   classes=_classes(classes), budget_s=budget,
-                                   device=device)  # fmt: skip
-        report = run_outlier_bench(opts)
-    click.echo(json.dumps(report.get("protocol", {})))
-    click.echo(as_table(report))
-    click.echo(f"report: {opts.out}")
-
-
-def _classes(text: str) -> tuple[int, ...]:
-    out: list[int] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        lo, _, hi = part.partition("-")
-        try:
-            out += range(int(lo), int(hi or lo) + 1)
-        except ValueError:
-            raise SemhashError(f"--classes: {part!r} is not a class number or range.") from None
-    if any(not 0 <= c <= 9 for c in out):
-        raise SemhashError("--classes are Fashion-MNIST classes 0-9.")
-    return tuple(dict.fromkeys(out))
+    report_skipped(skipped)

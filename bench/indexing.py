@@ -24,9 +24,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from query.bench_photos import SETS, doubled, heif_available, make_photo_folder, training_images
-from retrieval.errors import SemhashError
-from retrieval.pool import cores
+from semantic_hashing.bench.photos import (
+    SETS,
+    doubled,
+    heif_available,
+    make_photo_folder,
+    training_images,
+)
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.pool import cores
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent.parent
@@ -38,9 +44,9 @@ from pathlib import Path
 root, folder, coll, model, workers, chunk = sys.argv[1:7]
 sys.path.insert(0, root)
 logging.basicConfig(level=logging.ERROR)
-from indexer import pipeline
-from retrieval.errors import SemhashError
-from retrieval.progress import set_progress
+from semantic_hashing.indexer import pipeline
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.progress import set_progress
 set_progress(False)
 opts = pipeline.IndexOptions(model_path=Path(model), chunk_size=int(chunk))
 if hasattr(opts, "workers"):
@@ -110,8 +116,8 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
 def _model(path: Path, seed: int, n: int) -> Path:
     if path.exists():
         return path
-    from retrieval.sources import TrainSpec, train_image_encoder
-    from retrieval.training import TrainConfig
+    from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
+    from semantic_hashing.retrieval.training import TrainConfig
 
     spec = TrainSpec(bits=64, train=TrainConfig(epochs=2, seed=seed))
     encoder, info = train_image_encoder(training_images(n, seed), spec)
@@ -165,8 +171,8 @@ def reader_pools(folder: Path, limit: int = 300) -> dict:
     """Decode throughput of the reader alone: one worker, threads, processes (all cores)."""
     from functools import partial
 
-    from retrieval.images import UnreadableImage, list_images, load_image
-    from retrieval.pool import read_in_order
+    from semantic_hashing.retrieval.images import UnreadableImage, list_images, load_image
+    from semantic_hashing.retrieval.pool import read_in_order
 
     paths = list_images(folder)[:limit]
     read = partial(load_image, size=32, channels=3)

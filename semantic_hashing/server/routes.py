@@ -13,8 +13,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
-from retrieval.errors import SemhashError
-from semhash.server.app import NotFound, one_thread_per_query, validation_sentence
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.server.app import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one search request (the image and its fields)
@@ -53,7 +53,7 @@ SEARCH_BODY = {
 
 def describe(name: str, coll) -> dict:
     """A collection's info as the page and `GET /api/collections/{name}` show it."""
-    from indexer.strategies import default_strategy
+    from semantic_hashing.indexer.strategies import default_strategy
 
     info = coll.info()
     model = info.get("model", {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-from retrieval import __version__
+from semantic_hashing.retrieval import __version__
 
 __all__ = [
     "__version__", "Batch", "Collection", "DuplicateGroup", "Hit", "IndexReport", "Outlier",
@@ -21,5 +21,5 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in __all__[1:]:
-        return getattr(importlib.import_module("query.api"), name)
+        return getattr(importlib.import_module("semantic_hashing.query.api"), name)
     raise AttributeError(f"module 'semhash' has no attribute {name!r}")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from retrieval.codes import HashEncoder, pack_bits
-from retrieval.progress import progress
+from semantic_hashing.retrieval.codes import HashEncoder, pack_bits
+from semantic_hashing.retrieval.progress import progress
 
 log = logging.getLogger(__name__)
 

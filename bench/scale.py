@@ -20,11 +20,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.strategies import StrategyParams, build
-from query import scale_data
-from retrieval import datasets
-from retrieval.codes import HashEncoder
-from retrieval.progress import progress, timed
+from semantic_hashing.bench import scale_data
+from semantic_hashing.indexer.strategies import StrategyParams, build
+from semantic_hashing.retrieval import datasets
+from semantic_hashing.retrieval.codes import HashEncoder
+from semantic_hashing.retrieval.progress import progress, timed
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,8 @@ class Workload:
 def get_encoder(opts: ScaleOptions, images: np.ndarray) -> tuple[HashEncoder, dict]:
     """The given model, or one trained with the project's pipeline on the training images
     (kept as `out/model.pt` and reused by later runs)."""
-    from retrieval.sources import TrainSpec, train_image_encoder
-    from retrieval.training import TrainConfig
+    from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
+    from semantic_hashing.retrieval.training import TrainConfig
 
     path = opts.model or opts.out / "model.pt"
     if path.exists():
@@ -152,7 +152,7 @@ def _threads() -> int:
 def calibrate(index, strategy: str, params: StrategyParams, c_codes, c_kth, target: float):
     """The cheapest knob value that reaches `target` recall on the calibration queries:
     (value, recall reached)."""
-    from indexer.strategies import configure
+    from semantic_hashing.indexer.strategies import configure
 
     name, values = KNOBS[strategy]
     for value in values:

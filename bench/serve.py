@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
 TARGETS = {"p50_ms": 20.0, "p99_ms": 100.0, "throughput_rps": 100.0, "speedup": 100.0}
@@ -184,7 +184,7 @@ def one_shot_cli(collection: Path, files: list[str], runs: int, k: int) -> dict:
 
 
 def run_serve_bench(opts: ServeBenchOptions) -> ServeBenchReport:
-    from query import api
+    from semantic_hashing.query import api
 
     with api.open(opts.collection) as coll:
         if coll.kind != "image":

@@ -14,8 +14,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from retrieval.codes import pack_bits
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.codes import pack_bits
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 def _f32(x: np.ndarray) -> np.ndarray:

@@ -6,9 +6,9 @@ import ipaddress
 import logging
 import socket
 
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
-log = logging.getLogger("semhash.server")
+log = logging.getLogger(__name__)
 
 
 def check_address(host: str, port: int) -> None:
@@ -51,8 +51,8 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8000, on_ready=None) -> No
     `on_ready(url, names)` is called once the socket listens."""
     import uvicorn
 
-    from retrieval.progress import set_progress
-    from semhash.server.app import create_app
+    from semantic_hashing.retrieval.progress import set_progress
+    from semantic_hashing.server.app import create_app
 
     check_address(host, port)
     set_progress(False)  # no progress bar per query in the server's log

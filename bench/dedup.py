@@ -25,16 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.collection import Collection
-from indexer.pipeline import IndexOptions, index_folder
-from query.bench_dedup_data import build_near_duplicates, group_pairs, pair_scores
-from query.candidates import self_pairs
-from query.dedup import collection_items, exact_pairs, find_duplicates
-from query.similarity import pair_similarity
-from retrieval import datasets
-from retrieval.errors import SemhashError
-from retrieval.sources import TrainSpec
-from retrieval.training import TrainConfig
+from semantic_hashing.bench.dedup_data import build_near_duplicates, group_pairs, pair_scores
+from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
+from semantic_hashing.query.candidates import self_pairs
+from semantic_hashing.query.dedup import collection_items, exact_pairs, find_duplicates
+from semantic_hashing.query.similarity import pair_similarity
+from semantic_hashing.retrieval import datasets
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.sources import TrainSpec
+from semantic_hashing.retrieval.training import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def run_image_dedup_bench(opts: DedupBenchOptions) -> dict:
 
 
 def message_ids(paths: list[str]) -> list[str]:
-    from retrieval.text import decode, split_header
+    from semantic_hashing.retrieval.text import decode, split_header
 
     out = []
     for path in paths:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from retrieval.pool import cores
+from semantic_hashing.retrieval.pool import cores
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _write(job: tuple) -> None:
 
 def make_photo_folder(dest: Path, spec: PhotoSet, n: int, seed: int = 0) -> Path:
     """`n` photos of `spec` in `dest/<class>/` (made once per seed, in parallel)."""
-    from retrieval.datasets import load_fashion_mnist
+    from semantic_hashing.retrieval.datasets import load_fashion_mnist
 
     marker = dest / f".complete-{n}-{seed}"
     if marker.exists():
@@ -119,7 +119,7 @@ def doubled(src: Path, dest: Path, spec: PhotoSet, n: int, seed: int = 0) -> Pat
 
 def training_images(n: int = 2000, seed: int = 0) -> np.ndarray:
     """(n, 3, 32, 32) uint8 photos at model size, rendered small the same way."""
-    from retrieval.datasets import load_fashion_mnist
+    from semantic_hashing.retrieval.datasets import load_fashion_mnist
 
     data = load_fashion_mnist("train")
     pick = np.random.default_rng(seed).choice(len(data.images), n, replace=False)

@@ -1,0 +1,3 @@
+from semantic_hashing.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""`semhash serve`: the web page and JSON API over collections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from semantic_hashing.cli.options import common
+
+
+@click.command()
+@click.argument(
+    "collections", nargs=-1, required=True, metavar="COLLECTION...", type=click.Path(path_type=Path)
+)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (any but loopback is reachable by others).")  # fmt: skip
+@click.option("--port", default=8000, show_default=True, type=int, help="Port (1-65535).")
+@common
+def serve(collections, host, port):
+    """Serve a web page and a JSON API to search COLLECTION(s) by example (read-only).
+
+    Open http://127.0.0.1:8000/ to drop an image (or type text) and browse neighbours;
+    the API is documented at /docs."""
+    from semantic_hashing.server.run import serve as run
+
+    def ready(url, names):
+        click.echo(f"serving {', '.join(names)} at {url} (API docs at {url}docs); Ctrl-C stops")
+
+    run(collections, host, port, on_ready=ready)

@@ -1,3 +1,0 @@
-from semhash.cli import main
-
-main()
