@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test test-slow bench bench-jobs bench-scale bench-serve lint format data postgres browser clean
+.PHONY: demo test docs test-slow bench bench-jobs bench-scale bench-serve lint format data postgres browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,8 +47,14 @@ browser:
 demo: $(STAMP) data
 	$(BIN)/semhash demo
 
-test: $(STAMP) data postgres browser
+test: $(STAMP) data postgres browser docs
 	$(BIN)/python -m pytest -q
+
+# The documentation site (mkdocs.yml, docs/) into the git-ignored site/; --strict makes a
+# broken link, a missing anchor or a page left out of the navigation an error (not with
+# --quiet, which hides the warnings --strict counts).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 test-slow: $(STAMP) data
 	$(BIN)/python -m pytest -q -m slow
@@ -111,4 +117,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix semantic_hashing retrieval indexer query bench tests tools
 
 clean:
-	rm -rf $(VENV) semhash-demo scale-bench .pytest_cache
+	rm -rf $(VENV) semhash-demo scale-bench .pytest_cache site
