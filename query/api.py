@@ -1,16 +1,17 @@
-"""The public Python API: index a folder, open a collection, search it.
+"""Answering through the public API: open a collection, search it, run its other jobs.
 
     import semantic_hashing as sh
 
     sh.index("photos/", "photos.semhash", bits=64)
     with sh.open("photos.semhash") as coll:
-        result = coll.search(image="query.jpg", k=10)
+        result = coll.search("query.jpg", k=10)
         for hit in result.results:
             print(hit.id, hit.distance, hit.path)
 
 A `Collection` loads its model and index once and answers any number of queries; the
 command line and the web server go through the same calls. Results are plain dataclasses
 (`QueryResult`, `Hit`) with `to_dict()`, the objects `semhash search --json` prints.
+Searching imports torch on first use, so that commands that need no model never pay for it.
 """
 
 from __future__ import annotations
@@ -25,99 +26,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from semantic_hashing.indexer.strategies import StrategyParams
-from semantic_hashing.query.results import Batch, Hit, Queries, QueryResult
+from semantic_hashing.query.results import Batch, Queries, QueryResult
 from semantic_hashing.retrieval.errors import SemhashError
 
-# Searching and indexing import torch; they are imported on first use, so that commands
-# that need no model (`semhash info`, `check`, `remove`) never pay for it.
 SIDECAR = "collection.json"
 
 if TYPE_CHECKING:
     from semantic_hashing.indexer.collection import Collection as Store
-    from semantic_hashing.indexer.pipeline import IndexOptions, IndexReport
-    from semantic_hashing.query.dedup import DuplicateGroup
-    from semantic_hashing.query.outliers import Outlier
-    from semantic_hashing.query.reconstruct import Reconstruction
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "Batch", "Collection", "DuplicateGroup", "Hit", "IndexReport", "Outlier", "QueryResult",
-    "Reconstruction", "SemhashError", "StrategyParams", "check", "index", "open", "remove",
-    "train",
-]  # fmt: skip
-# result types of the other jobs, imported on first use (their modules import torch)
-LAZY = {
-    "IndexReport": "semantic_hashing.indexer.pipeline",
-    "DuplicateGroup": "semantic_hashing.query.dedup",
-    "Outlier": "semantic_hashing.query.outliers",
-    "Reconstruction": "semantic_hashing.query.reconstruct",
-}
-
-
-def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
-                  image_size: int = 0, vocab: int = 10_000, vocab_by: str = "count",
-                  model_type: str = "", seed: int = 0, quality: str = "default",
-                  device: str = "auto", include_hidden: bool = False, exclude=(), include=(),
-                  follow_links: bool = False, **extra) -> IndexOptions:  # fmt: skip
-    """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields).
-    Listing: `include_hidden`, `exclude` / `include` (globs), `follow_links`."""
-    from semantic_hashing.indexer.pipeline import IndexOptions
-    from semantic_hashing.retrieval.sources import TrainSpec
-    from semantic_hashing.retrieval.training import TrainConfig
-    from semantic_hashing.retrieval.walk import ListingRules
-
-    tcfg = TrainConfig(seed=seed)
-    if epochs is not None:
-        if not isinstance(epochs, int) or epochs < 1:
-            raise SemhashError(f"--epochs must be at least 1, not {epochs}.")
-        tcfg.epochs = epochs
-    spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
-                     vocab_by=vocab_by, device=device, train=tcfg, quality=quality)  # fmt: skip
-    listing = ListingRules(include_hidden=include_hidden, exclude=_globs(exclude),
-                           include=_globs(include), follow_links=follow_links)  # fmt: skip
-    opts = IndexOptions(spec=spec, kind=kind, listing=listing, **extra)
-    opts.validate()
-    return opts
-
-
-def _globs(value) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def index(folder: str | Path, collection: str | Path, *, model: str | Path | None = None,
-          **settings) -> IndexReport:  # fmt: skip
-    """Index every image or document below `folder` into `collection` (created when new;
-    brought up to date when it exists: only new or changed files are encoded). Trains a
-    model on the folder unless `model` (a trained model file) is given. Settings: bits,
-    epochs, kind, image_size, vocab, vocab_by, model_type, seed, quality, device, db_url, backend,
-    uri, prune, rebuild, chunk_size, workers, include_hidden, exclude, include,
-    follow_links."""
-    from semantic_hashing.indexer.pipeline import index_folder
-
-    opts = index_options(**settings, model_path=Path(model) if model else None)
-    return index_folder(folder, collection, opts)
-
-
-def train(folder: str | Path, out: str | Path, **settings) -> dict:
-    """Train a model on the items below `folder` and save it to `out` (no collection)."""
-    from semantic_hashing.indexer.pipeline import train_folder
-
-    return train_folder(folder, out, index_options(**settings))
-
-
-def remove(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
-    """Remove items by id and/or everything indexed at or below `path`; returns the count."""
-    from semantic_hashing.indexer.maintenance import remove_items
-
-    return remove_items(collection, ids, path)
-
-
-def check(collection: str | Path, repair: bool = False) -> dict:
-    """Problems between index, metadata and stored inputs; with `repair`, fixed."""
-    from semantic_hashing.indexer.maintenance import check_collection
-
-    return check_collection(collection, repair)
+__all__ = ["Collection", "open"]
 
 
 def open(path: str | Path, *, device: str = "cpu", uri: str | None = None,  # noqa: A001
@@ -430,11 +349,3 @@ def _save_in_memory_image(image, path: Path) -> None:
     if not isinstance(image, Image.Image):
         raise SemhashError("image must be a path, image file bytes, a numpy array or a PIL image.")
     image.save(path, format="PNG")
-
-
-def __getattr__(name: str):
-    if name in LAZY:  # importing these modules imports torch
-        import importlib
-
-        return getattr(importlib.import_module(LAZY[name]), name)
-    raise AttributeError(f"module 'semantic_hashing.query.api' has no attribute {name!r}")

@@ -92,8 +92,8 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
 @common
 def demo(out, epochs, device):
     """Index Fashion-MNIST, search it against the raw-pixel baseline, and measure P@100."""
+    from semantic_hashing.indexer.api import index_options
     from semantic_hashing.query import render
-    from semantic_hashing.query.api import index_options
     from semantic_hashing.query.demo import run_demo
 
     rep = run_demo(out, index_options(bits=64, epochs=epochs, kind="image", device=device))

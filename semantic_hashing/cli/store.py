@@ -28,7 +28,7 @@ log = logging.getLogger("semhash")
 @common
 def train(folder, out, **kwargs):
     """Train a hashing autoencoder on the images or documents in FOLDER, save it to --out."""
-    from semantic_hashing.query import api
+    from semantic_hashing.indexer import api
 
     info = api.train(folder, out, **settings(**kwargs))
     click.echo(f"trained on {info['items']} items in {info['seconds']:.1f} s -> {out} "
@@ -61,7 +61,7 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, ba
 
     Trains a model on the folder unless --model is given. Run it again to bring the
     collection up to date: only new or changed files are encoded."""
-    from semantic_hashing.query import api
+    from semantic_hashing.indexer import api
 
     report = api.index(folder, collection, model=model_path, db_url=db_url, prune=prune,
                        rebuild=rebuild, chunk_size=chunk_size, backend=backend, uri=uri,
@@ -81,7 +81,7 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, ba
 @common
 def remove(collection, path, item_ids):
     """Remove items from COLLECTION by path or id (search never returns them again)."""
-    from semantic_hashing.query import api
+    from semantic_hashing.indexer import api
 
     if path is None and not item_ids:
         raise SemhashError("give --path or --id.")
@@ -96,7 +96,7 @@ def remove(collection, path, item_ids):
 @common
 def check(collection, repair, as_json):
     """Verify that index, metadata and stored inputs of COLLECTION agree."""
-    from semantic_hashing.query import api
+    from semantic_hashing.indexer import api
 
     result = api.check(collection, repair)
     if as_json:
