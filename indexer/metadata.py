@@ -245,14 +245,6 @@ class MetadataStore:
         return n
 
     @_guarded
-    def purge(self, ids: Sequence[int]) -> None:
-        """Delete rows for good (rows whose codes never reached the index)."""
-        ids = [int(i) for i in ids]
-        with Session(self.engine) as session, session.begin():
-            for start in range(0, len(ids), 900):
-                session.execute(delete(Item).where(Item.id.in_(ids[start : start + 900])))
-
-    @_guarded
     def live(self) -> dict[str, tuple[int, str, int, float]]:
         """path -> (id, sha256, size, mtime) of every live row."""
         with Session(self.engine) as session:
@@ -305,12 +297,6 @@ class MetadataStore:
                 stmt = select(Item).where(Item.id.in_(chunk))
                 out.update((it.id, _row(it)) for it in session.scalars(stmt) if not it.deleted)
         return out
-
-    @_guarded
-    def by_path(self, path: str) -> ItemRow | None:
-        with Session(self.engine) as session:
-            item = session.scalars(select(Item).where(Item.path == to_db(path))).first()
-            return None if item is None or item.deleted else _row(item)
 
     @_guarded
     def any_by_path(self) -> dict[str, int]:

@@ -31,7 +31,6 @@ from semantic_hashing.indexer.collection import (
     Collection,
     new_metadata,
 )
-from semantic_hashing.indexer.maintenance import check_collection, remove_items  # noqa: F401 (re-exported)
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fsutil import check_writable
@@ -91,13 +90,6 @@ class IndexReport:
     total: int = 0
     left_out: dict = field(default_factory=dict)  # by listing rule: {"hidden files": 3, ...}
     workers: int = 1
-
-    @property
-    def items_per_second(self) -> float:
-        """Encoded items per second of encoding alone."""
-        seconds = self.timings.get("encode", 0.0)
-        n = self.added + self.changed
-        return n / seconds if seconds > 0 else float("nan")
 
     @property
     def files_per_second(self) -> float:

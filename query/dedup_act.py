@@ -206,7 +206,7 @@ def _move(src: Path, dst: Path) -> None:
 
 def _forget(store: Collection, ids: list[int]) -> int:
     """Remove moved items from the collection the way `semhash remove` does."""
-    from semantic_hashing.indexer.pipeline import remove_items
+    from semantic_hashing.indexer.maintenance import remove_items
 
     if store.writable:
         n = store.remove(ids)

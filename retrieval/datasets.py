@@ -182,8 +182,3 @@ def newsgroups_split(n_queries: int = 1000, seed: int = 0) -> Path:
             shutil.copyfile(src / posts[i], target)
     (dest / ".complete").touch()
     return dest
-
-
-def cifar10_split() -> Path:
-    """CIFAR-10's own split: `train/` (50,000, the collection) and `test/` (10,000)."""
-    return cifar10_folder()

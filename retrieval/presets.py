@@ -17,7 +17,7 @@ the steps in its resolved `TrainConfig`, and the preset's name in the training s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from semantic_hashing.retrieval.errors import SemhashError
@@ -78,19 +78,3 @@ def get_preset(name: str) -> Preset:
     if name not in PRESETS:
         raise SemhashError(f"unknown --quality {name!r}; choose one of {', '.join(PRESETS)}.")
     return PRESETS[name]
-
-
-def check_presets() -> None:
-    """Every preset names only real ModelConfig and TrainConfig fields (a test runs this)."""
-    from semantic_hashing.retrieval.models import ModelConfig
-    from semantic_hashing.retrieval.training import TrainConfig
-
-    model_names = {f.name for f in fields(ModelConfig)}
-    train_names = {f.name for f in fields(TrainConfig)}
-    for name, p in PRESETS.items():
-        groups = [v for per_type in p.model.values() for v in per_type.values()]
-        for values, known in [(v, model_names) for v in groups] + [
-            (v, train_names) for v in p.train.values()
-        ]:
-            if unknown := set(values) - known:
-                raise AssertionError(f"preset {name} names unknown fields {unknown}")

@@ -4,15 +4,19 @@ PostgreSQL server and a Milvus server for the session."""
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
+from semantic_hashing.cli import cli
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
+from semantic_hashing.retrieval.codes import pack_bits
 from semantic_hashing.retrieval.sources import TrainSpec
 from semantic_hashing.retrieval.training import TrainConfig
 
@@ -146,3 +150,74 @@ def milvus_server():
     )
     yield server
     server.stop()
+
+
+# -- helpers shared by several test files ------------------------------------------
+def seeded_codes(n: int, bits: int, seed: int) -> np.ndarray:
+    # few bits per code set, so that many distances tie
+    rng = np.random.default_rng(seed)
+    return pack_bits(rng.random((n, bits)) < 0.1)
+
+
+def brute_force_hamming(a, b):
+    return np.array([[bin(int.from_bytes(x.tobytes()) ^ int.from_bytes(y.tobytes())).count("1")
+                      for y in b] for x in a])  # fmt: skip
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+def assert_user_error(result, *words):
+    """Non-zero exit, one sentence, no traceback."""
+    assert result.exit_code != 0
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output
+
+
+TOPICS = {
+    "space": "orbit shuttle launch nasa rocket moon planet satellite astronaut mission",
+    "hockey": "goal puck ice team season player playoff coach game score",
+    "cooking": "recipe oven flour butter sugar bake kitchen pepper garlic sauce",
+}
+
+
+FILLER = "about really think people said would could just know time".split()
+
+
+def make_corpus(root, per_topic=30, seed=0):
+    rng = np.random.default_rng(seed)
+    for topic, words in TOPICS.items():
+        (root / topic).mkdir(parents=True, exist_ok=True)
+        words = words.split()
+        for i in range(per_topic):
+            body = " ".join(rng.choice(words + FILLER, size=40))
+            header = (f"Newsgroups: rec.{topic}\nPath: news!{topic}\nSubject: post {i} on "
+                      f"{topic}\nLines: 3\n\n")  # fmt: skip
+            (root / topic / str(1000 + i)).write_text(header + body + "\n")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clustered_codes(n: int, bits: int, seed: int, centres: int = 30, noise: float = 0.08):
+    """Codes scattered around a few random centres, like a trained model's codes."""
+    rng = np.random.default_rng(seed)
+    middle = np.random.default_rng(99).random((centres, bits)) < 0.5
+    flips = rng.random((n, bits)) < noise
+    return pack_bits(middle[rng.integers(0, centres, n)] ^ flips)
+
+
+def synthetic(n_per_class=60, seed=0):
+    rng = np.random.default_rng(seed)
+    images = np.stack([pattern(c, rng) for c in range(3) for _ in range(n_per_class)])[:, None]
+    return images, np.repeat(np.arange(3), n_per_class)

@@ -9,8 +9,7 @@ from PIL import Image
 
 import semantic_hashing as sh
 
-from .conftest import fast_options, make_image_folder
-from .test_text import make_corpus
+from .conftest import fast_options, make_corpus, make_image_folder
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,10 @@ import numpy as np
 import pytest
 
 from semantic_hashing.indexer.binary_index import BinaryIndex
-from semantic_hashing.retrieval.codes import hamming, pack_bits
+from semantic_hashing.retrieval.codes import hamming
 from semantic_hashing.retrieval.errors import SemhashError
 
-
-def seeded_codes(n: int, bits: int, seed: int) -> np.ndarray:
-    # few bits per code set, so that many distances tie
-    rng = np.random.default_rng(seed)
-    return pack_bits(rng.random((n, bits)) < 0.1)
-
-
-def brute_force_hamming(a, b):
-    return np.array([[bin(int.from_bytes(x.tobytes()) ^ int.from_bytes(y.tobytes())).count("1")
-                      for y in b] for x in a])  # fmt: skip
+from .conftest import brute_force_hamming, seeded_codes
 
 
 def test_hamming_matches_python_popcount():

@@ -6,27 +6,10 @@ import shutil
 import click
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from semantic_hashing.cli import cli
 
-from .conftest import make_image_folder
-
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
-
-
-def assert_user_error(result, *words):
-    """Non-zero exit, one sentence, no traceback."""
-    assert result.exit_code != 0
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.output
+from .conftest import assert_user_error, make_image_folder, run
 
 
 def test_every_command_has_help():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .test_cli import assert_user_error, run
+from .conftest import assert_user_error, run
 
 
 def results(collection, *extra):

@@ -16,7 +16,8 @@ from PIL import Image
 
 from semantic_hashing.cli import cli
 from semantic_hashing.indexer.collection import Collection
-from semantic_hashing.indexer.pipeline import index_folder, remove_items
+from semantic_hashing.indexer.maintenance import remove_items
+from semantic_hashing.indexer.pipeline import index_folder
 from semantic_hashing.query.candidates import self_pairs
 from semantic_hashing.query.dedup import collection_items, find_duplicates
 from semantic_hashing.query.similarity import image_similarity, pair_similarity

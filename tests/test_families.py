@@ -9,7 +9,7 @@ from semantic_hashing.retrieval.families import FAMILIES, ContractiveAE, family_
 from semantic_hashing.retrieval.models import MODEL_TYPES, build_model
 from semantic_hashing.retrieval.training import TrainConfig, train
 
-from .test_models import synthetic
+from .conftest import synthetic
 
 
 def test_every_family_is_registered_with_its_defaults():

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from semantic_hashing.indexer.collection import Collection
-from semantic_hashing.indexer.pipeline import check_collection, index_folder
+from semantic_hashing.indexer.maintenance import check_collection
+from semantic_hashing.indexer.pipeline import index_folder
 
 from .conftest import fast_options, make_image_folder
 

@@ -7,7 +7,7 @@ from semantic_hashing.bench.eval import Space, curve_ks, score, time_queries
 from semantic_hashing.bench.hashing import HASHERS
 from semantic_hashing.retrieval.codes import pack_bits
 
-from .test_binary_index import brute_force_hamming
+from .conftest import brute_force_hamming
 
 
 def clustered(n: int, seed: int, classes: int = 5, dim: int = 64):

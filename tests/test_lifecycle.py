@@ -11,7 +11,8 @@ from PIL import Image
 
 from semantic_hashing.cli import cli
 from semantic_hashing.indexer.collection import Collection
-from semantic_hashing.indexer.pipeline import check_collection, index_folder, remove_items
+from semantic_hashing.indexer.maintenance import check_collection, remove_items
+from semantic_hashing.indexer.pipeline import index_folder
 from semantic_hashing.retrieval.codes import hamming
 from semantic_hashing.retrieval.errors import SemhashError
 

@@ -11,8 +11,11 @@ from semantic_hashing.indexer.binary_index import BinaryIndex  # noqa: E402
 from semantic_hashing.indexer.milvus_index import MilvusIndex  # noqa: E402
 from semantic_hashing.retrieval.codes import hamming  # noqa: E402
 
-from .test_binary_index import seeded_codes  # noqa: E402
-from .test_cli import assert_user_error, run  # noqa: E402
+from .conftest import (  # noqa: E402
+    assert_user_error,
+    run,
+    seeded_codes,  # noqa: E402
+)
 
 BITS, K = 64, 25
 

@@ -124,7 +124,7 @@ def test_bench_milvus_measures_the_server_against_faiss(milvus_server):
     """`semhash bench-milvus` on seeded codes: the server gives FAISS's exact distances."""
     from semantic_hashing.bench.milvus import as_table, measure
 
-    from .test_binary_index import seeded_codes
+    from .conftest import seeded_codes
 
     row = measure(seeded_codes(3000, 64, 3), seeded_codes(12, 64, 4), milvus_server.uri)
     assert row["same_distances"] and row["n"] == 3000

@@ -9,13 +9,7 @@ from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.models import HashingAutoencoder, ModelConfig, build_model
 from semantic_hashing.retrieval.training import TrainConfig, train
 
-from .conftest import pattern
-
-
-def synthetic(n_per_class=60, seed=0):
-    rng = np.random.default_rng(seed)
-    images = np.stack([pattern(c, rng) for c in range(3) for _ in range(n_per_class)])[:, None]
-    return images, np.repeat(np.arange(3), n_per_class)
+from .conftest import synthetic
 
 
 @pytest.mark.parametrize("channels,size", [(1, 28), (3, 32), (1, 16)])

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from semantic_hashing.indexer.collection import Collection
-from semantic_hashing.indexer.pipeline import check_collection, index_folder
+from semantic_hashing.indexer.maintenance import check_collection
+from semantic_hashing.indexer.pipeline import index_folder
 from semantic_hashing.query.search import load_queries, search
 from semantic_hashing.retrieval import images
 from semantic_hashing.retrieval.errors import SemhashError

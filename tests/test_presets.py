@@ -1,17 +1,27 @@
 """Quality presets: defaults only, recorded in the checkpoint, refused when unknown."""
 
+from dataclasses import fields
+
 import numpy as np
 import pytest
 
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.presets import PRESETS, check_presets, get_preset, inputs_of
+from semantic_hashing.retrieval.models import ModelConfig
+from semantic_hashing.retrieval.presets import PRESETS, get_preset, inputs_of
 from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
 from semantic_hashing.retrieval.training import TrainConfig
 
 
 def test_presets_name_real_fields_and_unknown_names_are_refused():
-    check_presets()
+    model_names = {f.name for f in fields(ModelConfig)}
+    train_names = {f.name for f in fields(TrainConfig)}
+    for name, p in PRESETS.items():
+        for per_type in p.model.values():
+            for values in per_type.values():
+                assert set(values) <= model_names, (name, set(values) - model_names)
+        for values in p.train.values():
+            assert set(values) <= train_names, (name, set(values) - train_names)
     assert set(PRESETS) == {"default", "high"}
     with pytest.raises(SemhashError, match="unknown --quality 'best'"):
         get_preset("best")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from semantic_hashing.cli import cli
 
-from .test_cli import assert_user_error
+from .conftest import assert_user_error
 
 
 def run(*args):

@@ -5,7 +5,7 @@ import numpy as np
 from semantic_hashing.bench import scale, scale_data
 from semantic_hashing.retrieval.codes import hamming
 
-from .test_strategies import clustered_codes
+from .conftest import clustered_codes
 
 
 def test_augment_keeps_shape_and_stays_close():

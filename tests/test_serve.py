@@ -20,9 +20,7 @@ from semantic_hashing.query import api
 from semantic_hashing.server import create_app
 from semantic_hashing.server.routes import MAX_UPLOAD
 
-from .conftest import fast_options, make_image_folder, png_claiming_size
-from .test_serve_browser import free_port
-from .test_text import make_corpus
+from .conftest import fast_options, free_port, make_corpus, make_image_folder, png_claiming_size
 
 
 def snapshot(folder):

@@ -16,15 +16,9 @@ from semantic_hashing.indexer.strategies import (
 from semantic_hashing.retrieval.codes import hamming, pack_bits
 from semantic_hashing.retrieval.errors import SemhashError
 
+from .conftest import clustered_codes
+
 N, BITS, K = 3000, 64, 20
-
-
-def clustered_codes(n: int, bits: int, seed: int, centres: int = 30, noise: float = 0.08):
-    """Codes scattered around a few random centres, like a trained model's codes."""
-    rng = np.random.default_rng(seed)
-    middle = np.random.default_rng(99).random((centres, bits)) < 0.5
-    flips = rng.random((n, bits)) < noise
-    return pack_bits(middle[rng.integers(0, centres, n)] ^ flips)
 
 
 @pytest.fixture(scope="module")

@@ -20,25 +20,7 @@ from semantic_hashing.retrieval.text import (
 )
 from semantic_hashing.retrieval.training import TrainConfig
 
-TOPICS = {
-    "space": "orbit shuttle launch nasa rocket moon planet satellite astronaut mission",
-    "hockey": "goal puck ice team season player playoff coach game score",
-    "cooking": "recipe oven flour butter sugar bake kitchen pepper garlic sauce",
-}
-FILLER = "about really think people said would could just know time".split()
-
-
-def make_corpus(root, per_topic=30, seed=0):
-    rng = np.random.default_rng(seed)
-    for topic, words in TOPICS.items():
-        (root / topic).mkdir(parents=True, exist_ok=True)
-        words = words.split()
-        for i in range(per_topic):
-            body = " ".join(rng.choice(words + FILLER, size=40))
-            header = (f"Newsgroups: rec.{topic}\nPath: news!{topic}\nSubject: post {i} on "
-                      f"{topic}\nLines: 3\n\n")  # fmt: skip
-            (root / topic / str(1000 + i)).write_text(header + body + "\n")
-    return root
+from .conftest import TOPICS, make_corpus
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,7 @@ from semantic_hashing.indexer.strategies import StrategyParams
 from semantic_hashing.query import search as s
 from semantic_hashing.retrieval.errors import SemhashError
 
-from .conftest import make_image_folder
-from .test_cli import assert_user_error
-from .test_text import make_corpus
+from .conftest import assert_user_error, make_corpus, make_image_folder
 
 
 def run(*args):

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.server.app import NotFound, one_thread_per_query, validation_sentence
+from semantic_hashing.server.state import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one search request (the image and its fields)
