@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from semantic_hashing.cli.options import QUALITY_OPTION, STRATEGY_CHOICES, common, parse_count
+from semantic_hashing.cli.options import QUALITY_OPTION, STRATEGY_CHOICES, common
 from semantic_hashing.retrieval.errors import SemhashError
 
 
@@ -120,6 +120,14 @@ def _bench_indexing(out, photos, baseline_code, seed) -> None:
     opts = IndexingBenchOptions(out=out, photos=photos, seed=seed, baseline_code=baseline_code)
     click.echo(as_table(run_indexing_bench(opts)))
     click.echo(f"report: {out / 'indexing-report.json'}, {out / 'indexing-table.md'}")
+
+
+def parse_count(text: str) -> int:
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
+    try:
+        return int(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        raise SemhashError(f"{text!r} is not a size such as 60000, 60k or 1M.") from None
 
 
 @click.command("bench-scale")

@@ -41,13 +41,6 @@ def rank_by_distance(dist: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(dist, axis=1, kind="stable")[:, :k]
 
 
-def relevant_counts(query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
-    """How many database items share each query's label (the denominator of recall)."""
-    db_labels, query_labels = np.asarray(db_labels), np.asarray(query_labels)
-    size = max(db_labels.max(initial=-1), query_labels.max(initial=-1)) + 1
-    return np.bincount(db_labels, minlength=size)[query_labels]
-
-
 def hits_at(relevant: np.ndarray, ks, chunk: int = 256) -> np.ndarray:
     """(Q, len(ks)) int: relevant items among the first k of each ranked list."""
     ks = np.asarray(ks, dtype=np.int64)
@@ -65,20 +58,3 @@ def recall_at_k(relevant: np.ndarray, n_relevant: np.ndarray, ks) -> np.ndarray:
     hits = hits_at(relevant, ks).astype(np.float64)
     n = np.asarray(n_relevant, dtype=np.float64)[:, None]
     return np.divide(hits, n, out=np.zeros_like(hits), where=n > 0).mean(axis=0)
-
-
-def precision_recall_curve(relevant: np.ndarray, n_relevant: np.ndarray, ks):
-    """(precision, recall) at each cut-off k of the ranked lists, both averaged over queries:
-    the curve traced by growing the returned list."""
-    precision = (hits_at(relevant, ks) / np.asarray(ks, dtype=np.float64)).mean(axis=0)
-    return precision, recall_at_k(relevant, n_relevant, ks)
-
-
-def precision_within_radius(dist: np.ndarray, same: np.ndarray, radius: int):
-    """Per query: precision of the items at distance <= `radius` (0 when there are none),
-    and whether there was any. `dist` and `same` (is the item relevant?) are (Q, N)."""
-    ball = dist <= radius
-    found = ball.sum(axis=1)
-    good = (ball & same).sum(axis=1)
-    precision = np.divide(good, found, out=np.zeros(len(dist)), where=found > 0)
-    return precision, found > 0

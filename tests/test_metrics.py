@@ -3,6 +3,11 @@
 import numpy as np
 import pytest
 
+from semantic_hashing.bench.eval import (
+    precision_recall_curve,
+    precision_within_radius,
+    relevant_counts,
+)
 from semantic_hashing.retrieval import metrics
 
 
@@ -30,7 +35,7 @@ def test_relevance_ignores_missing_neighbours():
 def test_precision_within_radius_by_hand():
     dist = np.array([[0, 2, 3, 2], [5, 4, 3, 3], [1, 1, 2, 0]])
     same = np.array([[1, 0, 1, 1], [1, 1, 1, 1], [0, 0, 1, 1]], dtype=bool)
-    precision, found = metrics.precision_within_radius(dist, same, 2)
+    precision, found = precision_within_radius(dist, same, 2)
     # q0: ball {0, 1, 3} (distance 2 is inside), relevant {0, 3}; q1: empty ball counts 0;
     # q2: all four inside, two relevant
     assert precision == pytest.approx([2 / 3, 0.0, 0.5])
@@ -44,7 +49,7 @@ def test_recall_and_precision_recall_curves_by_hand():
     assert metrics.hits_at(rel, ks).tolist() == [[1, 1, 2], [0, 1, 1]]
     recall = metrics.recall_at_k(rel, n_relevant, ks)
     assert recall == pytest.approx([(1 / 3 + 0) / 2, (1 / 3 + 1) / 2, (2 / 3 + 1) / 2])
-    precision, recall2 = metrics.precision_recall_curve(rel, n_relevant, ks)
+    precision, recall2 = precision_recall_curve(rel, n_relevant, ks)
     assert precision == pytest.approx([(1 + 0) / 2, (0.5 + 0.5) / 2, (0.5 + 0.25) / 2])
     assert recall2 == pytest.approx(recall)
     with pytest.raises(ValueError, match="ranked list length"):
@@ -58,4 +63,4 @@ def test_recall_of_a_query_without_relevant_items_is_zero():
 
 def test_relevant_counts():
     db = np.array([0, 2, 2, 1, 2])
-    assert metrics.relevant_counts(np.array([2, 0, 3]), db).tolist() == [3, 1, 0]
+    assert relevant_counts(np.array([2, 0, 3]), db).tolist() == [3, 1, 0]

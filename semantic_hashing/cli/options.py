@@ -213,11 +213,3 @@ def echo_scores(result: dict, codes: str, asymmetric: str, raw: str, width: int 
             m = result[name]
             click.echo(f"  {label:{width}} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"
                        f"  mAP@1000 {m['map@1000']:.3f}")  # fmt: skip
-
-
-def parse_count(text: str) -> int:
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
-    try:
-        return int(float(text[:-1] if scale > 1 else text) * scale)
-    except ValueError:
-        raise SemhashError(f"{text!r} is not a size such as 60000, 60k or 1M.") from None
