@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test docs test-slow bench bench-jobs bench-scale bench-serve lint format data postgres browser clean
+.PHONY: demo test docs check-install test-slow bench bench-jobs bench-scale bench-serve lint format data postgres browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -115,6 +115,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format semantic_hashing retrieval indexer query bench tests tools
 	$(BIN)/ruff check --fix semantic_hashing retrieval indexer query bench tests tools
+
+# Our wheel beside MinishLab's `semhash` (from PyPI) in a fresh venv: both import, ours runs.
+check-install: $(STAMP)
+	bash tools/side_by_side.sh
 
 clean:
 	rm -rf $(VENV) semhash-demo scale-bench .pytest_cache site

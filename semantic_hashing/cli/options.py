@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 
 import click
@@ -23,6 +24,9 @@ class SemhashGroup(click.Group):
             return super().invoke(ctx)
         except SemhashError as exc:
             raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:  # `semhash ... | head`: the reader has seen enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except OSError as exc:  # a read-only folder, a full disk: one sentence too
             where = f" {exc.filename}" if exc.filename else ""
             raise click.ClickException(
