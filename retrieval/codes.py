@@ -59,16 +59,37 @@ def hamming(a: np.ndarray, b: np.ndarray, chunk: int = 256) -> np.ndarray:
 
 
 def split_points(values: np.ndarray, quantiles) -> np.ndarray:
-    """Thresholds that put a share `q` of `values` (N, D) below them, column by column, each
-    placed midway in the gap between two neighbouring values rather than on a value: an
-    item's code then does not flip when it is encoded alone instead of in a batch (matrix
-    products round differently by batch size, in the last bits)."""
+    """Thresholds that put about a share `q` of `values` (N, D) below them, column by column,
+    each placed midway in a gap between two neighbouring values that really differ, never on
+    a value: an item's code then does not flip when it is encoded alone instead of in a batch
+    (matrix products round differently by batch size, in the last bits), nor do copies of
+    one file (equal values) straddle a cut."""
     values = np.sort(np.asarray(values, dtype=np.float64), axis=0)
     n = len(values)
+    qs = np.atleast_1d(np.asarray(quantiles, dtype=np.float64))
     if n < 2:
-        return np.repeat(values[:1], len(np.atleast_1d(quantiles)), axis=0)
-    ks = np.clip(np.rint(np.asarray(quantiles, dtype=np.float64) * n).astype(int), 1, n - 1)
-    return (values[ks - 1] + values[ks]) / 2
+        return np.repeat(values[:1], len(qs), axis=0)
+    ks = np.clip(np.rint(qs * n).astype(int), 1, n - 1)
+    if values.ndim == 1:
+        return _cut(values, ks)
+    return np.stack([_cut(values[:, j], ks) for j in range(values.shape[1])], axis=1)
+
+
+# Neighbouring values closer than this (relative) count as one: encoding noise is ~1e-7.
+SAME_VALUE = 1e-5
+
+
+def _cut(column: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """Midpoints of the real gaps (sorted `column`) nearest to the cut positions `ks`; with
+    no real gap at all, a cut above every value."""
+    gaps = np.diff(column) > SAME_VALUE * np.maximum(1.0, np.abs(column[1:]))
+    where = np.flatnonzero(gaps) + 1  # cut positions k with column[k-1] < column[k]
+    if not len(where):
+        return np.full(len(ks), column[-1] + max(1.0, abs(column[-1])))
+    i = np.clip(np.searchsorted(where, ks), 1, len(where)) - 1
+    up = np.clip(i + 1, 0, len(where) - 1)
+    k = np.where(np.abs(where[up] - ks) < np.abs(where[i] - ks), where[up], where[i])
+    return (column[k - 1] + column[k]) / 2
 
 
 def thermometer(real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:

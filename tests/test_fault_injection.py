@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,11 +18,9 @@ from semantic_hashing.indexer.pipeline import index_folder
 
 from .conftest import fast_options, make_image_folder
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def index_cmd(folder, coll, model):
-    return [sys.executable, "-m", "semhash", "index", str(folder), "-c", str(coll),
+    return [sys.executable, "-m", "semantic_hashing", "index", str(folder), "-c", str(coll),
             "--model", str(model), "--chunk-size", "20", "-q"]  # fmt: skip
 
 
@@ -46,7 +43,7 @@ def snapshot(path):
 def test_kill_nine_twenty_times_then_equal_to_clean_build(tmp_path, collection):
     folder = make_image_folder(tmp_path / "imgs", per_class=1000, seed=11)  # 3,000 images
     model = collection / "model.pt"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     coll = tmp_path / "killed.semhash"
     rng = np.random.default_rng(0)
     kills = 0

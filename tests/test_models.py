@@ -230,3 +230,21 @@ def test_itq_encoder_round_trip(trained, tmp_path):
     back = HashEncoder.load(tmp_path / "i.pt")
     assert back.projection is not None and np.array_equal(back.encode(images), codes)
     assert np.array_equal(back.encode(images[:1]), codes[:1])  # alone as in the batch
+
+
+def test_copies_of_one_item_never_straddle_a_cut():
+    """Four copies of one file (their values equal up to encoding noise) sit on one side of
+    every cut, and a single copy encoded alone (noise ~1e-7) lands on the same side."""
+    from semantic_hashing.retrieval.codes import SAME_VALUE, split_points
+
+    rng = np.random.default_rng(0)
+    copy = rng.normal(size=8)
+    others = rng.normal(size=(2, 8))
+    values = np.vstack([copy, copy + 1e-7, copy - 1e-7, copy, others])
+    cuts = split_points(values, np.arange(1, 6) / 6)
+    for noisy in (copy, copy + 1.2e-7, copy - 1.2e-7):
+        assert ((noisy > cuts) == (copy > cuts)).all()
+    gap = np.abs(values[:, None, :] - cuts[None]).min()
+    assert gap > SAME_VALUE  # no cut within noise of any value
+    same = np.ones((5, 3))  # no real gap at all: one cut above every value
+    assert (split_points(same, [0.5]) > 1).all()
