@@ -31,8 +31,7 @@ from semantic_hashing.bench.data import BenchData, load_bench_data
 from semantic_hashing.bench.hashing import HASHERS
 from semantic_hashing.bench.methods import run_methods
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.families import FAMILIES
-from semantic_hashing.retrieval.models import MODEL_TYPES
+from semantic_hashing.retrieval.families import FAMILIES, MODEL_TYPES
 from semantic_hashing.retrieval.progress import timed
 
 log = logging.getLogger(__name__)

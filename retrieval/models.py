@@ -3,7 +3,8 @@
 The base class owns what every semantic-hashing model shares: the corruption of the input
 (denoising), the stochastic code layer that is pushed towards binary values, the losses and
 `prepare()` that turns stored uint8 data into model input. A subclass returns its encoder
-(input -> `bits` logits) and decoder (`bits` codes -> reconstruction logits).
+(input -> `bits` logits) and decoder (`bits` codes -> reconstruction logits). The families
+and their registry, with `build_model` and `family_config`, are in `retrieval.families`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ WEIGHTINGS = ("log", "tfidf")
 class ModelConfig:
     """Everything needed to rebuild a model; saved inside every checkpoint."""
 
-    model_type: str = "conv-dae"
+    model_type: str = "conv-dae"  # a family of retrieval.families
     kind: str = "image"  # "image" or "text"
     bits: int = 64
     channels: int = 1
@@ -60,14 +61,6 @@ class ModelConfig:
             raise SemhashError(f"unknown kind {self.kind!r}; use image or text.")
         if self.kind == "image" and self.image_size % 4:
             raise SemhashError(f"the image size must be a multiple of 4, not {self.image_size}.")
-        if self.model_type not in MODEL_TYPES:
-            names = ", ".join(sorted(MODEL_TYPES))
-            raise SemhashError(f"unknown model type {self.model_type!r}; choose one of {names}.")
-        home = MODEL_KIND.get(self.model_type, self.kind)
-        if home != self.kind:
-            raise SemhashError(
-                f"{self.model_type} is the {home} model; {self.kind} data takes another family."
-            )
         if self.input_weighting not in WEIGHTINGS:
             raise SemhashError(f"unknown input weighting {self.input_weighting!r}; choose one "
                                f"of {', '.join(WEIGHTINGS)}.")  # fmt: skip
@@ -336,17 +329,3 @@ class BowAE(HashingAutoencoder):
             layers += [nn.Linear(a, b), nn.ReLU()]
         decoder = nn.Sequential(*layers, nn.Linear(sizes[-1], v))
         return encoder, decoder
-
-
-MODEL_TYPES: dict[str, type[HashingAutoencoder]] = {"conv-dae": ConvDAE, "bow-ae": BowAE}
-MODEL_KIND = {"conv-dae": "image", "bow-ae": "text"}  # models made for one kind of data
-
-
-def build_model(cfg: ModelConfig) -> HashingAutoencoder:
-    cfg.validate()
-    return MODEL_TYPES[cfg.model_type](cfg)
-
-
-# The other families subclass the base in retrieval/families.py and add themselves to
-# MODEL_TYPES; importing them here, once the base exists, keeps the registry complete.
-from semantic_hashing.retrieval import families  # noqa: E402, F401

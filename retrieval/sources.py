@@ -18,8 +18,8 @@ import torch
 from semantic_hashing.retrieval import images, text
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.families import family_config
-from semantic_hashing.retrieval.models import ModelConfig, build_model
+from semantic_hashing.retrieval.families import build_model, family_config
+from semantic_hashing.retrieval.models import ModelConfig
 from semantic_hashing.retrieval.pool import read_in_order, resolve_workers
 from semantic_hashing.retrieval.presets import get_preset, inputs_of
 from semantic_hashing.retrieval.progress import progress

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.models import ModelConfig, build_model
+from semantic_hashing.retrieval.families import build_model
+from semantic_hashing.retrieval.models import ModelConfig
 from semantic_hashing.retrieval.training import KIND_DEFAULTS, TrainConfig, step_budget, train
 
 
