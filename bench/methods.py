@@ -97,7 +97,7 @@ def hasher_row(name: str, bits: int, db: np.ndarray, q: np.ndarray, data: BenchD
 def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOptions):
     """A freshly seeded `family` model trained on the database inputs, its quantiser fitted
     there: (encoder, info)."""
-    from semantic_hashing.retrieval.sources import (
+    from semantic_hashing.retrieval.fitting import (
         TrainSpec,
         train_count_encoder,
         train_image_encoder,

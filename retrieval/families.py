@@ -27,13 +27,12 @@ import torch
 from torch import nn
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import get_kind
 from semantic_hashing.retrieval.models import BowAE, ConvDAE, HashingAutoencoder, ModelConfig
 
 
 def _input_shape(cfg: ModelConfig) -> tuple[int, ...]:
-    if cfg.kind == "text":
-        return (cfg.vocab_size,)
-    return (cfg.channels, cfg.image_size, cfg.image_size)
+    return get_kind(cfg.kind).input_shape(cfg)
 
 
 def _mlp(sizes: list[int]) -> list[nn.Module]:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
-from semantic_hashing.retrieval.sources import TrainSpec
+from semantic_hashing.retrieval.fitting import TrainSpec
 from semantic_hashing.retrieval.training import TrainConfig
 
 from .milvus_server import MilvusServer, NoMilvus

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from semantic_hashing.cli import cli
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.sources import TrainSpec, train_text_encoder
+from semantic_hashing.retrieval.fitting import TrainSpec, train_text_encoder
 from semantic_hashing.retrieval.text import (
     UnreadableText,
     Vocabulary,
