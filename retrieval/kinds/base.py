@@ -62,10 +62,11 @@ class Kind:
     dedup_threshold = 0.9  # the pair similarity at which two items are duplicates
     baseline_method = ""  # the raw baseline's method name in results ("raw-l2")
     baseline_label = ""  # and as `evaluate` prints it ("raw pixels (L2)")
+    baseline_caption = ""  # and as the page captions it ("pixels, L2")
     draws_sheets = False  # contact, outlier and reconstruction sheets can be drawn
     previews = False  # items have a text preview (the page shows it beside the card)
     word_counts = False  # inputs are word counts: short typed queries re-ranked by TF-IDF
-    takes_images = False  # queries may be images (files or in memory, as the page uploads)
+    takes_images = False  # queries are images (files or in memory), items shown as pictures
 
     HOOKS = (
         "error", "accept", "reader", "collect", "item_bytes", "features", "found_in",

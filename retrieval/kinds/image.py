@@ -36,6 +36,7 @@ class ImageKind(Kind):
     dedup_threshold = 0.94
     baseline_method = "raw-l2"
     baseline_label = "raw pixels (L2)"
+    baseline_caption = "pixels, L2"
     draws_sheets = True
     takes_images = True
 

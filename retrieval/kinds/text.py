@@ -37,6 +37,7 @@ class TextKind(Kind):
     dedup_threshold = 0.90
     baseline_method = "tfidf-cosine"
     baseline_label = "TF-IDF cosine"
+    baseline_caption = "TF-IDF cosine"
     previews = True
     word_counts = True
 
