@@ -20,7 +20,7 @@ import numpy as np
 from semantic_hashing.retrieval import datasets
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.images import list_images, sniff_channels
-from semantic_hashing.retrieval.sources import read_images
+from semantic_hashing.retrieval.kinds import Loaded, get_kind
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,32 @@ def _labelled_paths(root: Path) -> tuple[list[Path], list[str]]:
     if not paths:
         raise SemhashError(f"no image files were found in {root}.")
     return paths, [str(p.parent.relative_to(root)) for p in paths]
+
+
+def read_images(paths: list[Path], size: int, channels: int, show: bool = True,
+                workers: int | None = None) -> Loaded:  # fmt: skip
+    """Decode `paths` to (N, channels, size, size) uint8 on every core; unreadable files
+    are skipped with their reason."""
+    from functools import partial
+
+    from semantic_hashing.retrieval.images import UnreadableImage, load_image
+    from semantic_hashing.retrieval.pool import read_in_order, resolve_workers
+    from semantic_hashing.retrieval.progress import progress
+
+    read = partial(load_image, size=size, channels=channels)
+    results = read_in_order(read, paths, UnreadableImage, resolve_workers(workers))
+    ok, done, skipped = [], [], []
+    for path, res in zip(paths, progress(results, show, total=len(paths), desc="reading",
+                                         unit="file"), strict=True):  # fmt: skip
+        if isinstance(res, UnreadableImage):
+            skipped.append((str(path), str(res)))
+        else:
+            ok.append(path)
+            done.append(res)
+    loaded = get_kind("image").collect(ok, done, skipped)
+    if not done:
+        loaded.items = np.zeros((0, channels, size, size), dtype=np.uint8)
+    return loaded
 
 
 def _load(paths: list[Path], labels: list[str], size: int, channels: int):

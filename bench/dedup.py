@@ -30,10 +30,9 @@ from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
 from semantic_hashing.query.candidates import self_pairs
 from semantic_hashing.query.dedup import collection_items, exact_pairs, find_duplicates
-from semantic_hashing.query.similarity import pair_similarity
 from semantic_hashing.retrieval import datasets
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.sources import TrainSpec
+from semantic_hashing.retrieval.fitting import TrainSpec
 from semantic_hashing.retrieval.training import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ def calibrate(coll: Path, groups_truth: list[list[str]]) -> list[dict]:
         names = np.array([Path(p).name for p in items.paths])
         pairs = self_pairs(items.ids, items.codes, store.bits, 20, 50)
         pa, pb = np.searchsorted(items.ids, pairs.a), np.searchsorted(items.ids, pairs.b)
-        sim = pair_similarity(store.kind, items.inputs, items.inputs, pa, pb)
+        sim = store.input_kind.pair_similarity(items.inputs, items.inputs, pa, pb)
         ea, eb = exact_pairs(items.sha256)
     exact = {tuple(sorted(p)) for p in zip(names[ea], names[eb], strict=True)}
     cand = [tuple(sorted(p)) for p in zip(names[pa], names[pb], strict=True)]

@@ -116,7 +116,7 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
 def _model(path: Path, seed: int, n: int) -> Path:
     if path.exists():
         return path
-    from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
+    from semantic_hashing.retrieval.fitting import TrainSpec, train_image_encoder
     from semantic_hashing.retrieval.training import TrainConfig
 
     spec = TrainSpec(bits=64, train=TrainConfig(epochs=2, seed=seed))

@@ -24,6 +24,7 @@ from semantic_hashing.bench.eval import (
 )
 from semantic_hashing.bench.hashing import HASHERS
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import get_kind
 from semantic_hashing.retrieval.progress import timed
 
 if TYPE_CHECKING:
@@ -54,23 +55,10 @@ def run_methods(data: BenchData, opts: BenchOptions, timings: dict) -> list[dict
 
 
 def raw_features(data: BenchData) -> tuple[np.ndarray, np.ndarray, str]:
-    """(database, queries, metric): pixels in [0, 1] for images (Euclidean); for text,
-    TF-IDF fitted on the database, L2-normalised, compared by inner product (cosine)."""
-    if data.kind == "image":
-        flat = [
-            x.reshape(len(x), -1).astype(np.float32) / 255.0
-            for x in (data.db_inputs, data.q_inputs)
-        ]
-        return flat[0], flat[1], "l2"
-    if data.kind == "text":
-        from scipy import sparse
-        from sklearn.feature_extraction.text import TfidfTransformer
-
-        tfidf = TfidfTransformer(sublinear_tf=True).fit(data.db_inputs)
-        out = [tfidf.transform(x) for x in (data.db_inputs, data.q_inputs)]
-        out = [x.toarray() if sparse.issparse(x) else x for x in out]
-        return out[0].astype(np.float32), out[1].astype(np.float32), "ip"
-    raise SemhashError(f"unknown data kind {data.kind!r}.")
+    """(database, queries, metric), as the input kind gives its raw data: pixels in [0, 1]
+    for images (Euclidean); for text, TF-IDF fitted on the database, L2-normalised, compared
+    by inner product (cosine)."""
+    return get_kind(data.kind).raw_features(data.db_inputs, data.q_inputs)
 
 
 def tfidf_sparse(data: BenchData):
@@ -97,7 +85,7 @@ def hasher_row(name: str, bits: int, db: np.ndarray, q: np.ndarray, data: BenchD
 def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOptions):
     """A freshly seeded `family` model trained on the database inputs, its quantiser fitted
     there: (encoder, info)."""
-    from semantic_hashing.retrieval.sources import (
+    from semantic_hashing.retrieval.fitting import (
         TrainSpec,
         train_count_encoder,
         train_image_encoder,
@@ -105,9 +93,11 @@ def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOption
     from semantic_hashing.retrieval.training import TrainConfig
 
     tcfg = TrainConfig(seed=opts.seed, epochs=opts.epochs or 0)
-    if data.kind == "text":
-        if family != "bow-ae":
-            raise SemhashError(f"text data takes the bow-ae family, not {family}.")
+    kind = get_kind(data.kind)
+    if kind.word_counts:  # trained as word counts, with the kind's own family only
+        default = kind.default_family
+        if family != default:
+            raise SemhashError(f"{data.kind} data takes the {default} family, not {family}.")
         spec = TrainSpec(bits=bits, device=opts.device, train=tcfg, quality=opts.quality)
         return train_count_encoder(data.db_inputs, data.vocab, spec)
     spec = TrainSpec(
@@ -157,7 +147,7 @@ def autoencoder_rows(family: str, bits: int, kinds: set[str], data: BenchData,
                                 real_q=values, shortlist=opts.shortlist)  # fmt: skip
         reranked("ae-asym", space)
     if "ae-tfidf" in kinds:
-        if data.kind != "text":
+        if not get_kind(data.kind).word_counts:
             raise SemhashError("ae-tfidf re-ranks by TF-IDF: it is for text data only.")
         tf_db, tf_q = tfidf_sparse(data)
         space = TfidfRerankSpace("hamming", codes_db, codes_q, real_db=tf_db,

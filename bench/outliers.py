@@ -25,8 +25,8 @@ from PIL import Image
 
 from semantic_hashing.query.reconstruct import METRICS, reconstruction_errors
 from semantic_hashing.retrieval import datasets
+from semantic_hashing.retrieval.fitting import TrainSpec, train_image_encoder
 from semantic_hashing.retrieval.images import list_images
-from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
 from semantic_hashing.retrieval.training import TrainConfig
 
 log = logging.getLogger(__name__)

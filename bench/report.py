@@ -9,6 +9,7 @@ import platform
 from pathlib import Path
 
 from semantic_hashing.retrieval import __version__
+from semantic_hashing.retrieval.kinds import get_kind
 
 # (header, row key, format) of the table shown on the terminal and in report.md
 COLUMNS = [
@@ -91,7 +92,7 @@ def protocol(data, opts, timings: dict) -> dict:
         "timing_k": opts.timing_k, "single_queries": min(opts.single_queries, len(data.q_labels)),
         "faiss_threads": 1,
         "db_size": opts.db_size or None,
-        "query_text": opts.query_text if data.kind == "text" else None,
+        "query_text": opts.query_text if get_kind(data.kind).word_counts else None,
         "vocabulary": None if data.vocab is None else
         f"{len(data.vocab)} words ranked by {opts.vocab_by} (codes and TF-IDF)",
         "training": training_budget(opts, data),
@@ -110,7 +111,7 @@ def training_budget(opts, data) -> str:
 
     if opts.epochs:
         return f"{opts.epochs} epochs"
-    channels = data.db_inputs.shape[1] if data.kind == "image" else 1
+    channels = data.db_inputs.shape[1] if data.db_inputs.ndim == 4 else 1  # (N, C, S, S)
     given = get_preset(opts.quality).train_config(inputs_of(data.kind, channels), TrainConfig())
     run = given.resolved(data.kind, max(data.db_inputs.shape[0], 2))
     return f"step budget {run.min_steps}-{run.max_steps} steps (quality {opts.quality})"

@@ -31,8 +31,8 @@ from semantic_hashing.bench.data import BenchData, load_bench_data
 from semantic_hashing.bench.hashing import HASHERS
 from semantic_hashing.bench.methods import run_methods
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.families import FAMILIES
-from semantic_hashing.retrieval.models import MODEL_TYPES
+from semantic_hashing.retrieval.families import FAMILIES, MODEL_TYPES
+from semantic_hashing.retrieval.kinds import get_kind
 from semantic_hashing.retrieval.progress import timed
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ def bench(data: BenchData, opts: BenchOptions, timings: dict | None = None,
     timings = {} if timings is None else timings
     if opts.epochs is not None and opts.epochs < 1:
         raise SemhashError("--epochs must be at least 1.")
-    if data.kind == "text":  # the default image model stands for the kind's default model
-        swap = {"conv-dae": "bow-ae"}
-        opts.methods = [Method(m.kind, swap.get(m.family, m.family)) for m in opts.methods]
+    # the default image model stands for the kind's default model
+    swap = {"conv-dae": get_kind(data.kind).default_family}
+    opts.methods = [Method(m.kind, swap.get(m.family, m.family)) for m in opts.methods]
     rows = run_methods(data, opts, timings)
     order = {m.name: i for i, m in enumerate(opts.methods)}
     rows.sort(key=lambda r: (order[r["method"]], r["bits"] or 0))

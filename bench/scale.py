@@ -70,7 +70,7 @@ class Workload:
 def get_encoder(opts: ScaleOptions, images: np.ndarray) -> tuple[HashEncoder, dict]:
     """The given model, or one trained with the project's pipeline on the training images
     (kept as `out/model.pt` and reused by later runs)."""
-    from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
+    from semantic_hashing.retrieval.fitting import TrainSpec, train_image_encoder
     from semantic_hashing.retrieval.training import TrainConfig
 
     path = opts.model or opts.out / "model.pt"

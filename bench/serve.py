@@ -187,7 +187,7 @@ def run_serve_bench(opts: ServeBenchOptions) -> ServeBenchReport:
     from semantic_hashing.query import api
 
     with api.open(opts.collection) as coll:
-        if coll.kind != "image":
+        if not coll.input_kind.takes_images:
             raise SemhashError("the serve benchmark uploads images: give an image collection.")
         name, items = coll.name, len(coll)
         rng = random.Random(opts.seed)

@@ -25,7 +25,7 @@ def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None
     """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields).
     Listing: `include_hidden`, `exclude` / `include` (globs), `follow_links`."""
     from semantic_hashing.indexer.pipeline import IndexOptions
-    from semantic_hashing.retrieval.sources import TrainSpec
+    from semantic_hashing.retrieval.fitting import TrainSpec
     from semantic_hashing.retrieval.training import TrainConfig
     from semantic_hashing.retrieval.walk import ListingRules
 

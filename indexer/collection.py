@@ -61,6 +61,7 @@ from semantic_hashing.indexer.strategies import StrategyParams, default_strategy
 from semantic_hashing.retrieval import __version__
 from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 from semantic_hashing.retrieval.fsutil import atomic_write
+from semantic_hashing.retrieval.kinds import Kind, get_kind
 
 if TYPE_CHECKING:
     from semantic_hashing.retrieval.codes import HashEncoder
@@ -174,6 +175,11 @@ class Collection:
     @property
     def kind(self) -> str:
         return self.info["kind"]
+
+    @property
+    def input_kind(self) -> Kind:
+        """The collection's input kind (retrieval.kinds): what to ask instead of its name."""
+        return get_kind(self.kind)
 
     @property
     def backend(self) -> str:
@@ -454,11 +460,7 @@ class Collection:
 
     def model_inputs(self, ids) -> object:
         """Stored inputs of `ids` shaped for the encoder (images as (N, C, H, W))."""
-        inputs = self.inputs(ids)
-        if self.kind != "image":
-            return inputs
-        cfg = self.encoder.config
-        return np.asarray(inputs).reshape(len(ids), cfg.channels, cfg.image_size, cfg.image_size)
+        return self.input_kind.model_input(self.inputs(ids), self)
 
     def inputs(self, ids) -> object:
         """Stored model inputs for `ids` (rows in the same order)."""

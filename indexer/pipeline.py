@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 from semantic_hashing.indexer import repair
 from semantic_hashing.indexer.collection import (
@@ -33,11 +32,12 @@ from semantic_hashing.indexer.collection import (
 )
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable
+from semantic_hashing.retrieval.kinds import Loaded, get_kind, infer_kind
 from semantic_hashing.retrieval.pool import resolve_workers
 from semantic_hashing.retrieval.presets import get_preset
 from semantic_hashing.retrieval.progress import progress, timed
-from semantic_hashing.retrieval.sources import SOURCES, Loaded, TrainSpec, infer_kind
 from semantic_hashing.retrieval.training import resolve_device
 from semantic_hashing.retrieval.walk import ListingRules
 
@@ -229,7 +229,7 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
     kind = kind or infer_kind(root, opts.listing)
     if encoder is not None and encoder.config.kind != kind:
         raise SemhashError(f"the model is a {encoder.config.kind} model, not a {kind} one.")
-    source = SOURCES[kind]()
+    source = get_kind(kind)
     report = IndexReport(collection, kind, workers=resolve_workers(opts.workers))
     with timed("list", report.timings):
         listing = source.listing(root, opts.listing)
@@ -246,7 +246,7 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
         if not loaded.paths:
             raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
-            encoder, report.train_info = source.fit(loaded, opts.spec)
+            encoder, report.train_info = fit_encoder(source, loaded, opts.spec)
         coll = Collection.create(
             collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
         )
@@ -297,7 +297,7 @@ def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Pla
         return
     t0 = time.perf_counter()
     inputs = source.features(loaded, coll.encoder)
-    loaded, inputs = _drop_wordless(loaded, inputs, report)
+    loaded, inputs = _drop_unencodable(source, loaded, inputs, report)
     if not loaded.paths:
         return
     codes = coll.encoder.encode(inputs)
@@ -323,16 +323,14 @@ def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Pla
     report.changed += len(changed_rows)
 
 
-def _drop_wordless(loaded: Loaded, inputs, report: IndexReport):
-    """Documents with no word of the model's vocabulary have nothing to encode: their code
-    would be the code of an empty text, close to every other such document. Skipped."""
-    if not sparse.issparse(inputs):
+def _drop_unencodable(source, loaded: Loaded, inputs, report: IndexReport):
+    """Items with nothing to encode (a document with no word of the model's vocabulary,
+    whose code would be that of an empty text) are skipped with the kind's reason."""
+    found = source.unencodable(inputs)
+    if found is None or not found[0].any():
         return loaded, inputs
-    empty = inputs.getnnz(axis=1) == 0
-    if not empty.any():
-        return loaded, inputs
-    report.skipped += [(str(p), "no word of the model's vocabulary") for p, e
-                       in zip(loaded.paths, empty, strict=True) if e]  # fmt: skip
+    empty, reason = found
+    report.skipped += [(str(p), reason) for p, e in zip(loaded.paths, empty, strict=True) if e]
     keep = np.flatnonzero(~empty)
     items = (
         loaded.items[keep]
@@ -375,12 +373,12 @@ def reread_stale(coll: Collection) -> dict:
     paths = {Path(r.path): r for r in rows if Path(r.path).is_file()}
     report = IndexReport(coll.path, coll.kind)
     if paths:
-        source = SOURCES[coll.kind]()
+        source = coll.input_kind
         loaded = source.read(list(paths), coll.encoder, TrainSpec(), show=False)
         report.skipped += loaded.skipped
         if loaded.paths:
             inputs = source.features(loaded, coll.encoder)
-            loaded, inputs = _drop_wordless(loaded, inputs, report)
+            loaded, inputs = _drop_unencodable(source, loaded, inputs, report)
         if loaded.paths:
             changed = []
             for path, meta in zip(loaded.paths, loaded.meta, strict=True):
@@ -410,12 +408,12 @@ def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
     check_writable(out, "--out")
     opts.validate()
     kind = opts.kind or infer_kind(root, opts.listing)
-    source = SOURCES[kind]()
+    source = get_kind(kind)
     loaded = source.read(source.list(root, opts.listing), None, opts.spec,
                          workers=resolve_workers(opts.workers))  # fmt: skip
     if len(loaded.paths) < 2:
         raise SemhashError(f"fewer than two readable {kind} files in {root}.")
-    encoder, info = source.fit(loaded, opts.spec)
+    encoder, info = fit_encoder(source, loaded, opts.spec)
     encoder.save(out, info)
     return {"items": len(loaded.paths), "skipped": loaded.skipped,
             "fingerprint": encoder.fingerprint(), **info}  # fmt: skip

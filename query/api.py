@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from semantic_hashing.indexer.strategies import StrategyParams
 from semantic_hashing.query.results import Batch, Queries, QueryResult
@@ -33,6 +30,7 @@ SIDECAR = "collection.json"
 
 if TYPE_CHECKING:
     from semantic_hashing.indexer.collection import Collection as Store
+    from semantic_hashing.retrieval.kinds import Kind
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +71,11 @@ class Collection:
     @property
     def kind(self) -> str:
         return self.store.kind
+
+    @property
+    def input_kind(self) -> Kind:
+        """The collection's input kind (retrieval.kinds): what to ask instead of its name."""
+        return self.store.input_kind
 
     @property
     def bits(self) -> int:
@@ -117,31 +120,21 @@ class Collection:
             raise SemhashError(f"size must be from {thumbnails.MIN_SIZE} to "
                                f"{thumbnails.MAX_SIZE} pixels.")  # fmt: skip
         row = self.item(item_id)
-        if self.kind == "text":
-            return thumbnails.png(thumbnails.text_card(row["title"], self.preview(item_id), size))
-        img = thumbnails.from_file(row["path"], size)
-        if img is None:
-            with self._lock:
-                stored = self.store.inputs([int(item_id)])[0]
-                cfg = self.store.encoder.config
-            img = thumbnails.from_input(stored, cfg.channels, cfg.image_size, size)
+        img = self.input_kind.thumbnail(row, size, lambda: self._stored(item_id))
         return thumbnails.png(img)
 
     def preview(self, item_id: int) -> str:
         """A text item's first lines (or, its file gone, its most frequent words)."""
-        from semantic_hashing.query import thumbnails
-        from semantic_hashing.retrieval.sources import vocabulary
-
         row = self.item(item_id)
-        if self.kind != "text":
-            raise SemhashError(f"{self.path} is an image collection; its items have thumbnails.")
-        shown = thumbnails.text_preview(row["path"])
-        if shown:
-            return shown
+        if not self.input_kind.previews:
+            raise SemhashError(f"{self.path} is an {self.kind} collection; its items have "
+                               "thumbnails.")  # fmt: skip
+        return self.input_kind.preview(row, lambda: self._stored(item_id))
+
+    def _stored(self, item_id: int) -> tuple:
+        """(the stored input rows of one item, the model), while no refresh swaps them."""
         with self._lock:
-            counts = self.store.inputs([int(item_id)])
-            words = vocabulary(self.store.encoder).words
-        return "(file gone; its words: " + thumbnails.top_words(counts[0], words) + ")"
+            return self.store.inputs([int(item_id)]), self.store.encoder
 
     # -- searching ----------------------------------------------------------------------
     def search(self, query=None, *, text: str | None = None, id: int | None = None,  # noqa: A002
@@ -216,8 +209,8 @@ class Collection:
         return self._raw_cache
 
     def _query(self, image) -> Queries:
-        """A query file, or an image given in memory: that goes through the same file reader
-        as indexing, so a file and its bytes always get one code."""
+        """A query file, or an image given in memory (the input kind writes it as a file
+        that goes through the same reader as indexing: a file and its bytes get one code)."""
         from semantic_hashing.query import search as _search
 
         if isinstance(image, str | os.PathLike):
@@ -225,21 +218,7 @@ class Collection:
             if path.is_dir():
                 raise SemhashError(f"{path} is a folder; use search_batch for many queries.")
             return _search.load_queries(self.store, path)
-        if self.kind != "image":
-            raise SemhashError(f"{self.path} is a text collection; search it with text.")
-        with tempfile.TemporaryDirectory(prefix="semhash-query-") as tmp:
-            path = Path(tmp) / "query.png"
-            if isinstance(image, bytes | bytearray | memoryview):
-                path = path.with_suffix(_sniff_suffix(bytes(image[:16])))
-                path.write_bytes(bytes(image))
-            else:
-                _save_in_memory_image(image, path)
-            try:
-                queries = _search.load_image_queries(self.store, path)
-            except SemhashError as exc:  # name the image, not its temporary file
-                raise SemhashError(str(exc).replace(str(path), "the image")) from None
-        queries.names = ["(uploaded image)"]
-        return queries
+        return _search.object_query(self.store, image)
 
     # -- the other jobs: duplicates, outliers, reconstructions ---------------------------
     def dedup(self, *, against=None, **options) -> list:
@@ -314,38 +293,3 @@ class Collection:
 
     def __repr__(self) -> str:
         return f"<sh.Collection {self.path} {self.kind} {self.bits} bits, {len(self)} items>"
-
-
-def _sniff_suffix(head: bytes) -> str:
-    """A file suffix for uploaded bytes, so the reader accepts them; Pillow decides what
-    the content really is."""
-    if head.startswith(b"\xff\xd8"):
-        return ".jpg"
-    if head.startswith(b"GIF8"):
-        return ".gif"
-    if head.startswith(b"BM"):
-        return ".bmp"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return ".webp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return ".tif"
-    return ".png"
-
-
-def _save_in_memory_image(image, path: Path) -> None:
-    from PIL import Image
-
-    if isinstance(image, np.ndarray):
-        arr = image
-        if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[2] not in (1, 3, 4):
-            arr = arr.transpose(1, 2, 0)  # channels first -> last
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[:, :, 0]
-        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-            raise SemhashError(f"an image array must be HxW, HxWx3 or HxWx4, not {image.shape}.")
-        if arr.dtype != np.uint8:
-            arr = np.clip(arr * 255 if arr.max(initial=0) <= 1 else arr, 0, 255).astype(np.uint8)
-        image = Image.fromarray(arr)
-    if not isinstance(image, Image.Image):
-        raise SemhashError("image must be a path, image file bytes, a numpy array or a PIL image.")
-    image.save(path, format="PNG")

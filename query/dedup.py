@@ -5,7 +5,8 @@
     2. candidates: every item's neighbours within `radius` bits in the Hamming index
        (query/candidates.py: an exact hash lookup, near-linear in N, no all-pairs matrix)
     3. verification: each candidate pair's stored model inputs must be alike
-       (query/similarity.py) at `threshold` or above; `verify="none"` trusts the codes
+       (the input kind's `pair_similarity`) at `threshold` or above; `verify="none"` trusts
+       the codes
     4. groups: connected components of exact and verified pairs (union-find); in each the
        item to keep is picked by `keep` (first = lowest id, largest = most pixels then
        bytes, oldest = earliest modification time) and the others are its duplicates
@@ -36,9 +37,9 @@ from semantic_hashing.query.candidates import (
     neighbours,
     self_pairs,
 )
-from semantic_hashing.query.similarity import pair_similarity
 from semantic_hashing.retrieval.codes import hamming
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import Kind
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ KEEP = ("first", "largest", "oldest")
 # benchmark (CIFAR-10 test images) never uses: over radius 4-20 and threshold 0.70-0.96 the
 # pairwise F1 peaked at 0.933 (radius 14, threshold 0.94); radius 12 gave 0.931 for fewer
 # candidates, radius 10 0.917, and threshold 0.90 at radius 12 only 0.835 (precision 0.74).
-# The text threshold was not tuned (20 Newsgroups' known duplicates are byte-identical).
+# The threshold is the input kind's (`Kind.dedup_threshold`); text's was not tuned (20
+# Newsgroups' known duplicates are byte-identical).
 RADIUS_PER_64_BITS = 12  # candidates within 12 of 64 bits (scaled with the code length)
-THRESHOLD = {"image": 0.94, "text": 0.90}
 MAX_CANDIDATES = 20
 
 
@@ -75,7 +76,7 @@ class DedupOptions:
         if out.keep not in KEEP:
             raise SemhashError(f"unknown --keep {out.keep!r}; choose one of {', '.join(KEEP)}.")
         if out.threshold is None:
-            out.threshold = THRESHOLD[store.kind]
+            out.threshold = store.input_kind.dedup_threshold
         if not -1.0 <= out.threshold <= 1.0:
             raise SemhashError(f"--threshold must be between -1 and 1, not {out.threshold}.")
         if out.max_candidates < 1:
@@ -172,10 +173,7 @@ def collection_items(store: Collection, need_inputs: bool) -> Items:
 
 def model_inputs(store: Collection, rows):
     """Stored rows as model input: images (N, C, S, S) uint8, text counts as they are."""
-    if store.kind == "text" or rows is None:
-        return rows
-    cfg = store.encoder.config
-    return np.asarray(rows).reshape(len(rows), cfg.channels, cfg.image_size, cfg.image_size)
+    return rows if rows is None else store.input_kind.model_input(rows, store)
 
 
 def find_duplicates(store: Collection, against: Items | Collection | None = None,
@@ -207,11 +205,11 @@ def find_duplicates(store: Collection, against: Items | Collection | None = None
     return groups
 
 
-def _verified(kind: str, opts: DedupOptions, inputs_a, inputs_b, pairs: Pairs, pa, pb):
+def _verified(kind: Kind, opts: DedupOptions, inputs_a, inputs_b, pairs: Pairs, pa, pb):
     """(mask of pairs kept, their similarities or None)."""
     if opts.verify == "none":
         return np.ones(len(pairs), dtype=bool), None
-    sim = pair_similarity(kind, inputs_a, inputs_b, pa, pb)
+    sim = kind.pair_similarity(inputs_a, inputs_b, pa, pb)
     return sim >= opts.threshold, sim
 
 
@@ -223,7 +221,7 @@ def _within(store: Collection, items: Items, opts: DedupOptions, stats: dict):
     stats["candidates_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     pa, pb = np.searchsorted(items.ids, pairs.a), np.searchsorted(items.ids, pairs.b)
-    ok, _ = _verified(store.kind, opts, items.inputs, items.inputs, pairs, pa, pb)
+    ok, _ = _verified(store.input_kind, opts, items.inputs, items.inputs, pairs, pa, pb)
     stats["verified_pairs"] = int(ok.sum())
     edges: list[tuple] = [(pa[ok], pb[ok])]
     if opts.exact:
@@ -231,7 +229,7 @@ def _within(store: Collection, items: Items, opts: DedupOptions, stats: dict):
         stats["exact_pairs"] = len(ea)
         edges.append((ea, eb))
     stats["verify_s"] = time.perf_counter() - t0
-    return [_group(store.kind, items, members, keep)
+    return [_group(store.input_kind, items, members, keep)
             for keep, members in star_groups(items, edges[0], edges[1:], opts.keep)]  # fmt: skip
 
 
@@ -300,12 +298,12 @@ def _member(items: Items, pos: int, distance: int, sim, exact: bool) -> Member:
     return Member(item_id, items.paths[pos], int(distance), sim, exact, label)
 
 
-def _group(kind: str, items: Items, members: np.ndarray, keep: int) -> DuplicateGroup:
+def _group(kind: Kind, items: Items, members: np.ndarray, keep: int) -> DuplicateGroup:
     rest = np.array([m for m in np.sort(members) if m != keep], dtype=np.int64)
     dist = hamming(items.codes[[keep]], items.codes[rest])[0]
     sims = None
     if items.inputs is not None:
-        sims = pair_similarity(kind, items.inputs, items.inputs, np.full(len(rest), keep), rest)
+        sims = kind.pair_similarity(items.inputs, items.inputs, np.full(len(rest), keep), rest)
     dups = [_member(items, int(m), dist[j], None if sims is None else sims[j],
                     bool(items.sha256[m]) and items.sha256[m] == items.sha256[keep])
             for j, m in enumerate(rest)]  # fmt: skip
@@ -327,31 +325,7 @@ def other_items(store: Collection, other: Collection, opts: DedupOptions) -> Ite
 
 
 def _as_model_input(store: Collection, other: Collection, inputs):
-    if inputs is None:
-        return inputs
-    if store.kind == "text":
-        return remap_counts(inputs, other.encoder.extra.get("vocab", []),
-                            store.encoder.extra.get("vocab", []))  # fmt: skip
-    cfg = store.encoder.config
-    shape = (cfg.channels, cfg.image_size, cfg.image_size)
-    if int(np.prod(inputs.shape[1:])) != int(np.prod(shape)):
-        ocfg = other.encoder.config
-        raise SemhashError(
-            f"{other.path} keeps {ocfg.channels}x{ocfg.image_size}x{ocfg.image_size} inputs "
-            f"and {store.path} {cfg.channels}x{cfg.image_size}x{cfg.image_size}; compare its "
-            "folder with --query instead."
-        )
-    return np.asarray(inputs).reshape(len(inputs), *shape)
-
-
-def remap_counts(counts, words_from: list[str], words_to: list[str]) -> sparse.csr_matrix:
-    """Word counts over one vocabulary as counts over another (unknown words dropped)."""
-    index = {w: i for i, w in enumerate(words_to)}
-    src = [i for i, w in enumerate(words_from) if w in index]
-    dst = [index[words_from[i]] for i in src]
-    move = sparse.csr_matrix((np.ones(len(src), np.float32), (src, dst)),
-                             shape=(len(words_from), len(words_to)))  # fmt: skip
-    return (sparse.csr_matrix(counts, dtype=np.float32) @ move).tocsr()
+    return inputs if inputs is None else store.input_kind.inputs_from(inputs, other, store)
 
 
 def folder_items(store: Collection, folder: str | Path) -> tuple[Items, list[tuple[str, str]]]:
@@ -376,7 +350,8 @@ def _against(store: Collection, items: Items, other: Items, opts: DedupOptions, 
     found = neighbours(index, other.codes, opts.radius, opts.max_candidates)
     stats["candidate_pairs"] = len(found)
     stats["candidates_s"] = time.perf_counter() - t0
-    ok, sim = _verified(store.kind, opts, other.inputs, items.inputs, found, found.a, found.b)
+    ok, sim = _verified(store.input_kind, opts, other.inputs, items.inputs, found, found.a,
+                        found.b)  # fmt: skip
     score = np.where(ok, sim if sim is not None else -found.distance, -np.inf)
     best: dict[int, tuple[float, int, int]] = {}  # outside row -> (score, item pos, dist)
     for q, pos, d, s in zip(found.a, found.b, found.distance, score, strict=True):

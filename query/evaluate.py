@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from semantic_hashing.indexer.collection import Collection
-from semantic_hashing.query import baselines
 from semantic_hashing.query.search import load_queries
 from semantic_hashing.retrieval import metrics
 from semantic_hashing.retrieval.codes import hamming
@@ -30,8 +29,8 @@ def scores(relevant: np.ndarray) -> dict:
 def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str], raw: bool = True):
     """P@10, P@100 and mAP@1000 of the collection's codes (exact Hamming ranking, ties in
     database order), of the same top 1,000 re-ranked by the asymmetric distance (when the
-    model has its level table) and, if `raw`, of the raw baseline (pixels L2, TF-IDF cosine
-    for text), for labelled queries (model inputs `inputs`)."""
+    model has its level table) and, if `raw`, of the kind's raw baseline (pixels L2, TF-IDF
+    cosine for text), for labelled queries (model inputs `inputs`)."""
     label_of = coll.meta.labels()
     ids, codes = coll.index.ids(), coll.index.codes()
     order = np.argsort(ids, kind="stable")
@@ -45,11 +44,7 @@ def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str],
         reranked = asymmetric_rerank(coll.encoder, real, db_codes, ranked)
         out["asymmetric"] = scores(metrics.relevance(q_labels, db_labels, reranked))
     if raw:
-        stored = coll.inputs(db_ids)
-        if coll.kind == "text":
-            _, rows = baselines.tfidf_cosine(stored, inputs, 1000)
-        else:
-            _, rows = baselines.raw_l2(np.asarray(stored), inputs, 1000)
+        _, rows = coll.input_kind.baseline(coll.inputs(db_ids), inputs, 1000)
         out["raw"] = scores(metrics.relevance(q_labels, db_labels, rows))
     return out
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.query.dedup import DedupOptions, DuplicateGroup, find_duplicates, folder_items
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import Kind
 
 
 @dataclass
@@ -33,7 +34,7 @@ class DedupResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _check_job(job: DedupJob, kind: str) -> None:
+def _check_job(job: DedupJob, kind: Kind) -> None:
     if job.against is not None and job.query is not None:
         raise SemhashError("give --against or --query, not both.")
     if job.action and (job.against is not None or job.query is not None):
@@ -41,8 +42,8 @@ def _check_job(job: DedupJob, kind: str) -> None:
                            "they cannot be combined with --against or --query.")  # fmt: skip
     if job.dry_run and not job.action:
         raise SemhashError("--dry-run needs --move-to or --link-to.")
-    if job.sheet and kind != "image":
-        raise SemhashError("--sheet draws images; this is a text collection.")
+    if job.sheet:
+        kind.check_sheet()
 
 
 def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
@@ -52,7 +53,7 @@ def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
     from semantic_hashing.query.dedup_act import act, check_target, indexed_root
 
     with Collection.open(path, job.device) as store:
-        _check_job(job, store.kind)
+        _check_job(job, store.input_kind)
         if job.action:  # refuse a bad target before the work
             check_target(Path(job.target), indexed_root(store), store, job.dry_run)
         stats: dict = {}
@@ -84,8 +85,8 @@ def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
     from semantic_hashing.query.outliers import find_outliers
 
     with Collection.open(path, device) as store:
-        if sheet and store.kind != "image":
-            raise SemhashError("--sheet draws images; this is a text collection.")
+        if sheet:
+            store.input_kind.check_sheet()
         found = find_outliers(store, top, metric)
     if sheet:
         outlier_sheet(found, sheet)
@@ -122,8 +123,8 @@ def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
     from semantic_hashing.query.jobs_render import reconstruction_sheet
 
     with Collection.open(path, device) as store:
-        if sheet and store.kind != "image":
-            raise SemhashError("--sheet draws images; this is a text collection.")
+        if sheet:
+            store.input_kind.check_sheet()
         recs, skipped = reconstructions(store, ids, query, seed)
     if sheet:
         reconstruction_sheet(recs, sheet)

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from semantic_hashing.query.outliers import Outlier
 from semantic_hashing.query.reconstruct import Reconstruction
 from semantic_hashing.query.render import THUMB, _thumb, save_sheet
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import get_kind
 
 COLUMNS = (("input", "input"), ("corrupted", "corrupted"), ("reconstruction", "from corrupted"),
            ("clean_reconstruction", "from input"))  # fmt: skip
@@ -48,8 +48,8 @@ def _image(arr: np.ndarray, size: int = THUMB) -> Image.Image:
 def reconstruction_sheet(recs: list[Reconstruction], out: str | Path) -> Path:
     """One row per item: input, corrupted copy, reconstruction from the corrupted copy,
     reconstruction from the input; the reconstruction error on the left."""
-    if recs and recs[0].kind != "image":
-        raise SemhashError("--sheet draws images; this is a text collection.")
+    if recs:
+        get_kind(recs[0].kind).check_sheet()
     pad, head, label_w = 6, 16, 120
     cell = THUMB + pad
     sheet = Image.new("RGB", (label_w + len(COLUMNS) * cell + pad,

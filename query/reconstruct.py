@@ -19,25 +19,9 @@ import torch
 from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.models import CountInput, ImageInput
 from semantic_hashing.retrieval.progress import progress
 
 METRICS = ("loss", "mse")
-
-
-def _image_loss(inputs: ImageInput, out: torch.Tensor, x: torch.Tensor, metric: str):
-    if metric == "mse":
-        return ((torch.sigmoid(out) - x) ** 2).flatten(1).mean(1)
-    return inputs.item_loss(out, x)  # the training loss, item by item
-
-
-def _text_loss(inputs: CountInput, out: torch.Tensor, x: torch.Tensor, metric: str):
-    if metric == "mse":
-        raise SemhashError("--metric mse applies to image collections; text uses the loss.")
-    return inputs.item_loss(out, x)
-
-
-ITEM_LOSS = {ImageInput: _image_loss, CountInput: _text_loss}  # by the model's input type
 
 
 @torch.no_grad()
@@ -47,13 +31,12 @@ def reconstruction_errors(encoder: HashEncoder, inputs, metric: str = "loss",
     if metric not in METRICS:
         raise SemhashError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
     model = encoder.model.eval()
-    loss = ITEM_LOSS[type(model.inputs)]
     out = []
     starts = range(0, inputs.shape[0], batch_size)
     for start in progress(starts, show, desc="reconstructing", unit="batch"):
         x = model.prepare(inputs[start : start + batch_size])
         _, recon = model(x)
-        out.append(loss(model.inputs, recon, x, metric).float().cpu().numpy())
+        out.append(model.inputs.item_error(recon, x, metric).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
@@ -100,14 +83,9 @@ class Reconstruction:
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "id": self.id, "score": round(self.score, 4)}
-        if self.kind == "text":
+        if self.words:
             out["words"] = {k: [[w, round(v, 4)] for w, v in ws] for k, ws in self.words.items()}
         return out
-
-
-def _top_words(weights: np.ndarray, vocab: list[str], n: int) -> list[tuple[str, float]]:
-    order = np.argsort(-weights, kind="stable")[:n]
-    return [(vocab[i], float(weights[i])) for i in order if weights[i] > 0]
 
 
 @torch.no_grad()
@@ -120,25 +98,8 @@ def reconstruct(store: Collection, inputs, names: list[str], ids: list[int | Non
     torch.manual_seed(seed)
     noisy = model.corrupt(x)
     recon_noisy, recon = model(noisy)[1], model(x)[1]
-    out = []
-    for j, (name, item_id) in enumerate(zip(names, ids, strict=True)):
-        rec = Reconstruction(name, item_id, float(scores[j]), store.kind)
-        if store.kind == "text":
-            vocab = list(store.encoder.extra.get("vocab", []))
-            counts = x[j].cpu().numpy()  # prepare() gives the word counts
-            kept = noisy[j].cpu().numpy()
-            rec.words = {
-                "input": _top_words(counts, vocab, top_words),
-                "corrupted": _top_words(kept, vocab, top_words),
-                "reconstruction": _top_words(
-                    torch.softmax(recon_noisy[j], 0).cpu().numpy(), vocab, top_words),
-                "clean_reconstruction": _top_words(
-                    torch.softmax(recon[j], 0).cpu().numpy(), vocab, top_words),
-            }  # fmt: skip
-        else:
-            rec.input = x[j].cpu().numpy()
-            rec.corrupted = noisy[j].clamp(0, 1).cpu().numpy()
-            rec.reconstruction = torch.sigmoid(recon_noisy[j]).cpu().numpy()
-            rec.clean_reconstruction = torch.sigmoid(recon[j]).cpu().numpy()
-        out.append(rec)
-    return out
+    kind = store.input_kind
+    return [Reconstruction(name, item_id, float(scores[j]), store.kind,
+                           **kind.reconstruction(store.encoder, x[j], noisy[j], recon_noisy[j],
+                                                 recon[j], top_words))
+            for j, (name, item_id) in enumerate(zip(names, ids, strict=True))]  # fmt: skip

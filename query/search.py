@@ -1,9 +1,9 @@
 """Answering queries against a collection: by file, folder, typed text, or stored id.
 
-A query is turned into the collection's model input, encoded with the collection's own
-encoder, and looked up by Hamming distance; `baseline="raw"` answers the same query by
-Euclidean distance on raw model-size pixels (TF-IDF cosine for text) instead, in the same
-result format.
+A query is turned into the collection's model input by its input kind, encoded with the
+collection's own encoder, and looked up by Hamming distance; `baseline="raw"` answers the
+same query by the kind's raw baseline instead (Euclidean distance on raw model-size pixels,
+TF-IDF cosine for text), in the same result format.
 """
 
 from __future__ import annotations
@@ -14,82 +14,27 @@ import numpy as np
 
 from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.strategies import STRATEGIES, StrategyParams
-from semantic_hashing.query import baselines, rerank
+from semantic_hashing.query import rerank
 from semantic_hashing.query.results import Hit, Queries, QueryResult
-from semantic_hashing.retrieval import text
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.images import is_image_path, list_images
-from semantic_hashing.retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
 
 BASELINES = ("raw",)
 MAX_K = 1_000_000  # results per query
 
 
-def load_image_queries(coll: Collection, query: str | Path) -> Queries:
-    """An image file or a folder of images, resized to the collection's model input."""
-    query = Path(query)
-    if not query.exists():
-        raise SemhashError(f"{query} does not exist.")
-    if coll.kind != "image":
-        raise SemhashError(
-            f"{coll.path} is a {coll.kind} collection; it cannot be searched with images."
-        )
-    paths = list_images(query) if query.is_dir() else [query]
-    if query.is_file() and not is_image_path(query):
-        raise SemhashError(f"{query} is not an image file (by its extension).")
-    if not paths:
-        raise SemhashError(f"no image files were found in {query}.")
-    loaded = ImageSource().read(paths, coll.encoder, TrainSpec())
-    if query.is_file() and loaded.skipped:
-        raise SemhashError(f"{query} cannot be read: {loaded.skipped[0][1]}.")
-    return Queries([str(p) for p in loaded.paths], loaded.items, loaded.skipped)
-
-
 def load_queries(coll: Collection, query: str | Path) -> Queries:
-    """A query file or folder, read the way the collection's items were read."""
-    query = Path(query)
-    if coll.kind == "image":
-        return load_image_queries(coll, query)
-    if query.is_file() and is_image_path(query):
-        raise SemhashError(f"{coll.path} is a text collection; it cannot be searched with images.")
-    return load_text_queries(coll, query)
-
-
-def load_text_queries(coll: Collection, query: str | Path) -> Queries:
-    """A text file or a folder of them; queries with no vocabulary word are skipped."""
-    query = Path(query)
-    if not query.exists():
-        raise SemhashError(f"{query} does not exist.")
-    paths = text.list_documents(query)
-    if not paths:
-        raise SemhashError(f"no text files were found in {query}.")
-    loaded = TextSource().read(paths, coll.encoder, TrainSpec())
-    if query.is_file() and loaded.skipped:
-        raise SemhashError(f"{query} cannot be read: {loaded.skipped[0][1]}.")
-    names = [str(p) for p in loaded.paths]
-    return _text_inputs(
-        coll, names, [d.text for d in loaded.items], loaded.skipped, query.is_file()
-    )
+    """A query file or folder, read the way the collection's items were."""
+    return Queries(*coll.input_kind.load_queries(Path(query), coll))
 
 
 def text_query(coll: Collection, query_text: str) -> Queries:
     """A query typed on the command line."""
-    if coll.kind != "text":
-        raise SemhashError(f"{coll.path} is an {coll.kind} collection; --text needs a text one.")
-    return _text_inputs(coll, [query_text], [query_text], [], single=True)
+    return Queries(*coll.input_kind.typed_query(query_text, coll))
 
 
-def _text_inputs(coll, names, texts, skipped, single: bool) -> Queries:
-    counts = vocabulary(coll.encoder).counts(texts)
-    empty = np.flatnonzero(counts.getnnz(axis=1) == 0)
-    if single and len(empty):
-        raise SemhashError(
-            "nothing to search with: the query has only stop words or words the collection "
-            "does not know."
-        )
-    keep = np.setdiff1d(np.arange(len(names)), empty)
-    skipped = skipped + [(names[i], "no known words to search with") for i in empty]
-    return Queries([names[i] for i in keep], counts[keep], skipped)
+def object_query(coll: Collection, obj) -> Queries:
+    """A query given in memory (image file bytes, a numpy array, a PIL image)."""
+    return Queries(*coll.input_kind.in_memory_query(obj, coll))
 
 
 def id_queries(coll: Collection, ids: list[int]) -> Queries:
@@ -98,12 +43,7 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
     missing = [i for i in ids if i not in rows]
     if missing:
         raise SemhashError(f"id {missing[0]} is not in {coll.path}.")
-    inputs = coll.inputs(ids)
-    if coll.kind == "text":
-        return Queries([rows[i].path for i in ids], inputs)
-    cfg = coll.encoder.config
-    shape = (len(ids), cfg.channels, cfg.image_size, cfg.image_size)
-    return Queries([rows[i].path for i in ids], np.asarray(inputs).reshape(shape))
+    return Queries([rows[i].path for i in ids], coll.model_inputs(ids))
 
 
 def check_search(coll: Collection, k: int | None, radius: int | None, strategy: str | None,
@@ -147,11 +87,10 @@ def search(
             raise SemhashError(
                 f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}."
             )
-        raw_search = baselines.tfidf_cosine if coll.kind == "text" else baselines.raw_l2
         ids, inputs = stored if stored is not None else coll.live_inputs()
-        D, rows = raw_search(inputs, queries.inputs, k or 10)
+        D, rows = coll.input_kind.baseline(inputs, queries.inputs, k or 10)
         pairs = list(zip(D, ids[rows], strict=True))
-        method = "tfidf-cosine" if coll.kind == "text" else "raw-l2"
+        method = coll.input_kind.baseline_method
     else:
         if radius is not None and strategy == "hnsw":
             raise SemhashError("--radius needs the flat, hash or ivf strategy, not hnsw.")
@@ -167,7 +106,7 @@ def search(
         if asymmetric:
             cut = k if radius is not None else k or 10
             pairs = rerank.rerank_asymmetric(coll, real, [ids for _, ids in pairs], cut)
-        if coll.kind == "text" and rerank_short and radius is None:
+        if coll.input_kind.word_counts and rerank_short and radius is None:
             pairs, reranked = rerank.rerank_short_queries(
                 coll, index, queries.inputs, codes, pairs, k or 10
             )

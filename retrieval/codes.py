@@ -34,8 +34,9 @@ import torch
 from semantic_hashing.retrieval import __version__
 from semantic_hashing.retrieval.asymmetric import LevelTable, bit_groups, fit_levels
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.families import build_model
 from semantic_hashing.retrieval.fsutil import atomic_write
-from semantic_hashing.retrieval.models import HashingAutoencoder, ModelConfig, build_model
+from semantic_hashing.retrieval.models import HashingAutoencoder, ModelConfig
 from semantic_hashing.retrieval.progress import progress
 from semantic_hashing.retrieval.training import resolve_device
 

@@ -1,33 +1,38 @@
-"""Autoencoder families for comparison: each overrides `build()`, some `regularizer()`.
+"""The model families and their one registry: each family's name, the kinds it serves and
+its config defaults. Each family overrides `build()`, some `regularizer()`.
 
-    ae              undercomplete MLP autoencoder, no input corruption
+    conv-dae        convolutional denoising autoencoder (retrieval.models.ConvDAE): images
+    bow-ae          deep bag-of-words autoencoder (retrieval.models.BowAE): text
+    ae              undercomplete MLP autoencoder, no input corruption: any kind
     sparse-ae       the same with a KL sparsity penalty on the code activations
     contractive-ae  the same with the analytic Jacobian penalty of the code layer
     vae             variational: Gaussian latent, KL term; the code is the mean, thresholded
-    conv-dae        convolutional denoising autoencoder (retrieval.models.ConvDAE)
 
 Every family shares the base class's hashing machinery (code layer, bit balance, and the
 quantiser of retrieval.codes, thermometer by default), so the comparison isolates
-architecture and regulariser. The MLP families use
-the semantic-hashing code layer (noise before a sigmoid); conv-dae keeps its linear code.
-A family's own config defaults (no corruption for the MLP families, no code noise for the
-VAE, which samples its own) live in `config_defaults`; build configs with `family_config`.
+architecture and regulariser. The MLP families use the semantic-hashing code layer (noise
+before a sigmoid) and take the input shape of whatever kind they are trained on; conv-dae
+keeps its linear code. A family's own config defaults (no corruption for the MLP families,
+no code noise for the VAE, which samples its own) are registered with it; build configs with
+`family_config` and models with `build_model`. A checkpoint keeps its config, so a model is
+rebuilt with `build_model(ModelConfig.from_dict(saved))`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from semantic_hashing.retrieval.models import MODEL_TYPES, ConvDAE, HashingAutoencoder, ModelConfig
+from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import get_kind
+from semantic_hashing.retrieval.models import BowAE, ConvDAE, HashingAutoencoder, ModelConfig
 
 
 def _input_shape(cfg: ModelConfig) -> tuple[int, ...]:
-    if cfg.kind == "text":
-        return (cfg.vocab_size,)
-    return (cfg.channels, cfg.image_size, cfg.image_size)
+    return get_kind(cfg.kind).input_shape(cfg)
 
 
 def _mlp(sizes: list[int]) -> list[nn.Module]:
@@ -42,8 +47,6 @@ def _mlp(sizes: list[int]) -> list[nn.Module]:
 
 class MLPAutoencoder(HashingAutoencoder):
     """Undercomplete autoencoder: input -> hidden -> hidden/2 -> bits, mirrored back."""
-
-    config_defaults: dict = {"corruption": "none", "code_layer": "noise"}
 
     def hidden_sizes(self) -> list[int]:
         shape = _input_shape(self.cfg)
@@ -64,7 +67,6 @@ class SparseAE(MLPAutoencoder):
     of the time. Bit balance is off: it contradicts sparsity, and the quantiser's
     thresholds sit at quantiles of the codes anyway."""
 
-    config_defaults = {"corruption": "none", "code_layer": "noise", "balance_weight": 0.0}
     target = 0.1
     weight = 0.02  # per input element, like the base's balance penalty
 
@@ -79,7 +81,6 @@ class ContractiveAE(MLPAutoencoder):
     """Contractive penalty on the code layer h = sigmoid(W a + b): the squared Frobenius
     norm of dh/da, sum_j (h_j (1 - h_j))^2 ||W_j||^2, averaged over the batch."""
 
-    config_defaults = {"corruption": "none", "code_layer": "noise"}
     weight = 0.05  # per input element
 
     def regularizer(self, x, logits, z):
@@ -110,7 +111,6 @@ class VAE(MLPAutoencoder):
     """Variational autoencoder with a Gaussian latent. The decoder reads sigmoid(z), an
     invertible reparametrisation; the code is the mean, quantised like the others."""
 
-    config_defaults = {"corruption": "none", "code_layer": "noise", "code_noise": 0.0}
     weight = 1.0  # the ELBO's KL weight
 
     def code_head(self, width: int) -> nn.Module:
@@ -120,20 +120,60 @@ class VAE(MLPAutoencoder):
         return self.weight * self.encoder[-1].kl
 
 
-FAMILIES: dict[str, type[HashingAutoencoder]] = {
-    "ae": MLPAutoencoder,
-    "sparse-ae": SparseAE,
-    "contractive-ae": ContractiveAE,
-    "vae": VAE,
-    "conv-dae": ConvDAE,
-}
-MODEL_TYPES.update(FAMILIES)
+@dataclass(frozen=True)
+class Family:
+    """One model family: its class, the input kinds it is made for (none: any kind, the
+    input shape coming from the kind) and its own ModelConfig defaults."""
+
+    name: str
+    model: type[HashingAutoencoder]
+    kinds: tuple[str, ...] = ()
+    defaults: dict = field(default_factory=dict)
+
+    def serves(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
+
+
+_MLP = {"corruption": "none", "code_layer": "noise"}
+REGISTRY: dict[str, Family] = {f.name: f for f in (
+    Family("conv-dae", ConvDAE, kinds=("image",)),
+    Family("bow-ae", BowAE, kinds=("text",)),
+    Family("ae", MLPAutoencoder, defaults=_MLP),
+    Family("sparse-ae", SparseAE, defaults={**_MLP, "balance_weight": 0.0}),
+    Family("contractive-ae", ContractiveAE, defaults=_MLP),
+    Family("vae", VAE, defaults={**_MLP, "code_noise": 0.0}),
+)}  # fmt: skip
+MODEL_TYPES: dict[str, type[HashingAutoencoder]] = {n: f.model for n, f in REGISTRY.items()}
+# The families compared on images (`bench --methods ae:all`).
+FAMILIES = {n: f.model for n, f in REGISTRY.items() if f.serves("image")}
+
+
+def get_family(name: str) -> Family:
+    if name not in REGISTRY:
+        names = ", ".join(sorted(REGISTRY))
+        raise SemhashError(f"unknown model type {name!r}; choose one of {names}.")
+    return REGISTRY[name]
+
+
+def check(cfg: ModelConfig) -> None:
+    """Refuse a config that is invalid, names no family, or a family made for another kind."""
+    cfg.validate()
+    family = get_family(cfg.model_type)
+    if not family.serves(cfg.kind):
+        home = " or ".join(family.kinds)
+        raise SemhashError(
+            f"{cfg.model_type} is the {home} model; {cfg.kind} data takes another family."
+        )
 
 
 def family_config(model_type: str, **fields) -> ModelConfig:
     """A config for `model_type` with the family's own defaults, then `fields` on top."""
-    cls = MODEL_TYPES.get(model_type)
-    defaults = getattr(cls, "config_defaults", {})
+    defaults = REGISTRY[model_type].defaults if model_type in REGISTRY else {}
     cfg = ModelConfig(model_type=model_type, **{**defaults, **fields})
-    cfg.validate()
+    check(cfg)
     return cfg
+
+
+def build_model(cfg: ModelConfig) -> HashingAutoencoder:
+    check(cfg)
+    return get_family(cfg.model_type).model(cfg)

@@ -1,4 +1,5 @@
-"""Reading image files safely: listing a folder, decoding, and resizing to model input.
+"""Reading image files safely: listing a folder, decoding, and resizing to model input;
+showing them (thumbnails) and taking images given in memory (queries).
 
 Every failure to read one image becomes an `UnreadableImage` with a short reason, so that a
 batch can skip the file and report it instead of dying.
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError, features
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.walk import Listing, ListingRules, walk
 
 log = logging.getLogger(__name__)
@@ -189,3 +191,87 @@ def sniff_channels(paths: list[Path], sample: int = 64) -> int:
         except (OSError, ValueError, Image.DecompressionBombError):
             continue
     return 1
+
+
+# -- showing and uploads ---------------------------------------------------------------------
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a bigger file is shown from its stored input
+
+
+def thumbnail(path: str | Path, size: int) -> Image.Image | None:
+    """The image at `path` shrunk to fit `size` x `size` (decoded under the same pixel limit
+    as indexing), or None when it cannot be read."""
+    path = Path(path)
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
+            return None
+        data = path.read_bytes()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            img = Image.open(io.BytesIO(data))
+            if img.width * img.height > MAX_PIXELS:
+                return None
+            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
+            img = ImageOps.exif_transpose(img)
+            img = _displayable(img)
+            img.thumbnail((size, size), Image.Resampling.LANCZOS)
+            return img
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):  # fmt: skip
+        return None
+
+
+def _displayable(img: Image.Image) -> Image.Image:
+    """Any Pillow mode as L or RGB; transparency composited on white."""
+    if img.mode.startswith("I"):
+        arr = np.asarray(img, dtype=np.uint32)
+        peak = 65535 if arr.max(initial=0) > 255 else 255
+        img = Image.fromarray((arr * 255 // peak).astype(np.uint8))
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img.convert("RGBA"))
+    return img.convert("L" if img.mode in ("1", "L") else "RGB")
+
+
+def from_input(row: np.ndarray, channels: int, side: int, size: int) -> Image.Image:
+    """A stored model input (uint8, channels x side x side) enlarged to `size`, pixelated."""
+    arr = np.asarray(row, dtype=np.uint8).reshape(channels, side, side)
+    img = Image.fromarray(arr[0] if channels == 1 else arr.transpose(1, 2, 0))
+    return img.resize((size, size), Image.Resampling.NEAREST)
+
+
+def sniff_suffix(head: bytes) -> str:
+    """A file suffix for uploaded bytes, so the reader accepts them; Pillow decides what
+    the content really is."""
+    if head.startswith(b"\xff\xd8"):
+        return ".jpg"
+    if head.startswith(b"GIF8"):
+        return ".gif"
+    if head.startswith(b"BM"):
+        return ".bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ".webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return ".tif"
+    return ".png"
+
+
+def save_in_memory_image(image, path: Path) -> None:
+    """A numpy array (HxW, HxWxC or CxHxW) or a PIL image written to `path` as PNG."""
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[2] not in (1, 3, 4):
+            arr = arr.transpose(1, 2, 0)  # channels first -> last
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+            raise SemhashError(f"an image array must be HxW, HxWx3 or HxWx4, not {image.shape}.")
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr * 255 if arr.max(initial=0) <= 1 else arr, 0, 255).astype(np.uint8)
+        image = Image.fromarray(arr)
+    if not isinstance(image, Image.Image):
+        raise SemhashError("image must be a path, image file bytes, a numpy array or a PIL image.")
+    image.save(path, format="PNG")

@@ -2,20 +2,22 @@
 
 The base class owns what every semantic-hashing model shares: the corruption of the input
 (denoising), the stochastic code layer that is pushed towards binary values, the losses and
-`prepare()` that turns stored uint8 data into model input. A subclass returns its encoder
-(input -> `bits` logits) and decoder (`bits` codes -> reconstruction logits).
+`prepare()` that turns stored rows into model input (through the input module its kind
+names, `retrieval.inputs`). A subclass returns its encoder (input -> `bits` logits) and
+decoder (`bits` codes -> reconstruction logits). The families and their registry, with
+`build_model` and `family_config`, are in `retrieval.families`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import get_kind
 
 THRESHOLDS = ("median", "half", "thermometer", "itq")
 WEIGHTINGS = ("log", "tfidf")
@@ -25,8 +27,8 @@ WEIGHTINGS = ("log", "tfidf")
 class ModelConfig:
     """Everything needed to rebuild a model; saved inside every checkpoint."""
 
-    model_type: str = "conv-dae"
-    kind: str = "image"  # "image" or "text"
+    model_type: str = "conv-dae"  # a family of retrieval.families
+    kind: str = "image"  # an input kind of retrieval.kinds
     bits: int = 64
     channels: int = 1
     image_size: int = 28
@@ -56,18 +58,7 @@ class ModelConfig:
             raise SemhashError(
                 f"--bits must be a multiple of 8 between 8 and 1024, not {self.bits}."
             )
-        if self.kind not in ("image", "text"):
-            raise SemhashError(f"unknown kind {self.kind!r}; use image or text.")
-        if self.kind == "image" and self.image_size % 4:
-            raise SemhashError(f"the image size must be a multiple of 4, not {self.image_size}.")
-        if self.model_type not in MODEL_TYPES:
-            names = ", ".join(sorted(MODEL_TYPES))
-            raise SemhashError(f"unknown model type {self.model_type!r}; choose one of {names}.")
-        home = MODEL_KIND.get(self.model_type, self.kind)
-        if home != self.kind:
-            raise SemhashError(
-                f"{self.model_type} is the {home} model; {self.kind} data takes another family."
-            )
+        get_kind(self.kind).check_config(self)  # an unknown kind: one sentence too
         if self.input_weighting not in WEIGHTINGS:
             raise SemhashError(f"unknown input weighting {self.input_weighting!r}; choose one "
                                f"of {', '.join(WEIGHTINGS)}.")  # fmt: skip
@@ -121,70 +112,6 @@ def augment(x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
     return out.clamp(0, 1)
 
 
-def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A host batch onto `device`; to a GPU through pinned memory, without waiting for it."""
-    array = np.ascontiguousarray(array)
-    tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
-    if device.type != "cuda":
-        return tensor
-    return tensor.pin_memory().to(device, non_blocking=True)
-
-
-class ImageInput(nn.Module):
-    """uint8 pixels (N, C, H, W) -> floats in [0, 1]; Bernoulli (cross-entropy) likelihood."""
-
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-
-    def prepare(self, batch, device: torch.device) -> torch.Tensor:
-        return to_device(np.asarray(batch), device).float().div_(255.0)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.item_loss(out, x).mean()
-
-    def item_loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Each item's reconstruction loss (the outlier score); `loss` is their mean."""
-        return F.binary_cross_entropy_with_logits(out, x, reduction="none").flatten(1).sum(1)
-
-
-class CountInput(nn.Module):
-    """Word counts (N, vocab), dense or scipy sparse. The encoder reads log(1 + counts)
-    (`input_weighting` "log"), or those times the IDF, L2-normalised ("tfidf", the
-    baseline's own weighting); the decoder's softmax is a multinomial over the vocabulary
-    (as in the constrained Poisson model), fitted to the counts weighted by `word_weight`
-    (the IDF, set from the training documents)."""
-
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.weighting = cfg.input_weighting
-        self.register_buffer("word_weight", torch.ones(cfg.vocab_size))
-
-    def prepare(self, batch, device: torch.device) -> torch.Tensor:
-        dense = batch.toarray() if hasattr(batch, "toarray") else np.asarray(batch)
-        return to_device(np.asarray(dense, dtype=np.float32), device)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        logs = torch.log1p(x)
-        if self.weighting == "tfidf":
-            return F.normalize(logs * self.word_weight, dim=1)
-        return logs
-
-    def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.item_loss(out, x).mean()
-
-    def item_loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Each document's cross-entropy against its weighted word distribution."""
-        target = x * self.word_weight
-        mass = target.sum(1).clamp(min=1e-6)
-        return -(target * F.log_softmax(out, 1)).sum(1) / mass
-
-
-INPUTS = {"image": ImageInput, "text": CountInput}
-
-
 class HashingAutoencoder(nn.Module):
     """Base class: input handling, corruption, binary code layer, loss. Override `build()`;
     a family with a penalty of its own also overrides `regularizer()`."""
@@ -193,7 +120,7 @@ class HashingAutoencoder(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.inputs = INPUTS[cfg.kind](cfg)
+        self.inputs = get_kind(cfg.kind).input_module(cfg)
         self.encoder, self.decoder = self.build()
 
     def build(self) -> tuple[nn.Module, nn.Module]:
@@ -336,17 +263,3 @@ class BowAE(HashingAutoencoder):
             layers += [nn.Linear(a, b), nn.ReLU()]
         decoder = nn.Sequential(*layers, nn.Linear(sizes[-1], v))
         return encoder, decoder
-
-
-MODEL_TYPES: dict[str, type[HashingAutoencoder]] = {"conv-dae": ConvDAE, "bow-ae": BowAE}
-MODEL_KIND = {"conv-dae": "image", "bow-ae": "text"}  # models made for one kind of data
-
-
-def build_model(cfg: ModelConfig) -> HashingAutoencoder:
-    cfg.validate()
-    return MODEL_TYPES[cfg.model_type](cfg)
-
-
-# The other families subclass the base in retrieval/families.py and add themselves to
-# MODEL_TYPES; importing them here, once the base exists, keeps the registry complete.
-from semantic_hashing.retrieval import families  # noqa: E402, F401

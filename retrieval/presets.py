@@ -21,14 +21,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import get_kind
 
 if TYPE_CHECKING:  # the module itself stays free of torch (validation imports it)
     from semantic_hashing.retrieval.training import TrainConfig
 
 
 def inputs_of(kind: str, channels: int = 1) -> str:
-    """Which recipe of a preset applies: "text", "gray" or "color" images."""
-    return "text" if kind == "text" else ("gray" if channels == 1 else "color")
+    """Which recipe of a preset applies, as the input kind says: "text", "gray" or "color"
+    images, ..."""
+    return get_kind(kind).preset_inputs(channels)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import KINDS, get_kind
 from semantic_hashing.retrieval.models import HashingAutoencoder
 from semantic_hashing.retrieval.progress import progress
 
@@ -55,7 +56,7 @@ class TrainConfig:
         """A copy with every default of `kind` filled in for `n` items, and the budget
         worked out: `steps` and `epochs` (passes, rounded up) are then both set."""
         self.validate()
-        d = KIND_DEFAULTS[kind]
+        d = get_kind(kind).train_defaults
         n = min(n, self.max_items)
         cfg = replace(
             self,
@@ -84,30 +85,8 @@ def step_budget(per_epoch: int, epochs: int, cfg: TrainConfig, explicit: bool = 
     return max(1, min(max(steps, floor), cfg.max_steps))
 
 
-# Image: 6 passes over 60,000 items are 1,410 steps of 256; the floor gives a small folder
-# about as many, the cap keeps a 200,000-item sample within ~10 minutes on a 2-core CPU.
-KIND_DEFAULTS = {
-    "image": {
-        "epochs": 6,
-        "min_steps": 1400,
-        "max_steps": 4000,
-        "max_epochs": 100,
-        "batch_size": 256,
-        "lr": 2e-3,
-        "weight_decay": 1e-4,
-        "schedule": "onecycle",
-    },
-    "text": {
-        "epochs": 20,
-        "min_steps": 2500,
-        "max_steps": 8000,
-        "max_epochs": 200,
-        "batch_size": 100,
-        "lr": 1e-3,
-        "weight_decay": 0.0,
-        "schedule": "constant",
-    },
-}
+# The defaults of every input kind by its name (each kind keeps its own, Kind.train_defaults).
+KIND_DEFAULTS = {name: kind.train_defaults for name, kind in KINDS.items()}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -145,7 +124,7 @@ def train(
     model.to(device).train()
     batch, steps = run.batch_size, run.steps
     opt = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
-    sched = _schedule(opt, KIND_DEFAULTS[model.cfg.kind]["schedule"], run.lr, steps)
+    sched = _schedule(opt, get_kind(model.cfg.kind).train_defaults["schedule"], run.lr, steps)
     start, step, epoch, last = time.perf_counter(), 0, 0, {}
     log.info("training %s on %d items: %d steps of %d (%d epochs) on %s", model.cfg.model_type,
              n, steps, batch, run.epochs, describe_device(device))  # fmt: skip

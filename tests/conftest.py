@@ -17,7 +17,7 @@ from PIL import Image
 from semantic_hashing.cli import cli
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
 from semantic_hashing.retrieval.codes import pack_bits
-from semantic_hashing.retrieval.sources import TrainSpec
+from semantic_hashing.retrieval.fitting import TrainSpec
 from semantic_hashing.retrieval.training import TrainConfig
 
 from .milvus_server import MilvusServer, NoMilvus

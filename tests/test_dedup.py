@@ -20,8 +20,8 @@ from semantic_hashing.indexer.maintenance import remove_items
 from semantic_hashing.indexer.pipeline import index_folder
 from semantic_hashing.query.candidates import self_pairs
 from semantic_hashing.query.dedup import collection_items, find_duplicates
-from semantic_hashing.query.similarity import image_similarity, pair_similarity
 from semantic_hashing.retrieval.codes import hamming
+from semantic_hashing.retrieval.similarity import image_similarity
 
 from .conftest import fast_options
 
@@ -112,7 +112,7 @@ def brute_force_groups(store, radius: int, threshold: float) -> set[frozenset[in
     n = len(items.ids)
     d = hamming(items.codes, items.codes)
     a, b = np.triu_indices(n, 1)
-    sim = pair_similarity(store.kind, items.inputs[a], items.inputs[b])
+    sim = store.input_kind.similarity(items.inputs[a], items.inputs[b])
     alike = np.zeros((n, n), bool)
     ok = (d[a, b] <= radius) & (sim >= threshold)
     alike[a[ok], b[ok]] = alike[b[ok], a[ok]] = True

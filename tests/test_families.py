@@ -5,8 +5,13 @@ import pytest
 import torch
 
 from semantic_hashing.retrieval.codes import HashEncoder
-from semantic_hashing.retrieval.families import FAMILIES, ContractiveAE, family_config
-from semantic_hashing.retrieval.models import MODEL_TYPES, build_model
+from semantic_hashing.retrieval.families import (
+    FAMILIES,
+    MODEL_TYPES,
+    ContractiveAE,
+    build_model,
+    family_config,
+)
 from semantic_hashing.retrieval.training import TrainConfig, train
 
 from .conftest import synthetic

@@ -6,7 +6,8 @@ import torch
 
 from semantic_hashing.retrieval.codes import HashEncoder, hamming, thermometer
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.models import HashingAutoencoder, ModelConfig, build_model
+from semantic_hashing.retrieval.families import build_model
+from semantic_hashing.retrieval.models import HashingAutoencoder, ModelConfig
 from semantic_hashing.retrieval.training import TrainConfig, train
 
 from .conftest import synthetic

@@ -7,9 +7,9 @@ import pytest
 
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fitting import TrainSpec, train_image_encoder
 from semantic_hashing.retrieval.models import ModelConfig
 from semantic_hashing.retrieval.presets import PRESETS, get_preset, inputs_of
-from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
 from semantic_hashing.retrieval.training import TrainConfig
 
 

@@ -335,7 +335,7 @@ def test_bench_serve_runs_and_reports(collection, tmp_path):
 def test_raw_baseline_index_is_kept_per_array_and_exact():
     import gc
 
-    from semantic_hashing.query import baselines
+    from semantic_hashing.retrieval.kinds import image as baselines
 
     rng = np.random.default_rng(3)
     raw = rng.integers(0, 256, (300, 49), dtype=np.uint8)

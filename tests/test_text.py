@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from semantic_hashing.cli import cli
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.sources import TrainSpec, train_text_encoder
+from semantic_hashing.retrieval.fitting import TrainSpec, train_text_encoder
 from semantic_hashing.retrieval.text import (
     UnreadableText,
     Vocabulary,
@@ -217,7 +217,8 @@ def test_image_collection_refuses_text(collection):
 def test_bow_model_weightings_and_decoder_depths():
     import torch
 
-    from semantic_hashing.retrieval.models import ModelConfig, build_model
+    from semantic_hashing.retrieval.families import build_model
+    from semantic_hashing.retrieval.models import ModelConfig
 
     counts = np.random.default_rng(0).poisson(0.5, (8, 30)).astype(np.float32)
     for weighting, layers in (("log", 1), ("tfidf", 0), ("tfidf", 2)):

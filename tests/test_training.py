@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.models import ModelConfig, build_model
+from semantic_hashing.retrieval.families import build_model
+from semantic_hashing.retrieval.models import ModelConfig
 from semantic_hashing.retrieval.training import KIND_DEFAULTS, TrainConfig, step_budget, train
 
 
@@ -59,7 +60,7 @@ def test_training_runs_the_resolved_steps_and_reports_them():
 
 def test_the_collections_checkpoint_keeps_the_resolved_budget(tmp_path):
     from semantic_hashing.retrieval.codes import HashEncoder
-    from semantic_hashing.retrieval.sources import TrainSpec, train_image_encoder
+    from semantic_hashing.retrieval.fitting import TrainSpec, train_image_encoder
 
     images = np.random.default_rng(0).integers(0, 255, (40, 1, 8, 8), dtype=np.uint8)
     spec = TrainSpec(bits=8, train=TrainConfig(steps=3, batch_size=16))

@@ -62,8 +62,8 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
         if backend and backend != coll.store.backend:
             raise SemhashError(f"{collection} keeps its codes in {coll.store.backend}, "
                                f"not {backend}.")  # fmt: skip
-        if sheet and coll.kind != "image":
-            raise SemhashError("--sheet draws images; this is a text collection.")
+        if sheet:
+            coll.input_kind.check_sheet()
         k = k if k is not None or radius is not None else 10
         how = dict(k=k, radius=radius, baseline=baseline, strategy=strategy,
                    params=strategy_params(**knobs), asymmetric=asymmetric)  # fmt: skip
@@ -134,7 +134,7 @@ def evaluate(collection, folder, limit, seed, as_json):
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:
-        raw_name = "TF-IDF cosine" if coll.kind == "text" else "raw pixels (L2)"
+        raw_name = coll.input_kind.baseline_label
         click.echo(f"{result['queries']} queries, {items} items, relevant = same label")
         echo_scores(result, f"{coll.bits}-bit codes", "  asymmetric", raw_name, width=18)
     report_skipped(result["skipped"])

@@ -130,7 +130,7 @@ def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
                                            device)  # fmt: skip
     if as_json:
         click.echo("\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in recs))
-    elif recs and recs[0].kind == "text":
+    elif recs and recs[0].words:  # what a kind without pictures reconstructs: words
         click.echo(words_table(recs))
     else:
         for r in recs:

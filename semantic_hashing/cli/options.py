@@ -11,6 +11,7 @@ import sys
 import click
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import KINDS, get_kind
 from semantic_hashing.retrieval.presets import PRESETS
 
 log = logging.getLogger("semhash")
@@ -93,7 +94,7 @@ def training_options(fn):
         click.option("--bits", default=64, show_default=True, help="Code length (multiple of 8)."),
         click.option("--epochs", type=int,
                      help="Epochs (default: a step budget sized to the collection)."),
-        click.option("--kind", type=click.Choice(["image", "text"]),
+        click.option("--kind", type=click.Choice(list(KINDS)),
                      help="Collection kind (default: inferred from the files)."),
         click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
         click.option("--vocab", default=10_000, show_default=True, help="Vocabulary size (text)."),
@@ -190,7 +191,7 @@ def print_index_report(report) -> None:
     if "train" in t:
         click.echo(f"training: {t['train']:.1f} s")
     if n := report.added + report.changed:
-        things = "photos" if report.kind == "image" else "documents"
+        things = get_kind(report.kind).noun
         busy = sum(t.get(k, 0.0) for k in ("read", "encode", "write"))
         click.echo(
             f"{n:,} {things} in {busy:.1f} s: {report.files_per_second:,.0f} {things}/s on "

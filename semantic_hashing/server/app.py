@@ -60,7 +60,8 @@ def create_app(paths, one_thread: bool = False) -> FastAPI:
         coll = served.get(name)
         return templates.TemplateResponse(
             request, "index.html",
-            {"names": list(served.collections), "name": name, "info": routes.describe(name, coll)},
+            {"names": list(served.collections), "name": name, "info": routes.describe(name, coll),
+             "kind": coll.input_kind},
         )  # fmt: skip
 
     return app

@@ -19,6 +19,7 @@ from semantic_hashing.server.state import NotFound, one_thread_per_query, valida
 router = APIRouter(prefix="/api")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one search request (the image and its fields)
 MAX_K = 1000
+IMAGE_FIELD = "image"  # the multipart field of an uploaded query image
 
 
 class SearchRequest(BaseModel):
@@ -62,8 +63,7 @@ def describe(name: str, coll) -> dict:
         "labels": info["labels"], "model_type": info.get("model_type"),
         "model_fingerprint": info.get("model_fingerprint"),
         "backend": coll.store.backend, "default_strategy": default_strategy(len(coll)),
-        "image_size": model.get("image_size") if coll.kind == "image" else None,
-        "channels": model.get("channels") if coll.kind == "image" else None,
+        **coll.input_kind.page_fields(model),
         "updated_at": info.get("updated_at"), "info": info,
     }  # fmt: skip
 
@@ -87,7 +87,7 @@ def collection(request: Request, name: str) -> dict:
 def item(request: Request, name: str, item_id: int) -> dict:
     coll = _served(request, name)
     row = _item(coll, item_id)
-    if coll.kind == "text":
+    if coll.input_kind.previews:
         row["preview"] = coll.preview(item_id)
     return row
 
@@ -182,7 +182,7 @@ async def _form(request: Request, body: bytes, kind: str) -> tuple[dict, bytes |
     fields, image = {}, None
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
-            if key != "image":
+            if key != IMAGE_FIELD:
                 raise HTTPException(400, f"upload the image as field 'image', not {key!r}.")
             image = await value.read()
             await value.close()

@@ -3,7 +3,7 @@
 
 const body = document.body;
 const NAME = body.dataset.collection;
-const KIND = body.dataset.kind;
+const PICTURES = body.dataset.pictures === "yes"; // image queries and thumbnails (the kind's)
 const API = `/api/collections/${encodeURIComponent(NAME)}`;
 const $ = (id) => document.getElementById(id);
 const BASELINE_NAME = document.getElementById("baseline-title").textContent;
@@ -113,7 +113,7 @@ function card(hit, rank, method) {
   el.dataset.distance = hit.distance;
   el.title = `${hit.path}\nid ${hit.id} · click to search with this item`;
   if (query && query.id === hit.id) el.classList.add("self");
-  if (KIND === "image") {
+  if (PICTURES) {
     const img = document.createElement("img");
     img.loading = "lazy";
     img.alt = hit.label || `item ${hit.id}`;
@@ -164,7 +164,7 @@ function searchById(hit) {
 
 function showQuery(id, name, title) {
   $("query-name").textContent = name;
-  if (KIND === "image") {
+  if (PICTURES) {
     const img = $("query-img");
     if (id !== null) img.src = `${API}/items/${id}/thumbnail?size=256`;
     img.hidden = false;
@@ -207,7 +207,7 @@ function setup() {
   $("strategy").addEventListener("change", search);
   $("baseline").addEventListener("change", search);
   $("asymmetric").addEventListener("change", search);
-  if (KIND === "image") {
+  if (PICTURES) {
     const drop = $("drop");
     const file = $("file");
     drop.addEventListener("click", (e) => { if (e.target !== file) file.click(); });

@@ -2,7 +2,8 @@
 
 Semantic codes put different-but-alike items close (two different white sneakers can be one
 bit apart), so every candidate pair from the Hamming index is checked on the raw inputs the
-collection keeps (raw/). One similarity per kind, each in [-1, 1] (1 = the same):
+collection keeps (raw/). Each input kind verifies with its own (`Kind.pair_similarity`), in
+[-1, 1] (1 = the same); these are the image and text ones:
 
     image  Pearson correlation of the gray, 2x2-pooled inputs, the best over 19 views: the
            whole image, and sub-windows of 95% and 90% of either image (centre, corners,
@@ -105,7 +106,7 @@ def _one_way(src: np.ndarray, src_rows, dst: np.ndarray, dst_rows, block: int) -
     return out
 
 
-def _image_pairs(inputs_a, inputs_b, rows_a, rows_b, block: int = 1024) -> np.ndarray:
+def image_pairs(inputs_a, inputs_b, rows_a, rows_b, block: int = 1024) -> np.ndarray:
     """Similarity of `inputs_a[rows_a[p]]` and `inputs_b[rows_b[p]]`: each item pooled and
     its views made once, however many pairs it is in."""
     if len(rows_a) == 0:
@@ -140,22 +141,8 @@ def text_similarity(a, b) -> np.ndarray:
     return (dot / np.maximum(na * nb, 1e-12)).astype(np.float32)
 
 
-def _text_pairs(inputs_a, inputs_b, rows_a, rows_b, chunk: int = 20000) -> np.ndarray:
+def text_pairs(inputs_a, inputs_b, rows_a, rows_b, chunk: int = 20000) -> np.ndarray:
     """`text_similarity` of the paired rows, gathered `chunk` pairs at a time."""
     parts = [text_similarity(inputs_a[rows_a[s : s + chunk]], inputs_b[rows_b[s : s + chunk]])
              for s in range(0, len(rows_a), chunk)]  # fmt: skip
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-
-
-# pair_similarity per kind: (inputs_a, inputs_b, rows_a, rows_b) -> (P,) float32
-PAIRS = {"image": _image_pairs, "text": _text_pairs}
-
-
-def pair_similarity(kind: str, inputs_a, inputs_b, rows_a=None, rows_b=None) -> np.ndarray:
-    """Similarity of rows `rows_a[i]` of `inputs_a` and `rows_b[i]` of `inputs_b` (all rows,
-    paired in order, when not given). Images: each item's views are made once however many
-    pairs it is in; text: compared in chunks of pairs."""
-    n = inputs_a.shape[0] if rows_a is None else len(rows_a)
-    rows_a = np.arange(n) if rows_a is None else np.asarray(rows_a)
-    rows_b = np.arange(n) if rows_b is None else np.asarray(rows_b)
-    return PAIRS[kind](inputs_a, inputs_b, rows_a, rows_b)
