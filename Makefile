@@ -10,7 +10,7 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,milvus,heif]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,milvus,heif,features]'
 	touch $(STAMP)
 
 # Debian's Fashion-MNIST package, installed when missing and the machine allows it.
