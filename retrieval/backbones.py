@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError
 
 FEATURES_EXTRA = "features"
 INSTALL_HINT = "pip install 'semantic-hashing[features]'"

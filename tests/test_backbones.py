@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from retrieval import backbones
-from retrieval.backbones import BACKBONES, Backbone, get_backbone
-from retrieval.errors import SemhashError
+from semantic_hashing.retrieval import backbones
+from semantic_hashing.retrieval.backbones import BACKBONES, Backbone, get_backbone
+from semantic_hashing.retrieval.errors import SemhashError
 
 MODULES = BACKBONES["efficientnet-lite0"].modules
 installed = pytest.mark.skipif(
