@@ -37,18 +37,11 @@ import numpy as np
 from sqlalchemy import make_url
 
 from semantic_hashing.indexer import repair
-from semantic_hashing.indexer.backends import (
-    CodeIndex,
-    backend_info,
-    new_code_index,
-    open_code_index,
-    resolved_backend,
-)
+from semantic_hashing.indexer.backends import CodeIndex, CodeStore, code_store, store_of
 from semantic_hashing.indexer.layout import (
     DB,
     FORMAT,
     INDEX,
-    LITE_FILE,
     LOCK,
     LOG,
     MODEL,
@@ -176,8 +169,13 @@ class Collection:
         return self.info["kind"]
 
     @property
+    def code_store(self) -> CodeStore:
+        """Where the codes live (the sidecar's backend entry)."""
+        return store_of(self.info.get("backend"))
+
+    @property
     def backend(self) -> str:
-        return (self.info.get("backend") or {"name": "faiss"})["name"]
+        return self.code_store.name
 
     @property
     def bits(self) -> int:
@@ -186,9 +184,10 @@ class Collection:
     # -- create / open ------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, encoder: HashEncoder, db_url: str | None = None,
-               backend: str = "faiss", uri: str | None = None):  # fmt: skip
+               backend: str | None = None, uri: str | None = None):  # fmt: skip
         """A new collection; metadata in `db_url` (else $SEMHASH_DB_URL, else SQLite inside),
-        which must be an empty database."""
+        which must be an empty database; codes in the code store `backend` (None: the
+        default one)."""
         path = Path(path)
         if (path / SIDECAR).exists():
             raise SemhashError(f"{path} already holds a collection.")
@@ -201,7 +200,8 @@ class Collection:
         lock = _acquire(path)
         try:
             meta = new_metadata(db_url or default_db_url(path))
-            where = backend_info(backend, uri, path)
+            store = code_store(backend)
+            where = store.entry(path, uri)
         except SemhashError:
             os.close(lock)
             raise
@@ -212,7 +212,7 @@ class Collection:
             "created_at": _now(),
         }  # fmt: skip
         encoder.save(path / MODEL)
-        index = new_code_index(encoder.bits, resolved_backend(where, path))
+        index = store.create(encoder.bits, store.resolved(where, path))
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), True, lock)
         index.save(path / INDEX)
         coll.save_info()  # the sidecar last: until it exists this is no collection
@@ -271,34 +271,14 @@ class Collection:
 
     @staticmethod
     def _open_index(path: Path, info: dict, write: bool, uri: str | None) -> CodeIndex:
-        backend = resolved_backend(info.get("backend"), path)
-        try:
-            return open_code_index(info["bits"], backend, path / INDEX, uri)
-        except IndexLost:
-            raise
-        except SemhashError as exc:
-            own_lite = backend.get("uri") == str((path / LITE_FILE).resolve())
-            if own_lite and not write and not repair.milvus_lite_busy(exc):
-                raise SemhashError(f"{exc} `semhash check --repair {path}` rebuilds the codes "
-                                   "from the model and stored inputs.") from None  # fmt: skip
-            if write and not uri and own_lite and not repair.milvus_lite_busy(exc):
-                raise IndexLost(
-                    f"the Milvus Lite data {path / LITE_FILE} cannot be read."
-                ) from None
-            raise
+        store, entry = _stored_where(path, info)
+        return store.open(info["bits"], entry, path, uri, write)
 
     @staticmethod
     def _new_index(path: Path, info: dict) -> CodeIndex:
         """An empty index in place of a lost one (a damaged file or folder set aside)."""
-        backend = resolved_backend(info.get("backend"), path)
-        if backend["name"] == "faiss":
-            repair.set_aside(path / INDEX)
-        elif backend.get("uri") == str((path / LITE_FILE).resolve()):
-            try:
-                return new_code_index(info["bits"], backend)
-            except SemhashError:
-                repair.set_aside(path / LITE_FILE)
-        return new_code_index(info["bits"], backend)
+        store, entry = _stored_where(path, info)
+        return store.recreate(info["bits"], entry, path)
 
     def _rebuild_codes(self, why: str) -> int:
         """Encode every live item again from its stored input into the new, empty index."""
@@ -414,16 +394,8 @@ class Collection:
     def replace_model(self, encoder: HashEncoder) -> None:
         """Start over with another model: empty index, every live row to encode again."""
         assert self.writable, "open the collection with write=True"
+        self.index = self.code_store.emptied(self.index, encoder.bits, self.path)
         self.encoder = encoder
-        if self.backend == "faiss":
-            self.index = new_code_index(encoder.bits, {"name": "faiss"})
-        elif encoder.bits != self.bits:
-            raise SemhashError(
-                f"{self.path} keeps {self.bits}-bit codes in Milvus; "
-                "a model of another code length needs a new collection."
-            )
-        else:
-            self.index.remove(self.index.ids())
         self.index.save(self.path / INDEX)
         self.meta.invalidate(sorted(self.meta.labels()))
         encoder.save(self.path / MODEL)
@@ -436,7 +408,7 @@ class Collection:
         """The index that answers queries with `strategy` (flat, hash, ivf, hnsw; default by
         collection size). Secondary indexes live beside the primary one as
         `codes.<strategy>.index` and are rebuilt when the codes changed."""
-        if self.backend != "faiss":
+        if not self.code_store.strategies:
             if strategy not in (None, "flat"):
                 raise SemhashError(f"{self.path} keeps its codes in {self.backend}; --strategy "
                                    "applies to collections kept in FAISS.")  # fmt: skip
@@ -496,11 +468,17 @@ class Collection:
         if self.writable:
             self.save_info()
         self.meta.close()
-        if hasattr(self.index, "close"):
-            self.index.close()
+        self.index.close()
         if self._lock is not None:
             os.close(self._lock)  # releases the flock
             self._lock = None
+
+
+def _stored_where(path: Path, info: dict) -> tuple[CodeStore, dict]:
+    """The code store of the collection at `path` and its resolved sidecar entry."""
+    entry = info.get("backend") or {}
+    store = store_of(entry)
+    return store, store.resolved(entry, path)
 
 
 def load_encoder(path: Path, info: dict, device: str = "cpu") -> HashEncoder:

@@ -54,7 +54,7 @@ class IndexOptions:
     chunk_size: int = 4096  # items per committed chunk
     prune: bool = False  # drop entries whose files are gone
     rebuild: bool = False  # re-encode everything with --model
-    backend: str | None = None  # faiss or milvus (default: the collection's, else faiss)
+    backend: str | None = None  # a code store (default: the collection's, else faiss)
     uri: str | None = None  # Milvus server URI or Milvus Lite file
     listing: ListingRules = field(default_factory=ListingRules)  # which files are taken
     workers: int | None = None  # reading/decoding threads (None: every core)
@@ -255,18 +255,14 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
             raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
             encoder, report.train_info = source.fit(loaded, opts.spec)
-        coll = Collection.create(
-            collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
-        )
+        coll = Collection.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
             _write_loaded(coll, source, loaded, root, work, report, opts.chunk_size)
             return _finish(coll, root, work, report)
         finally:
             coll.close()
     if coll is None:
-        coll = Collection.create(
-            collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
-        )
+        coll = Collection.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
             _write_paths(coll, source, root, work, report, opts)
             return _finish(coll, root, work, report)

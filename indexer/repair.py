@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,6 @@ from semantic_hashing.indexer.layout import (
     DAMAGED,
     DB,
     FORMAT,
-    INDEX,
-    LITE_FILE,
     MODEL,
     RAW,
     SIDECAR,
@@ -86,7 +83,7 @@ def lost_metadata(path: Path, info: dict, where: str) -> SemhashError:
 
 def recover_sidecar(path: Path) -> dict:
     """A new collection.json from what the folder holds (the damaged one set aside)."""
-    from semantic_hashing.indexer.backends import milvus_collections
+    from semantic_hashing.indexer.backends import recovered_entry
 
     if not (path / DB).is_file():
         raise SemhashError(
@@ -96,15 +93,7 @@ def recover_sidecar(path: Path) -> dict:
     from semantic_hashing.retrieval.codes import HashEncoder  # rebuilding a sidecar reads the model
 
     encoder = HashEncoder.load(path / MODEL)
-    backend = {"name": "faiss"}
-    lite = path / LITE_FILE
-    if not (path / INDEX).exists() and lite.exists():
-        stem = re.sub(r"[^0-9a-zA-Z_]", "_", path.name)[:40]
-        found = [
-            n for n in milvus_collections(str(lite.resolve())) if n.startswith(f"semhash_{stem}_")
-        ]
-        if len(found) == 1:
-            backend = {"name": "milvus", "uri": LITE_FILE, "collection": found[0]}
+    backend = recovered_entry(path)
     set_aside(path / SIDECAR)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info = {
@@ -151,10 +140,3 @@ def restore_codes(coll, ids) -> tuple[int, list[int]]:
     if has.any():
         coll.index.add(encode_stored(coll, ids[has]), ids[has])
     return int(has.sum()), ids[~has].tolist()
-
-
-def milvus_lite_busy(exc: Exception) -> bool:
-    """True when `exc` says that another process holds the Milvus Lite data open."""
-    from semantic_hashing.indexer.milvus_index import MilvusBusy
-
-    return isinstance(exc, MilvusBusy)

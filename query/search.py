@@ -119,7 +119,7 @@ def check_search(coll: Collection, k: int | None, radius: int | None, strategy: 
         raise SemhashError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     params = params or StrategyParams()
     params.validate(coll.bits)
-    if strategy not in (None, "flat") and coll.backend == "faiss":
+    if strategy not in (None, "flat") and coll.code_store.strategies:
         params.resolved(strategy, coll.bits, len(coll.index))
 
 

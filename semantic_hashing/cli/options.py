@@ -62,11 +62,34 @@ def common(fn):
     return wrapper
 
 
+class Registered(click.Choice):
+    """A choice among the names of a registry (code stores, search strategies), read when
+    first needed: the registries import FAISS, and the command line starts without it."""
+
+    def __init__(self, registry):
+        self._registry = registry  # a function returning the registry
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple:
+        return tuple(self._registry())
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
+
+
+def _code_stores():
+    from semantic_hashing.indexer.backends import CODE_STORES
+
+    return CODE_STORES
+
+
 def backend_options(fn):
     """--backend and --uri, shared by `index` and `search`."""
     fn = click.option("--uri", help="Milvus server URI (http://host:19530) or a Milvus Lite "
                       "file [default: milvus.db in the collection].")(fn)  # fmt: skip
-    return click.option("--backend", type=click.Choice(["faiss", "milvus"]),
+    return click.option("--backend", type=Registered(_code_stores),
                         help="Where codes live [default: the collection's; faiss for a new "
                              "one]. Metadata stays in SQL.")(fn)  # fmt: skip
 
