@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from semantic_hashing.cli.options import QUALITY_OPTION, STRATEGY_CHOICES, common, parse_count
+from semantic_hashing.cli.options import QUALITY_OPTION, common, parse_count
 from semantic_hashing.retrieval.errors import SemhashError
 
 
@@ -148,11 +148,12 @@ def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_
                 raw_max_n, hnsw_max_n, encode_budget):  # fmt: skip
     """Latency, recall@100, memory and build time of each strategy from 60k to 10M codes."""
     from semantic_hashing.bench.scale import ScaleOptions, as_table, run_scale
+    from semantic_hashing.indexer.strategies import STRATEGIES
 
     if collection is not None:
         model = Path(collection) / "model.pt"
     names = tuple(x.strip() for x in strategies.split(",") if x.strip())
-    unknown = set(names) - set(STRATEGY_CHOICES)
+    unknown = set(names) - set(STRATEGIES)
     if unknown:
         raise SemhashError(f"unknown strategy {sorted(unknown)[0]!r}.")
     opts = ScaleOptions(

@@ -50,7 +50,12 @@ from semantic_hashing.indexer.layout import (
 )
 from semantic_hashing.indexer.metadata import MetadataStore, safe_url
 from semantic_hashing.indexer.raw_store import RawStore
-from semantic_hashing.indexer.strategies import StrategyParams, default_strategy, open_secondary
+from semantic_hashing.indexer.strategies import (
+    StrategyParams,
+    default_strategy,
+    open_secondary,
+    strategy_named,
+)
 from semantic_hashing.retrieval import __version__
 from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 from semantic_hashing.retrieval.fsutil import atomic_write
@@ -409,12 +414,12 @@ class Collection:
         collection size). Secondary indexes live beside the primary one as
         `codes.<strategy>.index` and are rebuilt when the codes changed."""
         if not self.code_store.strategies:
-            if strategy not in (None, "flat"):
+            if strategy is not None and strategy_named(strategy).secondary:
                 raise SemhashError(f"{self.path} keeps its codes in {self.backend}; --strategy "
                                    "applies to collections kept in FAISS.")  # fmt: skip
             return self.index
         strategy = strategy or default_strategy(len(self.index))
-        if strategy == "flat":
+        if not strategy_named(strategy).secondary:
             return self.index
         params = params or StrategyParams()
         if self.save_derived:

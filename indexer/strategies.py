@@ -17,6 +17,10 @@ A secondary index is kept beside the primary one as `codes.<strategy>.index` wit
 sidecar recording the count and a fingerprint of the primary ids and codes, plus the build
 parameters; it is rebuilt when either differs. Every strategy returns FAISS's (D, I) with the
 collection's own int64 ids, each row sorted by (distance, id), distances exact Hamming.
+
+Each strategy is a `Strategy` registered in `STRATEGIES` (the --strategy choices): it owns
+its build, its search-time knobs, the resolution of its automatic parameters and its file
+layout. Adding one is a class here with `@register`.
 """
 
 from __future__ import annotations
@@ -39,10 +43,7 @@ from semantic_hashing.retrieval.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("flat", "hash", "ivf", "hnsw")
 FLAT_BELOW = 2_000_000  # default strategy: an exact scan below this many items, ivf above
-LAYOUT = {"hash": 2}  # file layout version: 2 = distinct codes (older files are rebuilt)
-BUILD_FIELDS = {"hash": ("nhash", "b"), "ivf": ("nlist",), "hnsw": ("M", "ef_construction")}
 MAX_PROBES = 100_000  # hash buckets looked up per query
 # (field, option, lowest, highest): "bits" is the code length; 0 means automatic where allowed
 KNOBS = (
@@ -83,31 +84,159 @@ class StrategyParams:
         """A copy with the automatic (0) build parameters filled in for `n` items, checked
         against the code length and the collection size."""
         self.validate(bits)
-        out = StrategyParams(**asdict(self))
-        if strategy == "hash":
-            out.b = self.b or min(32, max(8, round(math.log2(max(n, 2)))), bits)
-            out.nhash = self.nhash or max(1, bits // out.b)
-            if out.nhash * out.b > bits:
-                raise SemhashError(
-                    f"{out.nhash} tables of {out.b} bits do not fit in {bits}-bit codes."
-                )
-            if out.radius > out.b:
-                raise SemhashError(f"--hash-radius {out.radius} flips more bits than a table's "
-                                   f"address has ({out.b}).")  # fmt: skip
-            probes = out.nhash * sum(math.comb(out.b, r) for r in range(out.radius + 1))
-            if probes > MAX_PROBES:
-                raise SemhashError(
-                    f"--hash-radius {out.radius} with {out.nhash} tables of {out.b} bits probes "
-                    f"{probes:,} buckets per query (at most {MAX_PROBES:,}); lower it."
-                )
-        if strategy == "ivf":
-            out.nlist = self.nlist or int(min(4096, max(1, n // 39), max(1, 4 * math.sqrt(n))))
-            if n and out.nlist > n:
-                raise SemhashError(f"--nlist {out.nlist} is more cells than the {n} items.")
-        return out
+        return strategy_named(strategy).resolve(StrategyParams(**asdict(self)), bits, n)
 
     def build_key(self, strategy: str) -> dict:
-        return {name: getattr(self, name) for name in BUILD_FIELDS.get(strategy, ())}
+        """The build parameters of `strategy`: its secondary index is rebuilt when they change."""
+        return {name: getattr(self, name) for name in strategy_named(strategy).build_fields}
+
+
+class Strategy:
+    """A search strategy: how its index is built over the codes, which knobs it takes at
+    search time, how its automatic parameters are resolved, and where its index is kept."""
+
+    name = ""
+    build_fields: tuple[str, ...] = ()  # StrategyParams fields whose change rebuilds it
+    knobs: tuple[str, ...] = ()  # StrategyParams fields applied at search time
+    secondary = True  # kept as an index of its own beside the primary one (flat: no)
+    ranges = True  # answers range searches (--radius)
+    layout = 1  # version of its secondary index file (an older one is rebuilt)
+
+    def resolve(self, p: StrategyParams, bits: int, n: int) -> StrategyParams:
+        """`p` (a copy) with automatic build parameters filled in for `n` items, checked."""
+        return p
+
+    def build(self, bits: int, codes: np.ndarray, ids: np.ndarray, p: StrategyParams):
+        """A new index over contiguous `codes` and `ids` with resolved parameters `p`."""
+        raise NotImplementedError
+
+    def configure(self, index, p: StrategyParams) -> None:
+        """Apply the search-time knobs of `p` to a built or loaded index."""
+
+    def paths(self, folder: Path) -> tuple[Path, Path]:
+        """(index file, JSON sidecar) of its secondary index in a collection folder."""
+        return folder / f"codes.{self.name}.index", folder / f"codes.{self.name}.json"
+
+    def load(self, path: Path):
+        """Its index as saved at `path` (SemhashError or IndexLost when unreadable)."""
+        return BinaryIndex.load(path)
+
+
+STRATEGIES: dict[str, Strategy] = {}
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Add a strategy to `STRATEGIES` under its name (the --strategy choices)."""
+    STRATEGIES[cls.name] = cls()
+    return cls
+
+
+def strategy_named(name: str) -> Strategy:
+    strategy = STRATEGIES.get(name)
+    if strategy is None:
+        raise SemhashError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
+    return strategy
+
+
+@register
+class Flat(Strategy):
+    """Every code compared: the collection's primary index itself."""
+
+    name = "flat"
+    secondary = False
+
+    def build(self, bits, codes, ids, p):
+        return _filled(bits, faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits)), codes, ids)
+
+
+@register
+class HashLookup(Strategy):
+    """Multi-index hashing over the distinct codes (indexer/hash_index.py)."""
+
+    name = "hash"
+    build_fields = ("nhash", "b")
+    knobs = ("radius",)
+    layout = 2  # 2: distinct codes
+
+    def resolve(self, p, bits, n):
+        p.b = p.b or min(32, max(8, round(math.log2(max(n, 2)))), bits)
+        p.nhash = p.nhash or max(1, bits // p.b)
+        if p.nhash * p.b > bits:
+            raise SemhashError(f"{p.nhash} tables of {p.b} bits do not fit in {bits}-bit codes.")
+        if p.radius > p.b:
+            raise SemhashError(f"--hash-radius {p.radius} flips more bits than a table's "
+                               f"address has ({p.b}).")  # fmt: skip
+        probes = p.nhash * sum(math.comb(p.b, r) for r in range(p.radius + 1))
+        if probes > MAX_PROBES:
+            raise SemhashError(
+                f"--hash-radius {p.radius} with {p.nhash} tables of {p.b} bits probes "
+                f"{probes:,} buckets per query (at most {MAX_PROBES:,}); lower it."
+            )
+        return p
+
+    def build(self, bits, codes, ids, p):
+        return DistinctHashIndex.build(bits, codes, ids, p.nhash, p.b)
+
+    def configure(self, index, p):
+        _inner(index.index).nflip = p.radius
+
+    def load(self, path):
+        return DistinctHashIndex.load(path)
+
+
+@register
+class IVF(Strategy):
+    """`nlist` Hamming k-means cells, `nprobe` of them scanned per query."""
+
+    name = "ivf"
+    build_fields = ("nlist",)
+    knobs = ("nprobe",)
+
+    def resolve(self, p, bits, n):
+        p.nlist = p.nlist or int(min(4096, max(1, n // 39), max(1, 4 * math.sqrt(n))))
+        if n and p.nlist > n:
+            raise SemhashError(f"--nlist {p.nlist} is more cells than the {n} items.")
+        return p
+
+    def build(self, bits, codes, ids, p):
+        if len(codes) < p.nlist:
+            raise SemhashError(
+                f"ivf needs at least nlist = {p.nlist} items; the index has {len(codes)}."
+            )
+        ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, p.nlist)
+        ivf.cp.max_points_per_centroid = 32  # a seeded sample and a few rounds place the cells
+        ivf.cp.niter = 10
+        ivf.cp.seed = 0
+        ivf.train(codes)
+        return _filled(bits, ivf, codes, ids)
+
+    def configure(self, index, p):
+        inner = _inner(index.index)
+        inner.nprobe = max(1, min(p.nprobe, inner.nlist))
+
+
+@register
+class HNSW(Strategy):
+    """A navigable small-world graph of degree `M`, searched with beam `ef_search`."""
+
+    name = "hnsw"
+    build_fields = ("M", "ef_construction")
+    knobs = ("ef_search",)
+    ranges = False
+
+    def build(self, bits, codes, ids, p):
+        hnsw = faiss.IndexBinaryHNSW(bits, p.M)
+        hnsw.hnsw.efConstruction = p.ef_construction
+        return _filled(bits, faiss.IndexBinaryIDMap(hnsw), codes, ids)
+
+    def configure(self, index, p):
+        _inner(index.index).hnsw.efSearch = p.ef_search
+
+
+def _filled(bits: int, index, codes: np.ndarray, ids: np.ndarray) -> BinaryIndex:
+    if len(codes):
+        index.add_with_ids(codes, ids)
+    return BinaryIndex(bits, index)
 
 
 def default_strategy(n: int) -> str:
@@ -128,52 +257,20 @@ def build(
     strategy: str, bits: int, codes: np.ndarray, ids: np.ndarray, params: StrategyParams
 ) -> BinaryIndex | DistinctHashIndex:
     """A new index of `strategy` over `codes` with their own `ids` (params resolved)."""
-    if strategy not in STRATEGIES:
-        raise SemhashError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+    chosen = strategy_named(strategy)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     p = params.resolved(strategy, bits, len(codes))
-    if strategy == "hash":
-        out = DistinctHashIndex.build(bits, codes, ids, p.nhash, p.b)
-        configure(out, strategy, p)
-        return out
-    if strategy == "flat":
-        index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
-    elif strategy == "ivf":
-        index = _trained_ivf(bits, codes, p.nlist)
-    else:
-        hnsw = faiss.IndexBinaryHNSW(bits, p.M)
-        hnsw.hnsw.efConstruction = p.ef_construction
-        index = faiss.IndexBinaryIDMap(hnsw)
-    if len(codes):
-        index.add_with_ids(codes, ids)
-    out = BinaryIndex(bits, index)
-    configure(out, strategy, p)
-    return out
-
-
-def _trained_ivf(bits: int, codes: np.ndarray, nlist: int) -> faiss.IndexBinaryIVF:
-    if len(codes) < nlist:
-        raise SemhashError(f"ivf needs at least nlist = {nlist} items; the index has {len(codes)}.")
-    ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
-    ivf.cp.max_points_per_centroid = 32  # a seeded sample and a few rounds place the cells
-    ivf.cp.niter = 10
-    ivf.cp.seed = 0
-    ivf.train(codes)
-    return ivf
+    index = chosen.build(bits, codes, ids, p)
+    chosen.configure(index, p)
+    return index
 
 
 def configure(
     index: BinaryIndex | DistinctHashIndex, strategy: str, params: StrategyParams
 ) -> None:
     """Apply the search-time knobs (radius, nprobe, ef_search) to a built or loaded index."""
-    inner = _inner(index.index)
-    if strategy == "hash":
-        inner.nflip = params.radius
-    elif strategy == "ivf":
-        inner.nprobe = max(1, min(params.nprobe, inner.nlist))
-    elif strategy == "hnsw":
-        inner.hnsw.efSearch = params.ef_search
+    strategy_named(strategy).configure(index, params)
 
 
 def _inner(index):
@@ -185,7 +282,7 @@ def _inner(index):
 
 # -- secondary index files ----------------------------------------------------------------
 def secondary_paths(folder: Path, strategy: str) -> tuple[Path, Path]:
-    return folder / f"codes.{strategy}.index", folder / f"codes.{strategy}.json"
+    return strategy_named(strategy).paths(Path(folder))
 
 
 def open_secondary(
@@ -197,7 +294,8 @@ def open_secondary(
 ) -> BinaryIndex | DistinctHashIndex:
     """The `strategy` index over the primary index's codes, loaded from `folder`, or
     (re)built and saved there when missing or stale (kept in memory only without `save`)."""
-    if strategy == "flat":
+    chosen = strategy_named(strategy)
+    if not chosen.secondary:
         return primary
     folder = Path(folder)
     ids, codes = primary.ids(), primary.codes()
@@ -207,15 +305,14 @@ def open_secondary(
         "count": len(ids),
         "fingerprint": codes_fingerprint(ids, codes),
         "build": p.build_key(strategy),
-        "layout": LAYOUT.get(strategy, 1),
+        "layout": chosen.layout,
     }
-    index_path, info_path = secondary_paths(folder, strategy)
+    index_path, info_path = chosen.paths(folder)
     have = _read_json(info_path)
-    loader = DistinctHashIndex if strategy == "hash" else BinaryIndex
     if index_path.exists() and {k: have.get(k) for k in want} == want:
         try:
-            index = loader.load(index_path)
-            configure(index, strategy, p)
+            index = chosen.load(index_path)
+            chosen.configure(index, p)
             return index
         except SemhashError as exc:  # a damaged secondary index is rebuilt from the codes
             log.warning("%s", exc)

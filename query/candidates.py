@@ -22,7 +22,7 @@ import numpy as np
 
 from semantic_hashing.indexer.binary_index import BinaryIndex
 from semantic_hashing.indexer.hash_index import DistinctHashIndex
-from semantic_hashing.indexer.strategies import StrategyParams, build, configure
+from semantic_hashing.indexer.strategies import StrategyParams, build
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.progress import progress
 
@@ -77,9 +77,7 @@ def lookup_index(bits: int, codes: np.ndarray, ids: np.ndarray, radius: int,
         return build("flat", bits, codes, ids, StrategyParams())
     log.info("dedup candidates: %d hash tables of %d bits, %d flips (exact to %d bits)",
              params.nhash, params.b, params.radius, radius)  # fmt: skip
-    index = DistinctHashIndex.build(bits, codes, ids, params.nhash, params.b)
-    configure(index, "hash", params)
-    return index
+    return build("hash", bits, codes, ids, params)
 
 
 def neighbours(index: BinaryIndex | DistinctHashIndex, queries: np.ndarray, radius: int,

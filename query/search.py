@@ -119,7 +119,7 @@ def check_search(coll: Collection, k: int | None, radius: int | None, strategy: 
         raise SemhashError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     params = params or StrategyParams()
     params.validate(coll.bits)
-    if strategy not in (None, "flat") and coll.code_store.strategies:
+    if strategy is not None and coll.code_store.strategies:
         params.resolved(strategy, coll.bits, len(coll.index))
 
 
@@ -153,8 +153,10 @@ def search(
         pairs = list(zip(D, ids[rows], strict=True))
         method = "tfidf-cosine" if coll.kind == "text" else "raw-l2"
     else:
-        if radius is not None and strategy == "hnsw":
-            raise SemhashError("--radius needs the flat, hash or ivf strategy, not hnsw.")
+        if radius is not None and strategy is not None and not STRATEGIES[strategy].ranges:
+            able = [name for name, s in STRATEGIES.items() if s.ranges]
+            raise SemhashError(f"--radius needs the {', '.join(able[:-1])} or {able[-1]} "
+                               f"strategy, not {strategy}.")  # fmt: skip
         index = coll.search_index(strategy, params)
         real = coll.encoder.real(queries.inputs)
         codes = coll.encoder.binarize(real)

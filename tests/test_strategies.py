@@ -8,6 +8,7 @@ import pytest
 from semantic_hashing.indexer.binary_index import BinaryIndex
 from semantic_hashing.indexer.hash_index import DistinctHashIndex, address_order, permute
 from semantic_hashing.indexer.strategies import (
+    STRATEGIES,
     StrategyParams,
     build,
     open_secondary,
@@ -15,6 +16,8 @@ from semantic_hashing.indexer.strategies import (
 )
 from semantic_hashing.retrieval.codes import hamming, pack_bits
 from semantic_hashing.retrieval.errors import SemhashError
+
+from .test_binary_index import brute_force_hamming
 
 N, BITS, K = 3000, 64, 20
 
@@ -177,3 +180,36 @@ def test_hash_addresses_interleave_the_bits():
     codes = pack_bits(np.random.default_rng(0).random((5, 64)) < 0.5)
     moved = permute(codes, address_order(64, 3, 21))
     assert np.array_equal(hamming(moved, moved), hamming(codes, codes))
+
+
+# Settings under which each registered strategy must equal the brute-force scan on `data`:
+# a new strategy adds its line here (the test below refuses one without).
+EXACT = {
+    "flat": StrategyParams(),
+    "hash": StrategyParams(nhash=4, b=16, radius=3),  # pigeonhole: exact to 15 bits
+    "ivf": StrategyParams(nlist=16, nprobe=16),  # every cell probed
+    "hnsw": StrategyParams(M=32, ef_search=N),  # a beam as wide as the collection
+}
+
+
+def test_every_registered_strategy_has_an_exact_setting():
+    assert set(EXACT) == set(STRATEGIES)
+    fields = set(StrategyParams.__dataclass_fields__)
+    for name, strategy in STRATEGIES.items():
+        assert strategy.name == name and set(strategy.build_fields + strategy.knobs) <= fields
+        assert list(StrategyParams().build_key(name)) == list(strategy.build_fields)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_each_strategy_equals_a_brute_force_popcount(data, name):
+    db, q, ids, _ = data
+    sub = slice(0, 1500)  # Python's popcount, pair by pair, on half the collection
+    truth = brute_force_hamming(q[:10], db[sub])
+    index = build(name, BITS, db[sub], ids[sub], EXACT[name])
+    D, I = index.search(q[:10], K)
+    assert_exact(D, I, ids[sub], truth, K)
+    if STRATEGIES[name].ranges:
+        pos = {int(i): p for p, i in enumerate(ids[sub])}
+        for row, (d, i) in enumerate(index.range_search(q[:10], 9)):
+            assert sorted(pos[int(x)] for x in i) == np.flatnonzero(truth[row] <= 9).tolist()
+            assert np.array_equal(d, truth[row, [pos[int(x)] for x in i]])

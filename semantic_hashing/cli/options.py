@@ -157,7 +157,10 @@ def settings(bits, epochs, kind, image_size, vocab, model_type, seed, device,
                 workers=workers, vocab_by=vocab_by, quality=quality)  # fmt: skip
 
 
-STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
+def _strategies():
+    from semantic_hashing.indexer.strategies import STRATEGIES
+
+    return STRATEGIES
 
 
 def strategy_options(fn):
@@ -165,7 +168,7 @@ def strategy_options(fn):
     options = [
         click.option(
             "--strategy",
-            type=click.Choice(STRATEGY_CHOICES),
+            type=Registered(_strategies),
             help="Index: exact flat scan, hash lookup + re-rank, ivf or hnsw "
             "[default: flat below 2M items, ivf above].",
         ),  # fmt: skip

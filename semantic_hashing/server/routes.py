@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
+from semantic_hashing.indexer.strategies import STRATEGIES
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.server.app import NotFound, one_thread_per_query, validation_sentence
 
@@ -31,7 +32,7 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K, description="Number of neighbours.")
     radius: int | None = Field(None, ge=0, description="All within this Hamming distance.")
     baseline: Literal["raw"] | None = Field(None, description="Answer by raw data instead.")
-    strategy: Literal["flat", "hash", "ivf", "hnsw"] | None = None
+    strategy: Literal[tuple(STRATEGIES)] | None = None  # the registered strategies
     asymmetric: bool = Field(False, description="Re-rank the Hamming shortlist by the distance "
                              "of the unquantised query to each stored code.")  # fmt: skip
 
