@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 K = 100
 # build parameters tried beside the automatic ones: the hash's (tables, address bits) for
 # 64-bit codes
-SHAPES = {"hash": [{"nhash": 4, "b": 16}, {"nhash": 3, "b": 21}, {"nhash": 2, "b": 32}]}
+SHAPES = {"hash": [{"nhash": 4, "hash_bits": 16}, {"nhash": 3, "hash_bits": 21},
+                   {"nhash": 2, "hash_bits": 32}]}  # fmt: skip
 KNOB_VALUES = {  # strategy -> values of its search-time knob tried in order, cheapest first
     "hash": [0, 1, 2, 3],
     "ivf": [1, 2, 4, 8, 16, 32, 64, 128, 256],
@@ -171,7 +172,8 @@ def shapes(strategy: str, bits: int, n: int) -> list[StrategyParams]:
     """Build parameters tried for a strategy, resolved for `n` codes; the hash tries several
     address widths, since the best one depends on how the codes spread, not only on N."""
     tried = [StrategyParams()]
-    tried += [StrategyParams(**s) for s in SHAPES.get(strategy, []) if s["nhash"] * s["b"] <= bits]
+    shaped = [StrategyParams(**shape) for shape in SHAPES.get(strategy, [])]
+    tried += [p for p in shaped if p.nhash * p.hash_bits <= bits]
     out = {}
     for p in tried:
         p = p.resolved(strategy, bits, n)

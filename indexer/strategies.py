@@ -3,15 +3,16 @@
     flat   IndexBinaryIDMap2 over IndexBinaryFlat: every code is compared (the primary
            index, `codes.index`).
     hash   multi-index hashing (FAISS IndexBinaryMultiHash) over the distinct codes
-           (indexer/hash_index.py): the code is cut into `nhash` address substrings of `b`
-           bits, each the key of one hash table. A query looks up its own addresses and
-           every address within `radius` flipped bits of them, re-ranks the union of those
-           buckets by the Hamming distance of the full code, and expands the nearest codes
-           to their items. By the pigeonhole principle every item within
-           nhash * (radius + 1) - 1 bits of the query (on the hashed bits) is found,
+           (indexer/hash_index.py): the code is cut into `nhash` address substrings of
+           `hash_bits` bits, each the key of one hash table. A query looks up its own
+           addresses and every address within `nflip` flipped bits of them (--hash-radius),
+           re-ranks the union of those buckets by the Hamming distance of the full code, and
+           expands the nearest codes to their items. By the pigeonhole principle every item within
+           nhash * (nflip + 1) - 1 bits of the query (on the hashed bits) is found,
            whatever the collection size.
     ivf    IndexBinaryIVF: `nlist` Hamming k-means cells, `nprobe` of them scanned.
-    hnsw   IndexBinaryHNSW: a navigable small-world graph of degree `M`, beam `ef_search`.
+    hnsw   IndexBinaryHNSW: a navigable small-world graph of degree `hnsw_m`, beam
+           `ef_search`.
 
 A secondary index is kept beside the primary one as `codes.<strategy>.index` with a JSON
 sidecar recording the count and a fingerprint of the primary ids and codes, plus the build
@@ -48,11 +49,11 @@ MAX_PROBES = 100_000  # hash buckets looked up per query
 # (field, option, lowest, highest): "bits" is the code length; 0 means automatic where allowed
 KNOBS = (
     ("nhash", "--nhash", 0, "bits"),
-    ("b", "--hash-bits", 0, 64),
-    ("radius", "--hash-radius", 0, 64),
+    ("hash_bits", "--hash-bits", 0, 64),
+    ("nflip", "--hash-radius", 0, 64),
     ("nlist", "--nlist", 0, 1 << 20),
     ("nprobe", "--nprobe", 1, 1 << 20),
-    ("M", "--hnsw-m", 2, 256),
+    ("hnsw_m", "--hnsw-m", 2, 256),
     ("ef_construction", "ef_construction", 1, 1 << 16),
     ("ef_search", "--ef-search", 1, 1 << 16),
 )
@@ -62,12 +63,12 @@ KNOBS = (
 class StrategyParams:
     """Build parameters (changing one rebuilds the index) and search-time knobs."""
 
-    nhash: int = 0  # hash: tables (0: as many b-bit substrings as the code holds)
-    b: int = 0  # hash: address bits per table (0: about log2 N, 8..32)
-    radius: int = 1  # hash: address bits flipped per table at query time (nflip)
+    nhash: int = 0  # hash: tables (0: as many hash_bits-bit substrings as the code holds)
+    hash_bits: int = 0  # hash: address bits per table (0: about log2 N, 8..32)
+    nflip: int = 1  # hash: address bits flipped per table at query time (--hash-radius)
     nlist: int = 0  # ivf: cells (0: about 4 sqrt N, at most N / 39 and 4096)
     nprobe: int = 16  # ivf: cells scanned per query
-    M: int = 16  # hnsw: graph degree
+    hnsw_m: int = 16  # hnsw: graph degree (FAISS's M)
     ef_construction: int = 40  # hnsw: beam width while building
     ef_search: int = 128  # hnsw: beam width while searching (at least k)
 
@@ -154,31 +155,33 @@ class HashLookup(Strategy):
     """Multi-index hashing over the distinct codes (indexer/hash_index.py)."""
 
     name = "hash"
-    build_fields = ("nhash", "b")
-    knobs = ("radius",)
+    build_fields = ("nhash", "hash_bits")
+    knobs = ("nflip",)
     layout = 2  # 2: distinct codes
 
     def resolve(self, p, bits, n):
-        p.b = p.b or min(32, max(8, round(math.log2(max(n, 2)))), bits)
-        p.nhash = p.nhash or max(1, bits // p.b)
-        if p.nhash * p.b > bits:
-            raise SemhashError(f"{p.nhash} tables of {p.b} bits do not fit in {bits}-bit codes.")
-        if p.radius > p.b:
-            raise SemhashError(f"--hash-radius {p.radius} flips more bits than a table's "
-                               f"address has ({p.b}).")  # fmt: skip
-        probes = p.nhash * sum(math.comb(p.b, r) for r in range(p.radius + 1))
+        p.hash_bits = p.hash_bits or min(32, max(8, round(math.log2(max(n, 2)))), bits)
+        p.nhash = p.nhash or max(1, bits // p.hash_bits)
+        if p.nhash * p.hash_bits > bits:
+            raise SemhashError(
+                f"{p.nhash} tables of {p.hash_bits} bits do not fit in {bits}-bit codes."
+            )
+        if p.nflip > p.hash_bits:
+            raise SemhashError(f"--hash-radius {p.nflip} flips more bits than a table's "
+                               f"address has ({p.hash_bits}).")  # fmt: skip
+        probes = p.nhash * sum(math.comb(p.hash_bits, r) for r in range(p.nflip + 1))
         if probes > MAX_PROBES:
             raise SemhashError(
-                f"--hash-radius {p.radius} with {p.nhash} tables of {p.b} bits probes "
+                f"--hash-radius {p.nflip} with {p.nhash} tables of {p.hash_bits} bits probes "
                 f"{probes:,} buckets per query (at most {MAX_PROBES:,}); lower it."
             )
         return p
 
     def build(self, bits, codes, ids, p):
-        return DistinctHashIndex.build(bits, codes, ids, p.nhash, p.b)
+        return DistinctHashIndex.build(bits, codes, ids, p.nhash, p.hash_bits)
 
     def configure(self, index, p):
-        _inner(index.index).nflip = p.radius
+        _inner(index.index).nflip = p.nflip
 
     def load(self, path):
         return DistinctHashIndex.load(path)
@@ -217,15 +220,15 @@ class IVF(Strategy):
 
 @register
 class HNSW(Strategy):
-    """A navigable small-world graph of degree `M`, searched with beam `ef_search`."""
+    """A navigable small-world graph of degree `hnsw_m`, searched with beam `ef_search`."""
 
     name = "hnsw"
-    build_fields = ("M", "ef_construction")
+    build_fields = ("hnsw_m", "ef_construction")
     knobs = ("ef_search",)
     ranges = False
 
     def build(self, bits, codes, ids, p):
-        hnsw = faiss.IndexBinaryHNSW(bits, p.M)
+        hnsw = faiss.IndexBinaryHNSW(bits, p.hnsw_m)
         hnsw.hnsw.efConstruction = p.ef_construction
         return _filled(bits, faiss.IndexBinaryIDMap(hnsw), codes, ids)
 
@@ -269,7 +272,7 @@ def build(
 def configure(
     index: BinaryIndex | DistinctHashIndex, strategy: str, params: StrategyParams
 ) -> None:
-    """Apply the search-time knobs (radius, nprobe, ef_search) to a built or loaded index."""
+    """Apply the search-time knobs (nflip, nprobe, ef_search) to a built or loaded index."""
     strategy_named(strategy).configure(index, params)
 
 

@@ -64,7 +64,7 @@ def exact_hash_params(bits: int, n: int, radius: int) -> StrategyParams | None:
         probes = sum(math.comb(b, i) for i in range(nflip + 1))
         cost = nhash * probes * (1 + n / 2**b)
         if cost < best_cost:
-            best, best_cost = StrategyParams(nhash=nhash, b=b, radius=nflip), cost
+            best, best_cost = StrategyParams(nhash=nhash, hash_bits=b, nflip=nflip), cost
     return best
 
 
@@ -76,7 +76,7 @@ def lookup_index(bits: int, codes: np.ndarray, ids: np.ndarray, radius: int,
         log.info("dedup candidates: flat scan (radius %d)", radius)
         return build("flat", bits, codes, ids, StrategyParams())
     log.info("dedup candidates: %d hash tables of %d bits, %d flips (exact to %d bits)",
-             params.nhash, params.b, params.radius, radius)  # fmt: skip
+             params.nhash, params.hash_bits, params.nflip, radius)  # fmt: skip
     return build("hash", bits, codes, ids, params)
 
 

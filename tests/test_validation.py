@@ -57,14 +57,14 @@ def test_search_knobs_refused(collection, args, words):
 def test_knobs_checked_in_the_library(collection):
     """The Python API is protected too, not only the command line."""
     with pytest.raises(SemhashError, match="--hnsw-m"):
-        StrategyParams(M=-4).validate(16)
+        StrategyParams(hnsw_m=-4).validate(16)
     with pytest.raises(SemhashError, match="--hash-radius"):
-        StrategyParams(radius=9).resolved("hash", 16, 120)
+        StrategyParams(nflip=9).resolved("hash", 16, 120)
     with Collection.open(collection) as coll:
         queries = s.id_queries(coll, [0])
         with pytest.raises(SemhashError, match="--hash-bits"):
-            s.search(coll, queries, strategy="hash", params=StrategyParams(b=-3))
-        D_ok = s.search(coll, queries, k=5, strategy="hash", params=StrategyParams(radius=2))
+            s.search(coll, queries, strategy="hash", params=StrategyParams(hash_bits=-3))
+        D_ok = s.search(coll, queries, k=5, strategy="hash", params=StrategyParams(nflip=2))
         assert len(D_ok[0].results) == 5
 
 

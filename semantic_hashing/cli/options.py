@@ -172,10 +172,10 @@ def strategy_options(fn):
             help="Index: exact flat scan, hash lookup + re-rank, ivf or hnsw "
             "[default: flat below 2M items, ivf above].",
         ),  # fmt: skip
-        click.option("--nhash", default=0, help="hash: tables (0: code bits // b)."),
+        click.option("--nhash", default=0, help="hash: tables (0: code bits // hash bits)."),
         click.option(
-            "--hash-bits", "b", default=0, help="hash: address bits per table (0: about log2 N)."
-        ),  # fmt: skip
+            "--hash-bits", default=0, help="hash: address bits per table (0: about log2 N)."
+        ),
         click.option(
             "--hash-radius",
             default=1,
@@ -192,11 +192,11 @@ def strategy_options(fn):
     return fn
 
 
-def strategy_params(nhash, b, hash_radius, nlist, nprobe, hnsw_m, ef_search):
+def strategy_params(nhash, hash_bits, hash_radius, nlist, nprobe, hnsw_m, ef_search):
     from semantic_hashing.indexer.strategies import StrategyParams
 
-    return StrategyParams(nhash=nhash, b=b, radius=hash_radius, nlist=nlist, nprobe=nprobe,
-                          M=hnsw_m, ef_search=ef_search)  # fmt: skip
+    return StrategyParams(nhash=nhash, hash_bits=hash_bits, nflip=hash_radius, nlist=nlist,
+                          nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search)  # fmt: skip
 
 
 def print_index_report(report) -> None:
