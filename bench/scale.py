@@ -29,8 +29,9 @@ from semantic_hashing.retrieval.progress import progress, timed
 log = logging.getLogger(__name__)
 
 K = 100
+BITS = 64  # the benchmark's code length (SHAPES below are sized for it)
 # build parameters tried beside the automatic ones: the hash's (tables, address bits) for
-# 64-bit codes
+# BITS-bit codes
 SHAPES = {"hash": [{"nhash": 4, "hash_bits": 16}, {"nhash": 3, "hash_bits": 21},
                    {"nhash": 2, "hash_bits": 32}]}  # fmt: skip
 KNOB_VALUES = {  # strategy -> values of its search-time knob tried in order, cheapest first
@@ -78,7 +79,7 @@ def get_encoder(opts: ScaleOptions, images: np.ndarray) -> tuple[HashEncoder, di
     path = opts.model or opts.out / "model.pt"
     if path.exists():
         return HashEncoder.load(path), {"model": str(path), "trained_here": False}
-    spec = TrainSpec(bits=64, device="cpu", train=TrainConfig(epochs=opts.epochs))
+    spec = TrainSpec(bits=BITS, device="cpu", train=TrainConfig(epochs=opts.epochs))
     encoder, info = train_image_encoder(images, spec)
     encoder.save(path, info)
     return encoder, {"model": str(path), "trained_here": True, "train_s": info["seconds"]}

@@ -31,9 +31,7 @@ def check_codes(codes: np.ndarray, bits: int) -> np.ndarray:
 
 class BinaryIndex:
     def __init__(self, bits: int, index: faiss.IndexBinary | None = None):
-        if bits % 8:
-            raise ValueError("bits must be a multiple of 8")
-        self.bits = bits
+        self.bits = bits  # a checked code length: the model's, or a FAISS file's (bytes * 8)
         self.index = index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
         _counting_sort_top_k(self.index)
 

@@ -35,6 +35,7 @@ from semantic_hashing.indexer.maintenance import check_collection, remove_items 
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fsutil import check_writable
+from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.pool import resolve_workers
 from semantic_hashing.retrieval.presets import get_preset
 from semantic_hashing.retrieval.progress import progress, timed
@@ -69,8 +70,7 @@ class IndexOptions:
         ):  # fmt: skip
             if not isinstance(value, int) or not low <= value <= high:
                 raise SemhashError(f"{name} must be an integer from {low} to {high}, not {value}.")
-        if not 8 <= spec.bits <= 1024 or spec.bits % 8:
-            raise SemhashError(f"--bits must be a multiple of 8 from 8 to 1024, not {spec.bits}.")
+        check_bits(spec.bits)
         if spec.image_size and (not 8 <= spec.image_size <= 256 or spec.image_size % 4):
             raise SemhashError(f"--image-size must be 0 (automatic) or a multiple of 4 from 8 "
                                f"to 256, not {spec.image_size}.")  # fmt: skip

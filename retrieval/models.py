@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.params import DEFAULT_BITS, check_bits
 
 THRESHOLDS = ("median", "half", "thermometer", "itq")
 WEIGHTINGS = ("log", "tfidf")
@@ -27,7 +28,7 @@ class ModelConfig:
 
     model_type: str = "conv-dae"
     kind: str = "image"  # "image" or "text"
-    bits: int = 64
+    bits: int = DEFAULT_BITS
     channels: int = 1
     image_size: int = 28
     width: int = 32  # channels of the first conv layer; doubled at each stride
@@ -52,10 +53,7 @@ class ModelConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def validate(self) -> None:
-        if not 8 <= self.bits <= 1024 or self.bits % 8:
-            raise SemhashError(
-                f"--bits must be a multiple of 8 between 8 and 1024, not {self.bits}."
-            )
+        check_bits(self.bits)
         if self.kind not in ("image", "text"):
             raise SemhashError(f"unknown kind {self.kind!r}; use image or text.")
         if self.kind == "image" and self.image_size % 4:

@@ -20,6 +20,7 @@ from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.families import family_config
 from semantic_hashing.retrieval.models import ModelConfig, build_model
+from semantic_hashing.retrieval.params import DEFAULT_BITS
 from semantic_hashing.retrieval.pool import read_in_order, resolve_workers
 from semantic_hashing.retrieval.presets import get_preset, inputs_of
 from semantic_hashing.retrieval.progress import progress
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 class TrainSpec:
     """How to train an encoder when a collection has none yet."""
 
-    bits: int = 64
+    bits: int = DEFAULT_BITS
     model_type: str = ""  # "" = the kind's default
     image_size: int = 0  # 0: 28 for grayscale collections, 32 for colour ones
     vocab: int = 10_000

@@ -18,6 +18,7 @@ from semantic_hashing.cli.options import (
     strategy_params,
 )
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.params import DEFAULT_BITS
 
 log = logging.getLogger("semhash")
 
@@ -96,7 +97,7 @@ def demo(out, epochs, device):
     from semantic_hashing.query import render
     from semantic_hashing.query.demo import run_demo
 
-    rep = run_demo(out, index_options(bits=64, epochs=epochs, kind="image", device=device))
+    rep = run_demo(out, index_options(epochs=epochs, kind="image", device=device))
     print_index_report(rep.index)
     for codes, raw in rep.shown:
         click.echo("")
@@ -105,7 +106,8 @@ def demo(out, epochs, device):
     q = rep.quality
     click.echo("")
     click.echo("retrieval quality on 1,000 seeded test queries (relevant = same class):")
-    echo_scores(q, "64-bit codes (Hamming)", "  asymmetric re-rank", "raw pixels (Euclidean)")
+    echo_scores(q, f"{DEFAULT_BITS}-bit codes (Hamming)", "  asymmetric re-rank",
+                "raw pixels (Euclidean)")  # fmt: skip
     click.echo(f"contact sheets: {', '.join(str(p) for p in rep.sheets)}")
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.timings.items()))
 

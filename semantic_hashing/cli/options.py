@@ -10,6 +10,7 @@ import sys
 import click
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.params import DEFAULT_BITS
 from semantic_hashing.retrieval.presets import PRESETS
 
 log = logging.getLogger("semhash")
@@ -109,7 +110,8 @@ QUALITY_OPTION = click.option(
 def training_options(fn):
     """Options shared by `train` and `index`."""
     options = [
-        click.option("--bits", default=64, show_default=True, help="Code length (multiple of 8)."),
+        click.option("--bits", default=DEFAULT_BITS, show_default=True,
+                     help="Code length (multiple of 8)."),
         click.option("--epochs", type=int,
                      help="Epochs (default: a step budget sized to the collection)."),
         click.option("--kind", type=click.Choice(["image", "text"]),
