@@ -39,8 +39,9 @@ import numpy as np
 
 from semantic_hashing.indexer.binary_index import BinaryIndex
 from semantic_hashing.indexer.hash_index import DistinctHashIndex
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import OptionError, SemhashError
 from semantic_hashing.retrieval.fsutil import atomic_write
+from semantic_hashing.retrieval.params import MAX_BITS
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,12 @@ class StrategyParams:
         """Refuse knobs outside their range before FAISS sees them (a negative graph degree
         grows without bound, more flipped bits than address bits never ends)."""
         for name, flag, low, high in KNOBS:
-            value = getattr(self, name)
-            top = bits if high == "bits" else high
+            value, top = getattr(self, name), bits if high == "bits" else high
             if not isinstance(value, int) or not low <= value <= top:
-                raise SemhashError(f"{flag} must be an integer from {low} to {top}, not {value}.")
+                widest = MAX_BITS if high == "bits" else high  # the longest code's range
+                anywhere = not isinstance(value, int) or not low <= value <= widest
+                raise OptionError(name, f"{flag} must be an integer from {low} to {top}, "
+                                  f"not {value}.", anywhere)  # fmt: skip
 
     def resolved(self, strategy: str, bits: int, n: int) -> StrategyParams:
         """A copy with the automatic (0) build parameters filled in for `n` items, checked

@@ -68,8 +68,8 @@ def run_demo(out: str | Path = "semhash-demo", opts: IndexOptions | None = None,
     coll = Collection.open(out / "fashion-mnist.semhash")
     with timed("search", timings):
         queries = load_queries(coll, out / "queries")
-        codes = search(coll, queries, k=10)
-        raw = search(coll, queries, k=10, baseline="raw")
+        codes = search(coll, queries)
+        raw = search(coll, queries, baseline="raw")
     sheets = [
         contact_sheet(codes, out / "sheet-codes.png"),
         contact_sheet(raw, out / "sheet-raw.png"),
