@@ -14,7 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from semantic_hashing.indexer.layout import INDEX
+from semantic_hashing.indexer.layout import INDEX, set_aside
 from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 from semantic_hashing.retrieval.fsutil import atomic_write
 
@@ -143,8 +143,6 @@ class FaissStore:
         return index
 
     def recreate(self, bits: int, entry: dict, folder: Path) -> BinaryIndex:
-        from semantic_hashing.indexer.repair import set_aside
-
         set_aside(folder / INDEX)
         return BinaryIndex(bits)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer.layout import LITE_FILE
+from semantic_hashing.indexer.layout import LITE_FILE, set_aside
 from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 
 log = logging.getLogger(__name__)
@@ -368,8 +368,6 @@ class MilvusStore:
             try:
                 return self.create(bits, entry)
             except SemhashError:
-                from semantic_hashing.indexer.repair import set_aside
-
                 set_aside(folder / LITE_FILE)
         return self.create(bits, entry)
 

@@ -19,19 +19,10 @@ import numpy as np
 from scipy import sparse
 
 from semantic_hashing.indexer import repair
-from semantic_hashing.indexer.collection import (
-    DB_URL_ENV,
-    INDEX,
-    LOCK,
-    LOG,
-    MODEL,
-    RAW,
-    SIDECAR,
-    Chunk,
-    Collection,
-    new_metadata,
-)
+from semantic_hashing.indexer.layout import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
 from semantic_hashing.indexer.maintenance import check_collection, remove_items  # noqa: F401 (re-exported)
+from semantic_hashing.indexer.opening import DB_URL_ENV, new_metadata
+from semantic_hashing.indexer.store import Chunk, Store
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fsutil import check_writable
@@ -143,7 +134,7 @@ def _stat(path: Path) -> tuple[int, float]:
 
 
 def plan(
-    coll: Collection | None, paths: list[Path], root: Path, prune: bool, links: bool = False
+    coll: Store | None, paths: list[Path], root: Path, prune: bool, links: bool = False
 ) -> Plan:
     """What to read of `paths` (`links`: the walk followed linked folders, so every path
     is resolved on its own); a file listed twice (through links) is read once."""
@@ -183,7 +174,7 @@ def _clear_half_created(collection: Path) -> None:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
-def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, HashEncoder | None]:
+def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncoder | None]:
     """(collection or None, the encoder to use or None), refusing mismatched models."""
     device = opts.spec.device
     encoder = HashEncoder.load(opts.model_path, resolve_device(device)) if opts.model_path else None
@@ -195,7 +186,7 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, Hash
         if db_url := opts.db_url or os.environ.get(DB_URL_ENV):
             new_metadata(db_url).close()
         return None, encoder
-    coll = Collection.open(collection, device, write=True, db_url=opts.db_url, uri=opts.uri)
+    coll = Store.open(collection, device, write=True, db_url=opts.db_url, uri=opts.uri)
     if opts.backend and opts.backend != coll.backend:
         coll.close()
         raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {opts.backend}.")
@@ -255,14 +246,14 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
             raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
             encoder, report.train_info = source.fit(loaded, opts.spec)
-        coll = Collection.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
+        coll = Store.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
             _write_loaded(coll, source, loaded, root, work, report, opts.chunk_size)
             return _finish(coll, root, work, report)
         finally:
             coll.close()
     if coll is None:
-        coll = Collection.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
+        coll = Store.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
             _write_paths(coll, source, root, work, report, opts)
             return _finish(coll, root, work, report)
@@ -296,7 +287,7 @@ def _write_loaded(coll, source, loaded: Loaded, root, work, report, chunk_size: 
         _write_chunk(coll, source, sub, root, work, report)
 
 
-def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Plan, report) -> None:
+def _write_chunk(coll: Store, source, loaded: Loaded, root: Path, work: Plan, report) -> None:
     if not loaded.paths:
         return
     t0 = time.perf_counter()
@@ -347,7 +338,7 @@ def _drop_wordless(loaded: Loaded, inputs, report: IndexReport):
     return sub, inputs[keep]
 
 
-def _finish(coll: Collection, root: Path, work: Plan, report: IndexReport) -> IndexReport:
+def _finish(coll: Store, root: Path, work: Plan, report: IndexReport) -> IndexReport:
     if work.gone:
         report.removed = coll.remove(work.gone)
     report.total = len(coll.index)
@@ -371,7 +362,7 @@ def _label(path: Path, root: Path) -> str:
     return "" if str(parent) == "." else str(parent)
 
 
-def reread_stale(coll: Collection) -> dict:
+def reread_stale(coll: Store) -> dict:
     """Read again, under their own ids, the files of live rows that a repair marked for
     encoding again (their code or stored input was lost). Files that are gone or cannot be
     read stay marked; the next `index` of their folder tries again."""

@@ -32,7 +32,7 @@ from semantic_hashing.retrieval.errors import SemhashError
 SIDECAR = "collection.json"
 
 if TYPE_CHECKING:
-    from semantic_hashing.indexer.collection import Collection as Store
+    from semantic_hashing.indexer.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Collection:
         self._stamp = self._sidecar_stamp()
 
     def _open_store(self) -> Store:
-        from semantic_hashing.indexer.collection import Collection as Store
+        from semantic_hashing.indexer.store import Store
 
         store = Store.open(self.path, self._device, uri=self._uri)
         store.save_derived = self._save_derived

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.candidates import (
     Pairs,
     check_radius,
@@ -65,7 +65,7 @@ class DedupOptions:
     strategy: str | None = None  # None: exact hash lookup; "flat": scan every code
     exact: bool = True  # group items with the same sha256
 
-    def resolved(self, store: Collection) -> DedupOptions:
+    def resolved(self, store: Store) -> DedupOptions:
         out = DedupOptions(**asdict(self))
         if out.radius is None:
             out.radius = max(1, round(RADIUS_PER_64_BITS * store.bits / 64))
@@ -143,7 +143,7 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def collection_items(store: Collection, need_inputs: bool) -> Items:
+def collection_items(store: Store, need_inputs: bool) -> Items:
     """Every live item of `store` with its code (and stored input when `need_inputs`)."""
     ids, codes = store.index.ids(), store.index.codes()
     order = np.argsort(ids)
@@ -170,7 +170,7 @@ def collection_items(store: Collection, need_inputs: bool) -> Items:
                  np.array([rows[int(i)].width * rows[int(i)].height for i in ids]))  # fmt: skip
 
 
-def model_inputs(store: Collection, rows):
+def model_inputs(store: Store, rows):
     """Stored rows as model input: images (N, C, S, S) uint8, text counts as they are."""
     if store.kind == "text" or rows is None:
         return rows
@@ -178,7 +178,7 @@ def model_inputs(store: Collection, rows):
     return np.asarray(rows).reshape(len(rows), cfg.channels, cfg.image_size, cfg.image_size)
 
 
-def find_duplicates(store: Collection, against: Items | Collection | None = None,
+def find_duplicates(store: Store, against: Items | Store | None = None,
                     options: DedupOptions | None = None, stats: dict | None = None,
                     **overrides) -> list[DuplicateGroup]:  # fmt: skip
     """Groups of duplicate items in `store` (or of `against`'s items found in `store`).
@@ -215,7 +215,7 @@ def _verified(kind: str, opts: DedupOptions, inputs_a, inputs_b, pairs: Pairs, p
     return sim >= opts.threshold, sim
 
 
-def _within(store: Collection, items: Items, opts: DedupOptions, stats: dict):
+def _within(store: Store, items: Items, opts: DedupOptions, stats: dict):
     t0 = time.perf_counter()
     pairs = self_pairs(items.ids, items.codes, store.bits, opts.radius, opts.max_candidates,
                        opts.strategy)  # fmt: skip
@@ -314,7 +314,7 @@ def _group(kind: str, items: Items, members: np.ndarray, keep: int) -> Duplicate
 
 
 # -- against another collection or a folder ------------------------------------------------
-def other_items(store: Collection, other: Collection, opts: DedupOptions) -> Items:
+def other_items(store: Store, other: Store, opts: DedupOptions) -> Items:
     """The live items of `other`, as inputs of `store`'s model, encoded with it."""
     if other.kind != store.kind:
         raise SemhashError(f"{other.path} is a {other.kind} collection, {store.path} a "
@@ -326,7 +326,7 @@ def other_items(store: Collection, other: Collection, opts: DedupOptions) -> Ite
     return got
 
 
-def _as_model_input(store: Collection, other: Collection, inputs):
+def _as_model_input(store: Store, other: Store, inputs):
     if inputs is None:
         return inputs
     if store.kind == "text":
@@ -354,7 +354,7 @@ def remap_counts(counts, words_from: list[str], words_to: list[str]) -> sparse.c
     return (sparse.csr_matrix(counts, dtype=np.float32) @ move).tocsr()
 
 
-def folder_items(store: Collection, folder: str | Path) -> tuple[Items, list[tuple[str, str]]]:
+def folder_items(store: Store, folder: str | Path) -> tuple[Items, list[tuple[str, str]]]:
     """Files of `folder` read as `store`'s items were, encoded with its model."""
     from semantic_hashing.query.search import load_queries
 
@@ -367,7 +367,7 @@ def folder_items(store: Collection, folder: str | Path) -> tuple[Items, list[tup
     return items, queries.skipped
 
 
-def _against(store: Collection, items: Items, other: Items, opts: DedupOptions, stats: dict):
+def _against(store: Store, items: Items, other: Items, opts: DedupOptions, stats: dict):
     if not len(other.paths):
         return []
     t0 = time.perf_counter()

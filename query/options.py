@@ -25,7 +25,7 @@ from semantic_hashing.retrieval.errors import OptionError, SemhashError
 from semantic_hashing.retrieval.params import MAX_BITS
 
 if TYPE_CHECKING:
-    from semantic_hashing.indexer.collection import Collection
+    from semantic_hashing.indexer.store import Store
     from semantic_hashing.indexer.strategies import StrategyParams
 
 DEFAULT_K = 10  # neighbours per query when no k is given
@@ -93,7 +93,7 @@ class SearchOptions:
             raise SemhashError(f"--radius needs the {', '.join(able[:-1])} or {able[-1]} "
                                f"strategy, not {self.strategy}.")  # fmt: skip
 
-    def check(self, coll: Collection) -> SearchOptions:
+    def check(self, coll: Store) -> SearchOptions:
         """`validate` against the collection's code length, then the strategy's automatic
         parameters against its size: everything is refused before an index is built."""
         self.validate(coll.bits)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query import baselines, rerank
 from semantic_hashing.query.options import SearchOptions
 from semantic_hashing.query.results import Hit, Queries, QueryResult
@@ -22,7 +22,7 @@ from semantic_hashing.retrieval.images import is_image_path, list_images
 from semantic_hashing.retrieval.sources import ImageSource, TextSource, TrainSpec, vocabulary
 
 
-def load_image_queries(coll: Collection, query: str | Path) -> Queries:
+def load_image_queries(coll: Store, query: str | Path) -> Queries:
     """An image file or a folder of images, resized to the collection's model input."""
     query = Path(query)
     if not query.exists():
@@ -42,7 +42,7 @@ def load_image_queries(coll: Collection, query: str | Path) -> Queries:
     return Queries([str(p) for p in loaded.paths], loaded.items, loaded.skipped)
 
 
-def load_queries(coll: Collection, query: str | Path) -> Queries:
+def load_queries(coll: Store, query: str | Path) -> Queries:
     """A query file or folder, read the way the collection's items were read."""
     query = Path(query)
     if coll.kind == "image":
@@ -52,7 +52,7 @@ def load_queries(coll: Collection, query: str | Path) -> Queries:
     return load_text_queries(coll, query)
 
 
-def load_text_queries(coll: Collection, query: str | Path) -> Queries:
+def load_text_queries(coll: Store, query: str | Path) -> Queries:
     """A text file or a folder of them; queries with no vocabulary word are skipped."""
     query = Path(query)
     if not query.exists():
@@ -69,7 +69,7 @@ def load_text_queries(coll: Collection, query: str | Path) -> Queries:
     )
 
 
-def text_query(coll: Collection, query_text: str) -> Queries:
+def text_query(coll: Store, query_text: str) -> Queries:
     """A query typed on the command line."""
     if coll.kind != "text":
         raise SemhashError(f"{coll.path} is an {coll.kind} collection; --text needs a text one.")
@@ -89,7 +89,7 @@ def _text_inputs(coll, names, texts, skipped, single: bool) -> Queries:
     return Queries([names[i] for i in keep], counts[keep], skipped)
 
 
-def id_queries(coll: Collection, ids: list[int]) -> Queries:
+def id_queries(coll: Store, ids: list[int]) -> Queries:
     """Stored items as queries (their raw model input is kept in the collection)."""
     rows = coll.meta.get(ids)
     missing = [i for i in ids if i not in rows]
@@ -103,7 +103,7 @@ def id_queries(coll: Collection, ids: list[int]) -> Queries:
     return Queries([rows[i].path for i in ids], np.asarray(inputs).reshape(shape))
 
 
-def search(coll: Collection, queries: Queries, options: SearchOptions | None = None,
+def search(coll: Store, queries: Queries, options: SearchOptions | None = None,
            stored: tuple | None = None, **how) -> list[QueryResult]:  # fmt: skip
     """Nearest neighbours of each query, answered as `options` say (or the SearchOptions
     fields given as keywords, `how`): top-k, or all within `radius` (Hamming; at most k of
