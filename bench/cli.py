@@ -127,8 +127,8 @@ def _bench_indexing(out, photos, baseline_code, seed) -> None:
               help="Folder for the model, scale-report.json and scale-table.txt.")  # fmt: skip
 @click.option("--sizes", default="60k,1M,10M", show_default=True,
               help="Comma-separated collection sizes.")  # fmt: skip
-@click.option("--strategies", default="flat,hash,ivf,hnsw", show_default=True,
-              help="Comma-separated strategies to measure.")  # fmt: skip
+@click.option("--strategies", help="Comma-separated strategies to measure [default: every "
+              "registered one: flat,hash,ivf,hnsw].")  # fmt: skip
 @click.option("--model", type=click.Path(path_type=Path, exists=True),
               help="A trained 64-bit model (default: train one on Fashion-MNIST).")  # fmt: skip
 @click.option("--collection", type=click.Path(path_type=Path, exists=True),
@@ -152,7 +152,7 @@ def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_
 
     if collection is not None:
         model = Path(collection) / "model.pt"
-    names = tuple(x.strip() for x in strategies.split(",") if x.strip())
+    names = tuple(x.strip() for x in (strategies or ",".join(STRATEGIES)).split(",") if x.strip())
     unknown = set(names) - set(STRATEGIES)
     if unknown:
         raise SemhashError(f"unknown strategy {sorted(unknown)[0]!r}.")

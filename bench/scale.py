@@ -45,7 +45,7 @@ KNOB_VALUES = {  # strategy -> values of its search-time knob tried in order, ch
 class ScaleOptions:
     out: Path = Path("scale-bench")
     sizes: tuple[int, ...] = (60_000, 1_000_000, 10_000_000)
-    strategies: tuple[str, ...] = ("flat", "hash", "ivf", "hnsw")
+    strategies: tuple[str, ...] = tuple(STRATEGIES)  # every registered strategy
     model: Path | None = None  # a trained model; else one is trained (and kept in `out`)
     epochs: int = 2
     n_queries: int = 1000

@@ -29,6 +29,7 @@ from semantic_hashing.retrieval.progress import progress
 log = logging.getLogger(__name__)
 
 QUERY_CHUNK = 1024  # queries per range search: their results are held at once
+LOOKUPS = ("hash", "flat")  # candidate lookups: exact hash tables (the default), a flat scan
 
 
 @dataclass

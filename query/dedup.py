@@ -30,6 +30,7 @@ from scipy.sparse.csgraph import connected_components
 
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.candidates import (
+    LOOKUPS,
     Pairs,
     check_radius,
     lookup_index,
@@ -80,8 +81,9 @@ class DedupOptions:
             raise SemhashError(f"--threshold must be between -1 and 1, not {out.threshold}.")
         if out.max_candidates < 1:
             raise SemhashError("--max-candidates must be at least 1.")
-        if out.strategy not in (None, "hash", "flat"):
-            raise SemhashError(f"dedup looks candidates up by hash or flat, not {out.strategy}.")
+        if out.strategy not in (None, *LOOKUPS):
+            raise SemhashError(f"dedup looks candidates up by {' or '.join(LOOKUPS)}, "
+                               f"not {out.strategy}.")  # fmt: skip
         return out
 
 
