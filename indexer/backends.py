@@ -67,6 +67,7 @@ class CodeStore(Protocol):
     name: str  # recorded in the sidecar's "backend" entry and given to --backend
     strategies: bool  # whether search strategies (FAISS secondary indexes) apply to its codes
     index_class: type  # the class of its `CodeIndex`
+    requires: tuple[str, ...]  # the Python packages it imports when used
 
     def entry(self, folder: Path, uri: str | None) -> dict:
         """The sidecar's backend entry for a new collection in `folder` (`uri`: --uri)."""

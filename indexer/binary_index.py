@@ -121,6 +121,7 @@ class FaissStore:
     name = "faiss"
     strategies = True  # secondary indexes (hash, ivf, hnsw) are built over this index
     index_class = BinaryIndex
+    requires = ("faiss",)
 
     def entry(self, folder: Path, uri: str | None) -> dict:
         if uri:

@@ -327,6 +327,7 @@ class MilvusStore:
     name = "milvus"
     strategies = False  # Milvus searches its own index; no FAISS secondary index
     index_class = MilvusIndex
+    requires = ("pymilvus",)  # the milvus extra
 
     def entry(self, folder: Path, uri: str | None) -> dict:
         if not uri:  # the collection's own Lite data, recorded relative: the folder may move

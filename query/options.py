@@ -18,7 +18,7 @@ reads DEFAULT_K and BASELINES from here without loading FAISS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from semantic_hashing.retrieval.errors import OptionError, SemhashError
@@ -39,21 +39,22 @@ class SearchOptions:
     radius: int | None = None
     baseline: str | None = None
     strategy: str | None = None
-    params: StrategyParams = field(default_factory=lambda: _strategies().StrategyParams())
+    params: StrategyParams | None = None  # None: the default knobs
     asymmetric: bool = False
     rerank_short: bool = True
 
+    def __post_init__(self) -> None:
+        if self.params is None:
+            self.params = _strategies().StrategyParams()
+
     @classmethod
     def of(cls, **how) -> SearchOptions:
-        """Options from keyword settings (the API's `search(..., k=5, radius=2)`); None for
-        `params` means the default knobs."""
+        """Options from keyword settings (the API's `search(..., k=5, radius=2)`)."""
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(how) - set(known))
         if unknown:
             raise SemhashError(f"unknown search option {unknown[0]!r}; the options are "
                                f"{', '.join(known)}.")  # fmt: skip
-        if how.get("params") is None:
-            how.pop("params", None)
         return cls(**how)
 
     @property

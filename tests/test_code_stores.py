@@ -60,7 +60,7 @@ def test_the_protocols_name_what_callers_use():
 @pytest.mark.parametrize("name", list(CODE_STORES))
 def test_every_registered_store_has_the_whole_interface(name):
     store = CODE_STORES[name]
-    assert store.name == name and isinstance(store.strategies, bool)
+    assert store.name == name and isinstance(store.strategies, bool) and store.requires
     for method in protocol_methods(CodeStore):
         assert parameters(getattr(type(store), method)) == parameters(getattr(CodeStore, method))
     for method in protocol_methods(CodeIndex):
@@ -82,13 +82,15 @@ def test_a_lost_sidecar_finds_the_default_store_in_an_empty_folder(tmp_path):
 
 
 def test_optional_stores_import_nothing_until_used():
-    code = "import sys, semantic_hashing.indexer.backends; print('pymilvus' in sys.modules)"
+    default = set(CODE_STORES[DEFAULT_STORE].requires)
+    optional = sorted({p for s in CODE_STORES.values() for p in s.requires} - default)
+    code = "import sys, semantic_hashing.indexer.backends; print(*sys.modules, sep='\\n')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert optional and not set(optional) & set(out.stdout.split())
 
 
 def usable(name: str) -> bool:
-    return name != "milvus" or importlib.util.find_spec("pymilvus") is not None
+    return all(importlib.util.find_spec(p) is not None for p in CODE_STORES[name].requires)
 
 
 @pytest.mark.parametrize("name", [n for n in CODE_STORES if usable(n)])
