@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from semantic_hashing.cli.options import QUALITY_OPTION, STRATEGY_CHOICES, common
+from semantic_hashing.cli.options import QUALITY_OPTION, common
 from semantic_hashing.retrieval.errors import SemhashError
 
 
@@ -135,8 +135,8 @@ def parse_count(text: str) -> int:
               help="Folder for the model, scale-report.json and scale-table.txt.")  # fmt: skip
 @click.option("--sizes", default="60k,1M,10M", show_default=True,
               help="Comma-separated collection sizes.")  # fmt: skip
-@click.option("--strategies", default="flat,hash,ivf,hnsw", show_default=True,
-              help="Comma-separated strategies to measure.")  # fmt: skip
+@click.option("--strategies", help="Comma-separated strategies to measure [default: every "
+              "registered one: flat,hash,ivf,hnsw].")  # fmt: skip
 @click.option("--model", type=click.Path(path_type=Path, exists=True),
               help="A trained 64-bit model (default: train one on Fashion-MNIST).")  # fmt: skip
 @click.option("--collection", type=click.Path(path_type=Path, exists=True),
@@ -156,11 +156,12 @@ def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_
                 raw_max_n, hnsw_max_n, encode_budget):  # fmt: skip
     """Latency, recall@100, memory and build time of each strategy from 60k to 10M codes."""
     from semantic_hashing.bench.scale import ScaleOptions, as_table, run_scale
+    from semantic_hashing.indexer.strategies import STRATEGIES
 
     if collection is not None:
         model = Path(collection) / "model.pt"
-    names = tuple(x.strip() for x in strategies.split(",") if x.strip())
-    unknown = set(names) - set(STRATEGY_CHOICES)
+    names = tuple(x.strip() for x in (strategies or ",".join(STRATEGIES)).split(",") if x.strip())
+    unknown = set(names) - set(STRATEGIES)
     if unknown:
         raise SemhashError(f"unknown strategy {sorted(unknown)[0]!r}.")
     opts = ScaleOptions(

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from semantic_hashing.bench.dedup_data import build_near_duplicates, group_pairs, pair_scores
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.candidates import self_pairs
 from semantic_hashing.query.dedup import collection_items, exact_pairs, find_duplicates
 from semantic_hashing.retrieval import datasets
@@ -71,7 +71,7 @@ def _names(groups) -> list[list[str]]:
 def semhash_row(folder: Path, coll: Path, truth: set, opts: DedupBenchOptions) -> dict:
     index_s = _index(folder, coll, opts)
     stats: dict = {}
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         t0 = time.perf_counter()
         groups = find_duplicates(store, stats=stats)
         dedup_s = time.perf_counter() - t0
@@ -113,7 +113,7 @@ def imagededup_rows(folder: Path, truth: set) -> list[dict]:
 def calibrate(coll: Path, groups_truth: list[list[str]]) -> list[dict]:
     """Edge-level P/R/F1 of semhash's candidates over a grid of radius and threshold."""
     truth = group_pairs(groups_truth)
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         items = collection_items(store, need_inputs=True)
         names = np.array([Path(p).name for p in items.paths])
         pairs = self_pairs(items.ids, items.codes, store.bits, 20, 50)
@@ -167,7 +167,7 @@ def run_text_dedup_bench(opts: DedupBenchOptions) -> dict:
     out = Path(opts.out)
     index_s = _index(folder, out / "20news.semhash", opts, kind="text")
     stats: dict = {}
-    with Collection.open(out / "20news.semhash") as store:
+    with Store.open(out / "20news.semhash") as store:
         t0 = time.perf_counter()
         groups = find_duplicates(store, stats=stats)
         dedup_s = time.perf_counter() - t0

@@ -16,6 +16,7 @@ import numpy as np
 
 from semantic_hashing.retrieval.codes import pack_bits
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.params import check_bits
 
 
 def _f32(x: np.ndarray) -> np.ndarray:
@@ -26,9 +27,7 @@ class Hasher:
     """fit(database features) once, then encode(features) -> packed uint8 codes."""
 
     def __init__(self, bits: int, seed: int = 0):
-        if bits % 8:
-            raise SemhashError(f"--bits must be a multiple of 8, not {bits}.")
-        self.bits, self.seed = bits, seed
+        self.bits, self.seed = check_bits(bits), seed
 
     def fit(self, x: np.ndarray) -> Hasher:
         raise NotImplementedError

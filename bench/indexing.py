@@ -119,7 +119,7 @@ def _model(path: Path, seed: int, n: int) -> Path:
     from semantic_hashing.retrieval.fitting import TrainSpec, train_image_encoder
     from semantic_hashing.retrieval.training import TrainConfig
 
-    spec = TrainSpec(bits=64, train=TrainConfig(epochs=2, seed=seed))
+    spec = TrainSpec(train=TrainConfig(epochs=2, seed=seed))
     encoder, info = train_image_encoder(training_images(n, seed), spec)
     encoder.save(path, info)
     return path

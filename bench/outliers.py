@@ -72,7 +72,7 @@ def _spec(opts: OutlierBenchOptions) -> TrainSpec:
     tcfg = TrainConfig(seed=opts.seed)
     if opts.epochs:
         tcfg.epochs = opts.epochs
-    return TrainSpec(bits=64, device=opts.device, train=tcfg)
+    return TrainSpec(device=opts.device, train=tcfg)
 
 
 def injected(opts: OutlierBenchOptions) -> dict:

@@ -33,6 +33,7 @@ from semantic_hashing.bench.methods import run_methods
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.families import FAMILIES, MODEL_TYPES
 from semantic_hashing.retrieval.kinds import get_kind
+from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.progress import timed
 
 log = logging.getLogger(__name__)
@@ -76,15 +77,14 @@ def parse_methods(text: str) -> list[Method]:
 
 
 def parse_bits(text: str) -> list[int]:
-    """`16,32,64` -> [16, 32, 64]; each a multiple of 8 between 8 and 1024."""
+    """`16,32,64` -> [16, 32, 64]; each a code length `check_bits` accepts."""
     try:
         bits = [int(b) for b in text.split(",") if b.strip()]
     except ValueError:
         raise SemhashError(f"--bits takes comma-separated numbers, not {text!r}.") from None
-    bad = [b for b in bits if not 8 <= b <= 1024 or b % 8]
-    if not bits or bad:
-        raise SemhashError(f"--bits must be multiples of 8 between 8 and 1024, not {text!r}.")
-    return sorted(set(bits))
+    if not bits:
+        raise SemhashError(f"--bits takes comma-separated numbers, not {text!r}.")
+    return sorted({check_bits(b) for b in bits})
 
 
 @dataclass

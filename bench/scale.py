@@ -21,7 +21,7 @@ import faiss
 import numpy as np
 
 from semantic_hashing.bench import scale_data
-from semantic_hashing.indexer.strategies import StrategyParams, build
+from semantic_hashing.indexer.strategies import STRATEGIES, StrategyParams, build
 from semantic_hashing.retrieval import datasets
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.progress import progress, timed
@@ -29,12 +29,15 @@ from semantic_hashing.retrieval.progress import progress, timed
 log = logging.getLogger(__name__)
 
 K = 100
-HASH_SHAPES = ((4, 16), (3, 21), (2, 32))  # (tables, address bits) tried for 64-bit codes
-KNOBS = {  # strategy -> (parameter, values tried in order, cheapest first)
-    "flat": (None, [None]),
-    "hash": ("radius", [0, 1, 2, 3]),
-    "ivf": ("nprobe", [1, 2, 4, 8, 16, 32, 64, 128, 256]),
-    "hnsw": ("ef_search", [100, 128, 192, 256, 384, 512, 1024]),
+BITS = 64  # the benchmark's code length (SHAPES below are sized for it)
+# build parameters tried beside the automatic ones: the hash's (tables, address bits) for
+# BITS-bit codes
+SHAPES = {"hash": [{"nhash": 4, "hash_bits": 16}, {"nhash": 3, "hash_bits": 21},
+                   {"nhash": 2, "hash_bits": 32}]}  # fmt: skip
+KNOB_VALUES = {  # strategy -> values of its search-time knob tried in order, cheapest first
+    "hash": [0, 1, 2, 3],
+    "ivf": [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    "hnsw": [100, 128, 192, 256, 384, 512, 1024],
 }
 
 
@@ -42,7 +45,7 @@ KNOBS = {  # strategy -> (parameter, values tried in order, cheapest first)
 class ScaleOptions:
     out: Path = Path("scale-bench")
     sizes: tuple[int, ...] = (60_000, 1_000_000, 10_000_000)
-    strategies: tuple[str, ...] = ("flat", "hash", "ivf", "hnsw")
+    strategies: tuple[str, ...] = tuple(STRATEGIES)  # every registered strategy
     model: Path | None = None  # a trained model; else one is trained (and kept in `out`)
     epochs: int = 2
     n_queries: int = 1000
@@ -76,7 +79,7 @@ def get_encoder(opts: ScaleOptions, images: np.ndarray) -> tuple[HashEncoder, di
     path = opts.model or opts.out / "model.pt"
     if path.exists():
         return HashEncoder.load(path), {"model": str(path), "trained_here": False}
-    spec = TrainSpec(bits=64, device="cpu", train=TrainConfig(epochs=opts.epochs))
+    spec = TrainSpec(bits=BITS, device="cpu", train=TrainConfig(epochs=opts.epochs))
     encoder, info = train_image_encoder(images, spec)
     encoder.save(path, info)
     return encoder, {"model": str(path), "trained_here": True, "train_s": info["seconds"]}
@@ -154,7 +157,7 @@ def calibrate(index, strategy: str, params: StrategyParams, c_codes, c_kth, targ
     (value, recall reached)."""
     from semantic_hashing.indexer.strategies import configure
 
-    name, values = KNOBS[strategy]
+    name, values = _knob(strategy), KNOB_VALUES.get(strategy, [None])
     for value in values:
         if name is not None:
             setattr(params, name, value)
@@ -170,8 +173,8 @@ def shapes(strategy: str, bits: int, n: int) -> list[StrategyParams]:
     """Build parameters tried for a strategy, resolved for `n` codes; the hash tries several
     address widths, since the best one depends on how the codes spread, not only on N."""
     tried = [StrategyParams()]
-    if strategy == "hash":
-        tried += [StrategyParams(nhash=t, b=b) for t, b in HASH_SHAPES if t * b <= bits]
+    shaped = [StrategyParams(**shape) for shape in SHAPES.get(strategy, [])]
+    tried += [p for p in shaped if p.nhash * p.hash_bits <= bits]
     out = {}
     for p in tried:
         p = p.resolved(strategy, bits, n)
@@ -208,7 +211,7 @@ def measure_strategy(strategy: str, codes: np.ndarray, work: Workload, kth, c_kt
         "n": len(codes), "strategy": strategy, "build_s": round(build_s, 2),
         "bytes_per_item": round(size / len(codes), 1), **_latency(lat),
         "recall@100": round(tie_aware_recall(D, kth), 4), "params": _params(strategy, params),
-        "knob": KNOBS[strategy][0], "knob_value": knob,
+        "knob": _knob(strategy), "knob_value": knob,
     }  # fmt: skip
     log.info("%s", row)
     return row
@@ -225,9 +228,13 @@ def _latency(lat: np.ndarray) -> dict:
 
 
 def _params(strategy: str, p: StrategyParams) -> dict:
-    names = {"hash": ("nhash", "b", "radius"), "ivf": ("nlist", "nprobe"),
-             "hnsw": ("M", "ef_construction", "ef_search")}  # fmt: skip
-    return {n: getattr(p, n) for n in names.get(strategy, ())}
+    chosen = STRATEGIES[strategy]
+    return {n: getattr(p, n) for n in chosen.build_fields + chosen.knobs}
+
+
+def _knob(strategy: str) -> str | None:
+    """The search-time knob that calibration sets (None: the strategy has none)."""
+    return next(iter(STRATEGIES[strategy].knobs), None)
 
 
 def measure_raw(n: int, work: Workload, opts: ScaleOptions) -> dict:

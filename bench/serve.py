@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from semantic_hashing.query.options import DEFAULT_K
 from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class ServeBenchOptions:
     clients: int = 8
     concurrent_requests: int = 1000  # in all, split between the clients
     cli_runs: int = 5
-    k: int = 10
+    k: int = DEFAULT_K
     seed: int = 0
     out: Path | None = None
 

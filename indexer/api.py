@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.params import DEFAULT_BITS
 
 if TYPE_CHECKING:
     from semantic_hashing.indexer.pipeline import IndexOptions, IndexReport
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["check", "index", "index_options", "remove", "train"]
 
 
-def index_options(*, bits: int = 64, epochs: int | None = None, kind: str | None = None,
+def index_options(*, bits: int = DEFAULT_BITS, epochs: int | None = None, kind: str | None = None,
                   image_size: int = 0, vocab: int = 10_000, vocab_by: str = "count",
                   model_type: str = "", seed: int = 0, quality: str = "default",
                   device: str = "auto", include_hidden: bool = False, exclude=(), include=(),

@@ -1,101 +1,122 @@
-"""Where a collection keeps its codes: a FAISS file (the default) or a Milvus collection.
+"""Where a collection keeps its codes: a code store, chosen by name from `CODE_STORES`.
 
-Both sit behind one small interface, `CodeIndex`; metadata stays in the SQL database
-either way. The collection's sidecar records the backend, so `search` finds it again.
+A code store (`CodeStore`) knows how to record a new collection's codes in the sidecar
+(`entry`), create them, open them again, empty them for another model, and find them when
+the sidecar is lost. What it opens is a `CodeIndex`: packed codes under the collection's own
+int64 ids, searched by Hamming distance. Metadata stays in the SQL database either way.
+
+Adding a code store takes one module (its `CodeIndex` and `CodeStore` classes), its test,
+and its line in `CODE_STORES`; nothing else asks for a store by name.
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Protocol
 
-import faiss
 import numpy as np
 
-from semantic_hashing.indexer.binary_index import BinaryIndex
-from semantic_hashing.indexer.layout import LITE_FILE
-from semantic_hashing.retrieval.errors import IndexLost, SemhashError
-
-BACKENDS = ("faiss", "milvus")
+from semantic_hashing.indexer.binary_index import FaissStore
+from semantic_hashing.indexer.milvus_index import MilvusStore
+from semantic_hashing.retrieval.errors import SemhashError
 
 
 class CodeIndex(Protocol):
-    """Packed uint8 codes under the collection's own int64 ids, searched by Hamming."""
+    """Packed uint8 codes (N, bits // 8) under the collection's own int64 ids. Every search
+    returns exact Hamming distances, each row sorted by (distance, id)."""
 
     bits: int
 
-    def __len__(self) -> int: ...
-    def add(self, codes: np.ndarray, ids: np.ndarray) -> None: ...
-    def remove(self, ids: np.ndarray) -> int: ...
-    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
-    def range_search(self, codes: np.ndarray, radius: int) -> list: ...
-    def codes_of(self, ids) -> np.ndarray: ...
-    def save(self, path: str | Path) -> None: ...
+    def __len__(self) -> int:
+        """The number of stored codes."""
+
+    def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
+        """Store `codes` under `ids` (one id per code row)."""
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Drop the codes of `ids`; returns how many were removed."""
+
+    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k per query: (D int32 (Q, k'), I int64 (Q, k')), -1 ids where missing."""
+
+    def range_search(self, codes: np.ndarray, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every item within Hamming distance <= radius, per query: [(D, I), ...]."""
+
+    def reconstruct(self, item_id: int) -> np.ndarray:
+        """The stored code of one id (bits // 8 uint8); SemhashError when absent."""
+
+    def codes_of(self, ids) -> np.ndarray:
+        """Stored codes of `ids` (N, bits // 8) uint8, in that order."""
+
+    def ids(self) -> np.ndarray:
+        """Every stored id (int64)."""
+
+    def codes(self) -> np.ndarray:
+        """All stored codes (N, bits // 8) uint8, in the order of `ids()`."""
+
+    def save(self, path: str | Path) -> None:
+        """Make the codes durable (`path`: the collection's index file, where one is kept)."""
+
+    def close(self) -> None:
+        """Release connections and files; the index is not used afterwards."""
 
 
-def backend_info(backend: str, uri: str | None, folder: Path) -> dict:
-    """The sidecar entry for a new collection in `folder`."""
-    if backend not in BACKENDS:
-        raise SemhashError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
-    if backend == "faiss":
-        if uri:
-            raise SemhashError("--uri applies to the milvus backend only.")
-        return {"name": "faiss"}
-    from semantic_hashing.indexer.milvus_index import collection_name, is_lite
+class CodeStore(Protocol):
+    """One kind of code store, as registered in `CODE_STORES` under its `name`."""
 
-    if not uri:  # the collection's own Lite data, recorded relative: the folder may move
-        uri = LITE_FILE
-    elif is_lite(uri):
-        uri = str(Path(uri).resolve())
-    return {"name": "milvus", "uri": uri,
-            "collection": collection_name(folder.name, uuid.uuid4().hex[:8])}  # fmt: skip
+    name: str  # recorded in the sidecar's "backend" entry and given to --backend
+    strategies: bool  # whether search strategies (FAISS secondary indexes) apply to its codes
+    index_class: type  # the class of its `CodeIndex`
+    requires: tuple[str, ...]  # the Python packages it imports when used
 
+    def entry(self, folder: Path, uri: str | None) -> dict:
+        """The sidecar's backend entry for a new collection in `folder` (`uri`: --uri)."""
 
-def resolved_backend(backend: dict | None, folder: Path) -> dict:
-    """The sidecar's backend entry with a relative Milvus Lite path made absolute."""
-    backend = dict(backend or {"name": "faiss"})
-    uri = backend.get("uri")
-    if backend["name"] == "milvus" and uri and is_lite_uri(uri) and not Path(uri).is_absolute():
-        backend["uri"] = str((folder / uri).resolve())
-    return backend
+    def resolved(self, entry: dict, folder: Path) -> dict:
+        """The sidecar entry with what it records relative to `folder` made absolute."""
 
+    def create(self, bits: int, entry: dict) -> CodeIndex:
+        """An empty index for a resolved entry (existing data of that entry is reused)."""
 
-def is_lite_uri(uri: str) -> bool:
-    from semantic_hashing.indexer.milvus_index import is_lite
+    def open(self, bits: int, entry: dict, folder: Path, uri: str | None = None,
+             write: bool = False) -> CodeIndex:  # fmt: skip
+        """The stored index of the collection in `folder`; `uri` overrides where it lives (a
+        moved server). Raises `IndexLost` when the codes are gone (and, opening for
+        `write`, when they cannot be read: the caller rebuilds them)."""
 
-    return is_lite(uri)
+    def recreate(self, bits: int, entry: dict, folder: Path) -> CodeIndex:
+        """An empty index in place of a lost one (damaged data set aside first)."""
 
+    def emptied(self, index: CodeIndex, bits: int, folder: Path) -> CodeIndex:
+        """An empty index for codes of `bits` bits in place of `index` (another model)."""
 
-def new_code_index(bits: int, backend: dict) -> CodeIndex:
-    """An empty index (a Milvus collection is created, or reused when it exists)."""
-    if backend["name"] == "faiss":
-        return BinaryIndex(bits)
-    return _milvus(bits, backend, None, create=True)
+    def found(self, folder: Path) -> dict | None:
+        """The backend entry of the codes `folder` holds when its sidecar is lost, or None
+        when none of this store's data is there."""
 
 
-def open_code_index(
-    bits: int, backend: dict, index_path: Path, uri: str | None = None
-) -> CodeIndex:
-    """The stored index of a collection; `uri` overrides a Milvus address (moved server).
-    Raises `IndexLost` when the codes are gone (file or Milvus collection missing)."""
-    if backend["name"] == "faiss":
-        if uri:
-            raise SemhashError("--uri applies to collections kept in Milvus only.")
-        index = BinaryIndex.load(index_path)
-        if not isinstance(faiss.downcast_IndexBinary(index.index), faiss.IndexBinaryIDMap2):
-            raise IndexLost(f"the index file {index_path} is not a semhash code index.")
-        return index
-    return _milvus(bits, backend, uri, create=False)
+CODE_STORES: dict[str, CodeStore] = {s.name: s for s in (FaissStore(), MilvusStore())}
+DEFAULT_STORE = FaissStore.name
 
 
-def _milvus(bits: int, backend: dict, uri: str | None, create: bool):
-    from semantic_hashing.indexer.milvus_index import MilvusIndex
+def code_store(name: str | None) -> CodeStore:
+    """The registered store called `name` (None: the default one)."""
+    store = CODE_STORES.get(name or DEFAULT_STORE)
+    if store is None:
+        raise SemhashError(f"unknown backend {name!r}; choose one of {', '.join(CODE_STORES)}.")
+    return store
 
-    return MilvusIndex(bits, uri or backend["uri"], backend["collection"], create=create)
+
+def store_of(entry: dict | None) -> CodeStore:
+    """The store a sidecar's backend entry names (collections older than the entry: the
+    default store)."""
+    return code_store((entry or {}).get("name"))
 
 
-def milvus_collections(uri: str) -> list[str]:
-    from semantic_hashing.indexer.milvus_index import list_collections
-
-    return list_collections(uri)
+def recovered_entry(folder: Path) -> dict:
+    """The backend entry of a collection whose sidecar is lost: the first store that finds
+    its data in `folder`, else a new entry of the default store."""
+    for store in CODE_STORES.values():
+        if (entry := store.found(folder)) is not None:
+            return entry
+    return code_store(None).entry(folder, None)

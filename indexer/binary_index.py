@@ -1,8 +1,9 @@
-"""A FAISS binary index with the project's own stable int64 ids.
+"""A FAISS binary index with the project's own stable int64 ids, and the FAISS code store.
 
 `IndexBinaryIDMap2` over `IndexBinaryFlat`: exact Hamming search, ids chosen by us, codes
 retrievable by id. Search returns `(D, I)` like FAISS, each row sorted by (distance, id) so
-that results are deterministic; missing neighbours are `-1`.
+that results are deterministic; missing neighbours are `-1`. `FaissStore` keeps a
+collection's codes in such an index, saved as the file `codes.index` beside the sidecar.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from semantic_hashing.indexer.layout import INDEX, set_aside
 from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 from semantic_hashing.retrieval.fsutil import atomic_write
 
@@ -29,9 +31,7 @@ def check_codes(codes: np.ndarray, bits: int) -> np.ndarray:
 
 class BinaryIndex:
     def __init__(self, bits: int, index: faiss.IndexBinary | None = None):
-        if bits % 8:
-            raise ValueError("bits must be a multiple of 8")
-        self.bits = bits
+        self.bits = bits  # a checked code length: the model's, or a FAISS file's (bytes * 8)
         self.index = index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
         _counting_sort_top_k(self.index)
 
@@ -93,6 +93,9 @@ class BinaryIndex:
         """Memory of the index: its serialized size."""
         return len(faiss.serialize_index_binary(self.index))
 
+    def close(self) -> None:
+        """Nothing to release: the index lives in memory, its file is written by `save`."""
+
     # -- files --------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         data = faiss.serialize_index_binary(self.index)
@@ -110,6 +113,45 @@ class BinaryIndex:
             reason = reason.replace("Error: ", "")[:120]
             raise IndexLost(f"the index file {path} is damaged ({reason}).") from None
         return cls(index.d, index)
+
+
+class FaissStore:
+    """Codes in a FAISS file inside the collection (the default code store)."""
+
+    name = "faiss"
+    strategies = True  # secondary indexes (hash, ivf, hnsw) are built over this index
+    index_class = BinaryIndex
+    requires = ("faiss",)
+
+    def entry(self, folder: Path, uri: str | None) -> dict:
+        if uri:
+            raise SemhashError("--uri applies to the milvus backend only.")
+        return {"name": self.name}
+
+    def resolved(self, entry: dict, folder: Path) -> dict:
+        return dict(entry)
+
+    def create(self, bits: int, entry: dict) -> BinaryIndex:
+        return BinaryIndex(bits)
+
+    def open(self, bits: int, entry: dict, folder: Path, uri: str | None = None,
+             write: bool = False) -> BinaryIndex:  # fmt: skip
+        if uri:
+            raise SemhashError("--uri applies to collections kept in Milvus only.")
+        index = BinaryIndex.load(folder / INDEX)
+        if not isinstance(faiss.downcast_IndexBinary(index.index), faiss.IndexBinaryIDMap2):
+            raise IndexLost(f"the index file {folder / INDEX} is not a semhash code index.")
+        return index
+
+    def recreate(self, bits: int, entry: dict, folder: Path) -> BinaryIndex:
+        set_aside(folder / INDEX)
+        return BinaryIndex(bits)
+
+    def emptied(self, index: BinaryIndex, bits: int, folder: Path) -> BinaryIndex:
+        return BinaryIndex(bits)
+
+    def found(self, folder: Path) -> dict | None:
+        return {"name": self.name} if (folder / INDEX).exists() else None
 
 
 def _counting_sort_top_k(index) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.errors import SemhashError
 
 
 def remove_items(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
     """Remove items by id and/or everything indexed at or below `path`; returns the count."""
-    coll = Collection.open(collection, write=True)
+    coll = Store.open(collection, write=True)
     try:
         wanted = [int(i) for i in ids]
         missing = set(wanted) - set(coll.meta.get(wanted))
@@ -36,7 +36,7 @@ def check_collection(collection: str | Path, repair: bool = False) -> dict:
     """Problems found between index, metadata and stored inputs; with `repair`, fixed (a
     collection too damaged to open is repaired first, then checked)."""
     try:
-        coll = Collection.open(collection)
+        coll = Store.open(collection)
     except SemhashError as exc:
         if not repair:
             raise
@@ -53,7 +53,7 @@ def check_collection(collection: str | Path, repair: bool = False) -> dict:
             reread_stale,  # reading files again needs the readers
         )
 
-        coll = Collection.open(collection, write=True)  # opening for writing repairs
+        coll = Store.open(collection, write=True)  # opening for writing repairs
         try:
             result["repaired"] = {**coll.repairs, **reread_stale(coll)}
             result["problems_after"] = {k: len(v) for k, v in coll.problems().items()}

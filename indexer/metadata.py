@@ -23,7 +23,6 @@ from sqlalchemy import (
     Integer,
     String,
     create_engine,
-    delete,
     func,
     make_url,
     select,

@@ -4,7 +4,9 @@ Against a Milvus server (an http(s):// or tcp:// URI) codes are BINARY_VECTOR fi
 searched with the HAMMING metric (BIN_FLAT, or BIN_IVF_FLAT). Milvus Lite (a local file path
 as URI) has no binary vectors, so each code is stored as a +-1 float vector and searched by
 inner product: for b-bit codes, Hamming = (b - IP) / 2. Distances are reported as Hamming
-either way, and rows are sorted by (distance, id) like the FAISS index.
+either way, and rows are sorted by (distance, id) like the FAISS index. `MilvusStore` is
+the code store registered for it: pymilvus is imported only when a collection is created or
+opened in Milvus.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import functools
 import logging
 import os
 import re
+import uuid
 from pathlib import Path
 
 import numpy as np
 
+from semantic_hashing.indexer.layout import LITE_FILE, set_aside
 from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 
 log = logging.getLogger(__name__)
@@ -314,3 +318,81 @@ class MilvusIndex:
 
     def close(self) -> None:
         self.client.close()
+
+
+class MilvusStore:
+    """Codes in a Milvus collection: on a server (--uri http://...) or in Milvus Lite (a
+    file; by default `milvus.db` inside the collection, recorded relative to it)."""
+
+    name = "milvus"
+    strategies = False  # Milvus searches its own index; no FAISS secondary index
+    index_class = MilvusIndex
+    requires = ("pymilvus",)  # the milvus extra
+
+    def entry(self, folder: Path, uri: str | None) -> dict:
+        if not uri:  # the collection's own Lite data, recorded relative: the folder may move
+            uri = LITE_FILE
+        elif is_lite(uri):
+            uri = str(Path(uri).resolve())
+        return {"name": self.name, "uri": uri,
+                "collection": collection_name(folder.name, uuid.uuid4().hex[:8])}  # fmt: skip
+
+    def resolved(self, entry: dict, folder: Path) -> dict:
+        entry, uri = dict(entry), entry.get("uri")
+        if uri and is_lite(uri) and not Path(uri).is_absolute():
+            entry["uri"] = str((folder / uri).resolve())
+        return entry
+
+    def create(self, bits: int, entry: dict) -> MilvusIndex:
+        return MilvusIndex(bits, entry["uri"], entry["collection"], create=True)
+
+    def open(self, bits: int, entry: dict, folder: Path, uri: str | None = None,
+             write: bool = False) -> MilvusIndex:  # fmt: skip
+        try:
+            return MilvusIndex(bits, uri or entry["uri"], entry["collection"], create=False)
+        except IndexLost:
+            raise
+        except MilvusBusy:
+            raise
+        except SemhashError as exc:
+            if not _own_lite(entry, folder):
+                raise
+            if not write:
+                raise SemhashError(f"{exc} `semhash check --repair {folder}` rebuilds the codes "
+                                   "from the model and stored inputs.") from None  # fmt: skip
+            if uri:
+                raise
+            raise IndexLost(f"the Milvus Lite data {folder / LITE_FILE} cannot be read.") from None
+
+    def recreate(self, bits: int, entry: dict, folder: Path) -> MilvusIndex:
+        if _own_lite(entry, folder):
+            try:
+                return self.create(bits, entry)
+            except SemhashError:
+                set_aside(folder / LITE_FILE)
+        return self.create(bits, entry)
+
+    def emptied(self, index: MilvusIndex, bits: int, folder: Path) -> MilvusIndex:
+        if bits != index.bits:
+            raise SemhashError(
+                f"{folder} keeps {index.bits}-bit codes in Milvus; "
+                "a model of another code length needs a new collection."
+            )
+        index.remove(index.ids())
+        return index
+
+    def found(self, folder: Path) -> dict | None:
+        """The collection's own Milvus Lite data holding exactly one collection of its name."""
+        lite = folder / LITE_FILE
+        if not lite.exists():
+            return None
+        prefix = collection_name(folder.name, "")
+        names = [n for n in list_collections(str(lite.resolve())) if n.startswith(prefix)]
+        if len(names) != 1:
+            return None
+        return {"name": self.name, "uri": LITE_FILE, "collection": names[0]}
+
+
+def _own_lite(entry: dict, folder: Path) -> bool:
+    """True when the (resolved) entry keeps the codes in the collection's own Lite file."""
+    return entry.get("uri") == str((folder / LITE_FILE).resolve())

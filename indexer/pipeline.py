@@ -18,23 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from semantic_hashing.indexer import repair
-from semantic_hashing.indexer.collection import (
-    DB_URL_ENV,
-    INDEX,
-    LOCK,
-    LOG,
-    MODEL,
-    RAW,
-    SIDECAR,
-    Chunk,
-    Collection,
-    new_metadata,
-)
+from semantic_hashing.indexer.layout import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
+from semantic_hashing.indexer.opening import DB_URL_ENV, new_metadata
+from semantic_hashing.indexer.store import Chunk, Store
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable
 from semantic_hashing.retrieval.kinds import Loaded, get_kind, infer_kind
+from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.pool import resolve_workers
 from semantic_hashing.retrieval.presets import get_preset
 from semantic_hashing.retrieval.progress import progress, timed
@@ -53,7 +45,7 @@ class IndexOptions:
     chunk_size: int = 4096  # items per committed chunk
     prune: bool = False  # drop entries whose files are gone
     rebuild: bool = False  # re-encode everything with --model
-    backend: str | None = None  # faiss or milvus (default: the collection's, else faiss)
+    backend: str | None = None  # a code store (default: the collection's, else faiss)
     uri: str | None = None  # Milvus server URI or Milvus Lite file
     listing: ListingRules = field(default_factory=ListingRules)  # which files are taken
     workers: int | None = None  # reading/decoding threads (None: every core)
@@ -68,8 +60,7 @@ class IndexOptions:
         ):  # fmt: skip
             if not isinstance(value, int) or not low <= value <= high:
                 raise SemhashError(f"{name} must be an integer from {low} to {high}, not {value}.")
-        if not 8 <= spec.bits <= 1024 or spec.bits % 8:
-            raise SemhashError(f"--bits must be a multiple of 8 from 8 to 1024, not {spec.bits}.")
+        check_bits(spec.bits)
         if spec.image_size and (not 8 <= spec.image_size <= 256 or spec.image_size % 4):
             raise SemhashError(f"--image-size must be 0 (automatic) or a multiple of 4 from 8 "
                                f"to 256, not {spec.image_size}.")  # fmt: skip
@@ -135,7 +126,7 @@ def _stat(path: Path) -> tuple[int, float]:
 
 
 def plan(
-    coll: Collection | None, paths: list[Path], root: Path, prune: bool, links: bool = False
+    coll: Store | None, paths: list[Path], root: Path, prune: bool, links: bool = False
 ) -> Plan:
     """What to read of `paths` (`links`: the walk followed linked folders, so every path
     is resolved on its own); a file listed twice (through links) is read once."""
@@ -175,7 +166,7 @@ def _clear_half_created(collection: Path) -> None:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
-def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, HashEncoder | None]:
+def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncoder | None]:
     """(collection or None, the encoder to use or None), refusing mismatched models."""
     device = opts.spec.device
     encoder = HashEncoder.load(opts.model_path, resolve_device(device)) if opts.model_path else None
@@ -187,7 +178,7 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, Hash
         if db_url := opts.db_url or os.environ.get(DB_URL_ENV):
             new_metadata(db_url).close()
         return None, encoder
-    coll = Collection.open(collection, device, write=True, db_url=opts.db_url, uri=opts.uri)
+    coll = Store.open(collection, device, write=True, db_url=opts.db_url, uri=opts.uri)
     if opts.backend and opts.backend != coll.backend:
         coll.close()
         raise SemhashError(f"{collection} keeps its codes in {coll.backend}, not {opts.backend}.")
@@ -247,18 +238,14 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
             raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
             encoder, report.train_info = fit_encoder(source, loaded, opts.spec)
-        coll = Collection.create(
-            collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
-        )
+        coll = Store.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
             _write_loaded(coll, source, loaded, root, work, report, opts.chunk_size)
             return _finish(coll, root, work, report)
         finally:
             coll.close()
     if coll is None:
-        coll = Collection.create(
-            collection, encoder, opts.db_url, opts.backend or "faiss", opts.uri
-        )
+        coll = Store.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
             _write_paths(coll, source, root, work, report, opts)
             return _finish(coll, root, work, report)
@@ -292,7 +279,7 @@ def _write_loaded(coll, source, loaded: Loaded, root, work, report, chunk_size: 
         _write_chunk(coll, source, sub, root, work, report)
 
 
-def _write_chunk(coll: Collection, source, loaded: Loaded, root: Path, work: Plan, report) -> None:
+def _write_chunk(coll: Store, source, loaded: Loaded, root: Path, work: Plan, report) -> None:
     if not loaded.paths:
         return
     t0 = time.perf_counter()
@@ -341,7 +328,7 @@ def _drop_unencodable(source, loaded: Loaded, inputs, report: IndexReport):
     return sub, inputs[keep]
 
 
-def _finish(coll: Collection, root: Path, work: Plan, report: IndexReport) -> IndexReport:
+def _finish(coll: Store, root: Path, work: Plan, report: IndexReport) -> IndexReport:
     if work.gone:
         report.removed = coll.remove(work.gone)
     report.total = len(coll.index)
@@ -365,7 +352,7 @@ def _label(path: Path, root: Path) -> str:
     return "" if str(parent) == "." else str(parent)
 
 
-def reread_stale(coll: Collection) -> dict:
+def reread_stale(coll: Store) -> dict:
     """Read again, under their own ids, the files of live rows that a repair marked for
     encoding again (their code or stored input was lost). Files that are gone or cannot be
     read stay marked; the next `index` of their folder tries again."""

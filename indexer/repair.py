@@ -1,6 +1,7 @@
 """What a damaged collection can get back from what it still holds.
 
-Opening a collection for writing (`index`, `remove`, `check --repair`) repairs:
+Opening a collection for writing (`index`, `remove`, `check --repair`) reconciles what a
+killed writer left half done (`reconcile`) and repairs:
 
     collection.json missing or damaged   rebuilt from model.pt, the codes and the metadata
                                          (SQLite file inside; the damaged one set aside)
@@ -19,20 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 
 from semantic_hashing.indexer.layout import (
-    DAMAGED,
     DB,
     FORMAT,
     INDEX,
-    LITE_FILE,
     MODEL,
     RAW,
     SIDECAR,
+    set_aside,
 )
 from semantic_hashing.indexer.metadata import MetadataStore
 from semantic_hashing.indexer.raw_store import RawStore
@@ -41,18 +40,6 @@ from semantic_hashing.retrieval.errors import SemhashError
 log = logging.getLogger(__name__)
 
 ENCODE_BATCH = 4096
-
-
-def set_aside(path: Path) -> Path | None:
-    """Rename a damaged file or folder to `<name>.damaged` (`.damaged.N` when taken)."""
-    if not path.exists() and not path.is_symlink():
-        return None
-    dest, n = path.with_name(path.name + DAMAGED), 1
-    while dest.exists():
-        dest, n = path.with_name(f"{path.name}{DAMAGED}.{n}"), n + 1
-    path.replace(dest)
-    log.warning("set the damaged %s aside as %s", path, dest.name)
-    return dest
 
 
 def holds_data(path: Path) -> bool:
@@ -86,7 +73,7 @@ def lost_metadata(path: Path, info: dict, where: str) -> SemhashError:
 
 def recover_sidecar(path: Path) -> dict:
     """A new collection.json from what the folder holds (the damaged one set aside)."""
-    from semantic_hashing.indexer.backends import milvus_collections
+    from semantic_hashing.indexer.backends import recovered_entry
 
     if not (path / DB).is_file():
         raise SemhashError(
@@ -96,15 +83,7 @@ def recover_sidecar(path: Path) -> dict:
     from semantic_hashing.retrieval.codes import HashEncoder  # rebuilding a sidecar reads the model
 
     encoder = HashEncoder.load(path / MODEL)
-    backend = {"name": "faiss"}
-    lite = path / LITE_FILE
-    if not (path / INDEX).exists() and lite.exists():
-        stem = re.sub(r"[^0-9a-zA-Z_]", "_", path.name)[:40]
-        found = [
-            n for n in milvus_collections(str(lite.resolve())) if n.startswith(f"semhash_{stem}_")
-        ]
-        if len(found) == 1:
-            backend = {"name": "milvus", "uri": LITE_FILE, "collection": found[0]}
+    backend = recovered_entry(path)
     set_aside(path / SIDECAR)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info = {
@@ -153,8 +132,61 @@ def restore_codes(coll, ids) -> tuple[int, list[int]]:
     return int(has.sum()), ids[~has].tolist()
 
 
-def milvus_lite_busy(exc: Exception) -> bool:
-    """True when `exc` says that another process holds the Milvus Lite data open."""
-    from semantic_hashing.indexer.milvus_index import MilvusBusy
+def problems(store) -> dict[str, list[int]]:
+    """Differences between a store's index, metadata and raw inputs (ids; chunk numbers
+    for the chunk entries)."""
+    live = set(store.meta.labels())
+    in_index = store.index.ids()
+    uniq, counts = np.unique(in_index, return_counts=True)
+    stored = set(store.raw.all()[0].tolist())
+    committed = int(store.meta.state("raw_seq", "-1"))
+    return {
+        "uncommitted input chunks": [s for s, _ in store.raw.chunks() if s > committed],
+        "unreadable input chunks": sorted(store.raw.damaged()),
+        "duplicate ids in the index": uniq[counts > 1].tolist(),
+        "codes without a live metadata row": sorted(set(uniq.tolist()) - live),
+        "live rows without a code": sorted(live - set(uniq.tolist())),
+        "live rows without stored input": sorted(live - stored),
+    }
 
-    return isinstance(exc, MilvusBusy)
+
+def reconcile(store) -> dict[str, int]:
+    """Undo what a killed writer left half done in a store opened for writing and mend
+    what damage allows. Codes that nothing explains are kept, never guessed away."""
+    committed = int(store.meta.state("raw_seq", "-1"))
+    uncommitted = set(store.raw.ids_after(committed).tolist())
+    fixed = {"raw chunks dropped": store.raw.truncate(committed),
+             "unreadable chunks set aside": len(store.raw.quarantine())}  # fmt: skip
+    for tmp in store.path.glob("*.tmp"):
+        tmp.unlink()
+    found = problems(store)
+    dup = found["duplicate ids in the index"]
+    known = uncommitted | set(store.meta.any_by_path().values())  # deleted rows included
+    orphans = [i for i in found["codes without a live metadata row"] if i in known]
+    kept = len(found["codes without a live metadata row"]) - len(orphans)
+    if dup or orphans:
+        codes = {i: store.index.reconstruct(i) for i in dup if i not in orphans}
+        store.index.remove(np.array(dup + orphans, dtype=np.int64))
+        if codes:
+            store.index.add(np.stack(list(codes.values())), np.array(list(codes)))
+    restored, unstored = restore_codes(store, found["live rows without a code"])
+    reread = sorted(set(unstored) | set(found["live rows without stored input"]))
+    if reread:  # read again from their files on the next run, under the same ids
+        store.meta.invalidate(reread)
+    if dup or orphans or restored:
+        store.index.save(store.path / INDEX)
+    fixed.update({"orphan codes removed": len(orphans), "duplicates removed": len(dup),
+                  "codes restored from stored inputs": restored,
+                  "rows to read again from their files": len(reread),
+                  "unexplained codes kept": kept})  # fmt: skip
+    if any(fixed.values()):
+        log.warning("repaired %s: %s", store.path, {k: v for k, v in fixed.items() if v})
+        store.log_event(f"repaired: {fixed}")
+    if kept:
+        log.warning(
+            "%s holds %d codes that no metadata row explains; they are kept "
+            "(was the metadata replaced by an older copy?)",
+            store.path,
+            kept,
+        )
+    return fixed

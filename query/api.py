@@ -22,14 +22,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from semantic_hashing.indexer.strategies import StrategyParams
+from semantic_hashing.query.options import SearchOptions
 from semantic_hashing.query.results import Batch, Queries, QueryResult
 from semantic_hashing.retrieval.errors import SemhashError
 
 SIDECAR = "collection.json"
 
 if TYPE_CHECKING:
-    from semantic_hashing.indexer.collection import Collection as Store
+    from semantic_hashing.indexer.store import Store
     from semantic_hashing.retrieval.kinds import Kind
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Collection:
         self._stamp = self._sidecar_stamp()
 
     def _open_store(self) -> Store:
-        from semantic_hashing.indexer.collection import Collection as Store
+        from semantic_hashing.indexer.store import Store
 
         store = Store.open(self.path, self._device, uri=self._uri)
         store.save_derived = self._save_derived
@@ -138,17 +138,17 @@ class Collection:
 
     # -- searching ----------------------------------------------------------------------
     def search(self, query=None, *, text: str | None = None, id: int | None = None,  # noqa: A002
-               k: int | None = 10, radius: int | None = None, baseline: str | None = None,
-               strategy: str | None = None, params: StrategyParams | None = None,
-               asymmetric: bool = False) -> QueryResult:  # fmt: skip
+               options: SearchOptions | None = None, **how) -> QueryResult:  # fmt: skip
         """Neighbours of one query: `query` (a file path — an image, or a document for a
         text collection —, the bytes of an image file, a numpy array HxW or HxWxC, or a PIL
-        image), typed `text`, or a stored item `id`. Top `k`, or all
-        within Hamming `radius` (at most k of them when k is given); `baseline="raw"`
-        answers by raw pixels (L2) or TF-IDF cosine instead; `strategy`: flat, hash, ivf or
-        hnsw (default by collection size); `asymmetric`: re-rank the Hamming shortlist by
-        the distance of the unquantised query to each stored code (finer ranking; distances
-        are then squared Euclidean in the code space)."""
+        image), typed `text`, or a stored item `id`, answered as `options` say, or as the
+        `SearchOptions` fields given as keywords (`how`): top `k` (default 10), or all
+        within Hamming `radius` (at most k of them when k is given; k=None: all of them);
+        `baseline="raw"` answers by raw pixels (L2) or TF-IDF cosine instead; `strategy`:
+        flat, hash, ivf or hnsw (default by collection size) with `params` its knobs
+        (StrategyParams); `asymmetric`: re-rank the Hamming shortlist by the distance of
+        the unquantised query to each stored code (finer ranking; distances are then
+        squared Euclidean in the code space)."""
         from semantic_hashing.query import search as _search
 
         given = [query is not None, text is not None, id is not None]
@@ -160,15 +160,12 @@ class Collection:
             queries = _search.text_query(self.store, text)
         else:
             queries = self._query(query)
-        results = self._run(queries, k, radius, baseline, strategy, params, asymmetric)
-        return results[0]
+        return self._run(queries, options or SearchOptions.of(**how))[0]
 
-    def search_batch(self, folder: str | Path | None = None, *, ids=None, k: int | None = 10,
-                     radius: int | None = None, baseline: str | None = None,
-                     strategy: str | None = None, params: StrategyParams | None = None,
-                     asymmetric: bool = False) -> Batch:  # fmt: skip
+    def search_batch(self, folder: str | Path | None = None, *, ids=None,
+                     options: SearchOptions | None = None, **how) -> Batch:  # fmt: skip
         """One result per query file below `folder` (unreadable ones are skipped and listed),
-        or per stored id in `ids`."""
+        or per stored id in `ids`; `options` or `how` as for `search`."""
         from semantic_hashing.query import search as _search
 
         if (folder is None) == (ids is None):
@@ -177,8 +174,7 @@ class Collection:
             queries = _search.id_queries(self.store, [int(i) for i in ids])
         else:
             queries = _search.load_queries(self.store, folder)
-        results = self._run(queries, k, radius, baseline, strategy, params, asymmetric)
-        return Batch(results, queries.skipped)
+        return Batch(self._run(queries, options or SearchOptions.of(**how)), queries.skipped)
 
     def evaluate(self, folder: str | Path, *, limit: int | None = None, seed: int = 0) -> dict:
         """P@10, P@100 and mAP@1000 of the codes and of the raw baseline on a labelled
@@ -189,18 +185,12 @@ class Collection:
         with self._lock:
             return evaluate_folder(self.store, folder, limit, seed)
 
-    def _run(self, queries: Queries, k, radius, baseline, strategy, params, asymmetric=False):
-        if radius is not None and baseline:
-            raise SemhashError("--radius applies to codes only, not to --baseline.")
-        if asymmetric and baseline:
-            raise SemhashError("--asymmetric re-ranks codes; it does not apply to --baseline.")
+    def _run(self, queries: Queries, options: SearchOptions) -> list[QueryResult]:
         from semantic_hashing.query import search as _search
 
         with self._lock:
-            stored = self._raw_inputs() if baseline else None
-            return _search.search(self.store, queries, k=k, radius=radius, baseline=baseline,
-                                  strategy=strategy, params=params, stored=stored,
-                                  asymmetric=asymmetric)  # fmt: skip
+            stored = self._raw_inputs() if options.baseline else None
+            return _search.search(self.store, queries, options, stored)
 
     def _raw_inputs(self):
         """Every live item's stored input, kept for the next raw-baseline query."""

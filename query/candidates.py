@@ -22,13 +22,14 @@ import numpy as np
 
 from semantic_hashing.indexer.binary_index import BinaryIndex
 from semantic_hashing.indexer.hash_index import DistinctHashIndex
-from semantic_hashing.indexer.strategies import StrategyParams, build, configure
+from semantic_hashing.indexer.strategies import StrategyParams, build
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.progress import progress
 
 log = logging.getLogger(__name__)
 
 QUERY_CHUNK = 1024  # queries per range search: their results are held at once
+LOOKUPS = ("hash", "flat")  # candidate lookups: exact hash tables (the default), a flat scan
 
 
 @dataclass
@@ -64,7 +65,7 @@ def exact_hash_params(bits: int, n: int, radius: int) -> StrategyParams | None:
         probes = sum(math.comb(b, i) for i in range(nflip + 1))
         cost = nhash * probes * (1 + n / 2**b)
         if cost < best_cost:
-            best, best_cost = StrategyParams(nhash=nhash, b=b, radius=nflip), cost
+            best, best_cost = StrategyParams(nhash=nhash, hash_bits=b, nflip=nflip), cost
     return best
 
 
@@ -76,10 +77,8 @@ def lookup_index(bits: int, codes: np.ndarray, ids: np.ndarray, radius: int,
         log.info("dedup candidates: flat scan (radius %d)", radius)
         return build("flat", bits, codes, ids, StrategyParams())
     log.info("dedup candidates: %d hash tables of %d bits, %d flips (exact to %d bits)",
-             params.nhash, params.b, params.radius, radius)  # fmt: skip
-    index = DistinctHashIndex.build(bits, codes, ids, params.nhash, params.b)
-    configure(index, "hash", params)
-    return index
+             params.nhash, params.hash_bits, params.nflip, radius)  # fmt: skip
+    return build("hash", bits, codes, ids, params)
 
 
 def neighbours(index: BinaryIndex | DistinctHashIndex, queries: np.ndarray, radius: int,

@@ -29,8 +29,9 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.candidates import (
+    LOOKUPS,
     Pairs,
     check_radius,
     lookup_index,
@@ -66,7 +67,7 @@ class DedupOptions:
     strategy: str | None = None  # None: exact hash lookup; "flat": scan every code
     exact: bool = True  # group items with the same sha256
 
-    def resolved(self, store: Collection) -> DedupOptions:
+    def resolved(self, store: Store) -> DedupOptions:
         out = DedupOptions(**asdict(self))
         if out.radius is None:
             out.radius = max(1, round(RADIUS_PER_64_BITS * store.bits / 64))
@@ -81,8 +82,9 @@ class DedupOptions:
             raise SemhashError(f"--threshold must be between -1 and 1, not {out.threshold}.")
         if out.max_candidates < 1:
             raise SemhashError("--max-candidates must be at least 1.")
-        if out.strategy not in (None, "hash", "flat"):
-            raise SemhashError(f"dedup looks candidates up by hash or flat, not {out.strategy}.")
+        if out.strategy not in (None, *LOOKUPS):
+            raise SemhashError(f"dedup looks candidates up by {' or '.join(LOOKUPS)}, "
+                               f"not {out.strategy}.")  # fmt: skip
         return out
 
 
@@ -144,7 +146,7 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def collection_items(store: Collection, need_inputs: bool) -> Items:
+def collection_items(store: Store, need_inputs: bool) -> Items:
     """Every live item of `store` with its code (and stored input when `need_inputs`)."""
     ids, codes = store.index.ids(), store.index.codes()
     order = np.argsort(ids)
@@ -171,12 +173,12 @@ def collection_items(store: Collection, need_inputs: bool) -> Items:
                  np.array([rows[int(i)].width * rows[int(i)].height for i in ids]))  # fmt: skip
 
 
-def model_inputs(store: Collection, rows):
+def model_inputs(store: Store, rows):
     """Stored rows as model input: images (N, C, S, S) uint8, text counts as they are."""
     return rows if rows is None else store.input_kind.model_input(rows, store)
 
 
-def find_duplicates(store: Collection, against: Items | Collection | None = None,
+def find_duplicates(store: Store, against: Items | Store | None = None,
                     options: DedupOptions | None = None, stats: dict | None = None,
                     **overrides) -> list[DuplicateGroup]:  # fmt: skip
     """Groups of duplicate items in `store` (or of `against`'s items found in `store`).
@@ -213,7 +215,7 @@ def _verified(kind: Kind, opts: DedupOptions, inputs_a, inputs_b, pairs: Pairs, 
     return sim >= opts.threshold, sim
 
 
-def _within(store: Collection, items: Items, opts: DedupOptions, stats: dict):
+def _within(store: Store, items: Items, opts: DedupOptions, stats: dict):
     t0 = time.perf_counter()
     pairs = self_pairs(items.ids, items.codes, store.bits, opts.radius, opts.max_candidates,
                        opts.strategy)  # fmt: skip
@@ -312,7 +314,7 @@ def _group(kind: Kind, items: Items, members: np.ndarray, keep: int) -> Duplicat
 
 
 # -- against another collection or a folder ------------------------------------------------
-def other_items(store: Collection, other: Collection, opts: DedupOptions) -> Items:
+def other_items(store: Store, other: Store, opts: DedupOptions) -> Items:
     """The live items of `other`, as inputs of `store`'s model, encoded with it."""
     if other.kind != store.kind:
         raise SemhashError(f"{other.path} is a {other.kind} collection, {store.path} a "
@@ -324,11 +326,11 @@ def other_items(store: Collection, other: Collection, opts: DedupOptions) -> Ite
     return got
 
 
-def _as_model_input(store: Collection, other: Collection, inputs):
+def _as_model_input(store: Store, other: Store, inputs):
     return inputs if inputs is None else store.input_kind.inputs_from(inputs, other, store)
 
 
-def folder_items(store: Collection, folder: str | Path) -> tuple[Items, list[tuple[str, str]]]:
+def folder_items(store: Store, folder: str | Path) -> tuple[Items, list[tuple[str, str]]]:
     """Files of `folder` read as `store`'s items were, encoded with its model."""
     from semantic_hashing.query.search import load_queries
 
@@ -341,7 +343,7 @@ def folder_items(store: Collection, folder: str | Path) -> tuple[Items, list[tup
     return items, queries.skipped
 
 
-def _against(store: Collection, items: Items, other: Items, opts: DedupOptions, stats: dict):
+def _against(store: Store, items: Items, other: Items, opts: DedupOptions, stats: dict):
     if not len(other.paths):
         return []
     t0 = time.perf_counter()

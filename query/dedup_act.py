@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DuplicateGroup
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fsutil import fsync_dir
@@ -73,7 +73,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def indexed_root(store: Collection) -> Path:
+def indexed_root(store: Store) -> Path:
     """The folder all items of `store` lie in (their deepest common folder)."""
     paths = list(store.meta.live())
     if not paths:
@@ -82,7 +82,7 @@ def indexed_root(store: Collection) -> Path:
     return common.parent if len(paths) == 1 or common.is_file() else common
 
 
-def check_target(target: Path, root: Path, store: Collection, dry_run: bool) -> Path:
+def check_target(target: Path, root: Path, store: Store, dry_run: bool) -> Path:
     """The resolved target folder, refused inside the root or the collection, or unwritable."""
     real = Path(os.path.realpath(target))
     if _inside(real, root):
@@ -136,7 +136,7 @@ def _source_problem(src: Path, root: Path) -> str:
     return ""
 
 
-def act(store: Collection, groups: list[DuplicateGroup], action: str, target: str | Path,
+def act(store: Store, groups: list[DuplicateGroup], action: str, target: str | Path,
         dry_run: bool = False) -> ActReport:  # fmt: skip
     """Move or link the duplicates of `groups` below `target` (see module doc)."""
     if action not in ACTIONS:
@@ -153,7 +153,7 @@ def act(store: Collection, groups: list[DuplicateGroup], action: str, target: st
     if dry_run or not any(not s.skipped for s in report.steps):
         return report
     if action == "move":
-        Collection.open(store.path, write=True).close()  # refuse now if another writer runs
+        Store.open(store.path, write=True).close()  # refuse now if another writer runs
     try:
         for step in report.steps:
             if not step.skipped:
@@ -204,7 +204,7 @@ def _move(src: Path, dst: Path) -> None:
     fsync_dir(src.parent)
 
 
-def _forget(store: Collection, ids: list[int]) -> int:
+def _forget(store: Store, ids: list[int]) -> int:
     """Remove moved items from the collection the way `semhash remove` does."""
     from semantic_hashing.indexer.maintenance import remove_items
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.pipeline import IndexOptions, IndexReport, index_folder
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.evaluate import evaluate_collection
 from semantic_hashing.query.render import contact_sheet
 from semantic_hashing.query.search import QueryResult, load_queries, search
@@ -65,11 +65,11 @@ def run_demo(out: str | Path = "semhash-demo", opts: IndexOptions | None = None,
         write_query_images(out / "queries", n_show)
     with timed("index", timings):
         report = index_folder(folder, out / "fashion-mnist.semhash", opts)
-    coll = Collection.open(out / "fashion-mnist.semhash")
+    coll = Store.open(out / "fashion-mnist.semhash")
     with timed("search", timings):
         queries = load_queries(coll, out / "queries")
-        codes = search(coll, queries, k=10)
-        raw = search(coll, queries, k=10, baseline="raw")
+        codes = search(coll, queries)
+        raw = search(coll, queries, baseline="raw")
     sheets = [
         contact_sheet(codes, out / "sheet-codes.png"),
         contact_sheet(raw, out / "sheet-raw.png"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.search import load_queries
 from semantic_hashing.retrieval import metrics
 from semantic_hashing.retrieval.codes import hamming
@@ -26,7 +26,7 @@ def scores(relevant: np.ndarray) -> dict:
     }
 
 
-def evaluate_collection(coll: Collection, inputs: np.ndarray, labels: list[str], raw: bool = True):
+def evaluate_collection(coll: Store, inputs: np.ndarray, labels: list[str], raw: bool = True):
     """P@10, P@100 and mAP@1000 of the collection's codes (exact Hamming ranking, ties in
     database order), of the same top 1,000 re-ranked by the asymmetric distance (when the
     model has its level table) and, if `raw`, of the kind's raw baseline (pixels L2, TF-IDF
@@ -59,7 +59,7 @@ def asymmetric_rerank(encoder, real: np.ndarray, db_codes: np.ndarray,
     return np.array([rows for _, rows in found]).reshape(ranked.shape)
 
 
-def evaluate_folder(coll: Collection, folder: str | Path, limit: int | None = None,
+def evaluate_folder(coll: Store, folder: str | Path, limit: int | None = None,
                     seed: int = 0) -> dict:  # fmt: skip
     """Evaluate on a labelled folder of queries (label = parent folder relative to it);
     `limit` keeps a seeded sample of that many queries."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DedupOptions, DuplicateGroup, find_duplicates, folder_items
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import Kind
@@ -52,7 +52,7 @@ def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
     from semantic_hashing.query import dedup_render
     from semantic_hashing.query.dedup_act import act, check_target, indexed_root
 
-    with Collection.open(path, job.device) as store:
+    with Store.open(path, job.device) as store:
         _check_job(job, store.input_kind)
         if job.action:  # refuse a bad target before the work
             check_target(Path(job.target), indexed_root(store), store, job.dry_run)
@@ -62,11 +62,11 @@ def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
         if job.query is not None:
             against, skipped = folder_items(store, job.query)
         elif job.against is not None:
-            against = Collection.open(job.against, job.device)
+            against = Store.open(job.against, job.device)
         try:
             groups = find_duplicates(store, against, job.options, stats)
         finally:
-            if isinstance(against, Collection):
+            if isinstance(against, Store):
                 against.close()
         result = DedupResult(groups, stats, skipped=skipped)
         if job.csv:
@@ -84,7 +84,7 @@ def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
     from semantic_hashing.query.jobs_render import outlier_sheet
     from semantic_hashing.query.outliers import find_outliers
 
-    with Collection.open(path, device) as store:
+    with Store.open(path, device) as store:
         if sheet:
             store.input_kind.check_sheet()
         found = find_outliers(store, top, metric)
@@ -93,7 +93,7 @@ def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
     return found
 
 
-def reconstructions(store: Collection, ids: list[int] | None = None, query: Path | None = None,
+def reconstructions(store: Store, ids: list[int] | None = None, query: Path | None = None,
                     seed: int = 0):  # fmt: skip
     """Input, corrupted copy and reconstructions of stored items (`ids`) or of the files of
     `query`: (reconstructions, skipped files)."""
@@ -122,7 +122,7 @@ def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
     """`reconstructions` of the collection at `path`, drawn into `sheet` when asked."""
     from semantic_hashing.query.jobs_render import reconstruction_sheet
 
-    with Collection.open(path, device) as store:
+    with Store.open(path, device) as store:
         if sheet:
             store.input_kind.check_sheet()
         recs, skipped = reconstructions(store, ids, query, seed)

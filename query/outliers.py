@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.reconstruct import reconstruction_errors, stored_inputs
 
 
@@ -27,7 +27,7 @@ class Outlier:
         return asdict(self)
 
 
-def outlier_scores(store: Collection, metric: str = "loss",
+def outlier_scores(store: Store, metric: str = "loss",
                    show: bool = True) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(ids ascending, reconstruction error of each) over every live item of `store`."""
     ids = np.array(sorted(store.meta.labels()), dtype=np.int64)
@@ -35,7 +35,7 @@ def outlier_scores(store: Collection, metric: str = "loss",
     return ids, reconstruction_errors(store.encoder, inputs, metric, show=show)
 
 
-def find_outliers(store: Collection, top: int = 20, metric: str = "loss") -> list[Outlier]:
+def find_outliers(store: Store, top: int = 20, metric: str = "loss") -> list[Outlier]:
     """The `top` items with the largest reconstruction error, worst first (ties by id)."""
     from semantic_hashing.retrieval.errors import SemhashError
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.progress import progress
@@ -40,7 +40,7 @@ def reconstruction_errors(encoder: HashEncoder, inputs, metric: str = "loss",
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def stored_inputs(store: Collection, ids) -> object:
+def stored_inputs(store: Store, ids) -> object:
     """Stored model inputs of `ids`, shaped for the model (images (N, C, S, S))."""
     from semantic_hashing.query.dedup import model_inputs
 
@@ -57,7 +57,7 @@ def stored_inputs(store: Collection, ids) -> object:
     return model_inputs(store, store.inputs(ids))
 
 
-def item_score(store: Collection, item_id: int, metric: str = "loss") -> float:
+def item_score(store: Store, item_id: int, metric: str = "loss") -> float:
     """The reconstruction error of one stored item (its outlier score)."""
     if item_id not in store.meta.get([item_id]):
         raise SemhashError(f"id {item_id} is not in {store.path}.")
@@ -89,7 +89,7 @@ class Reconstruction:
 
 
 @torch.no_grad()
-def reconstruct(store: Collection, inputs, names: list[str], ids: list[int | None],
+def reconstruct(store: Store, inputs, names: list[str], ids: list[int | None],
                 seed: int = 0, top_words: int = 12) -> list[Reconstruction]:  # fmt: skip
     """Input, corrupted copy and reconstructions of each item of `inputs`."""
     model = store.encoder.model.eval()

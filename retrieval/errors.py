@@ -11,3 +11,13 @@ class SemhashError(Exception):
 class IndexLost(SemhashError):
     """The codes of a collection are gone (index file or Milvus collection missing or
     damaged); `semhash check --repair` rebuilds them from the model and stored inputs."""
+
+
+class OptionError(SemhashError):
+    """One option out of its range. `option` names it as the JSON API spells it (k, radius,
+    nhash, ...); `anywhere` is True when no collection would accept the value (the request
+    itself is invalid), False when only this collection's code length or size refuses it."""
+
+    def __init__(self, option: str, message: str, anywhere: bool = True):
+        super().__init__(message)
+        self.option, self.anywhere = option, anywhere

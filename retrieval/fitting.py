@@ -16,6 +16,7 @@ from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.families import build_model, family_config
 from semantic_hashing.retrieval.kinds import Kind, Loaded, Training, get_kind
 from semantic_hashing.retrieval.models import ModelConfig
+from semantic_hashing.retrieval.params import DEFAULT_BITS
 from semantic_hashing.retrieval.presets import get_preset, inputs_of
 from semantic_hashing.retrieval.training import TrainConfig, resolve_device, train
 
@@ -24,7 +25,7 @@ from semantic_hashing.retrieval.training import TrainConfig, resolve_device, tra
 class TrainSpec:
     """How to train an encoder when a collection has none yet."""
 
-    bits: int = 64
+    bits: int = DEFAULT_BITS
     model_type: str = ""  # "" = the kind's default
     image_size: int = 0  # 0: 28 for grayscale collections, 32 for colour ones
     vocab: int = 10_000

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import get_kind
+from semantic_hashing.retrieval.params import DEFAULT_BITS, check_bits
 
 THRESHOLDS = ("median", "half", "thermometer", "itq")
 WEIGHTINGS = ("log", "tfidf")
@@ -29,7 +30,7 @@ class ModelConfig:
 
     model_type: str = "conv-dae"  # a family of retrieval.families
     kind: str = "image"  # an input kind of retrieval.kinds
-    bits: int = 64
+    bits: int = DEFAULT_BITS
     channels: int = 1
     image_size: int = 28
     width: int = 32  # channels of the first conv layer; doubled at each stride
@@ -54,10 +55,7 @@ class ModelConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def validate(self) -> None:
-        if not 8 <= self.bits <= 1024 or self.bits % 8:
-            raise SemhashError(
-                f"--bits must be a multiple of 8 between 8 and 1024, not {self.bits}."
-            )
+        check_bits(self.bits)
         get_kind(self.kind).check_config(self)  # an unknown kind: one sentence too
         if self.input_weighting not in WEIGHTINGS:
             raise SemhashError(f"unknown input weighting {self.input_weighting!r}; choose one "

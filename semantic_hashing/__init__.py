@@ -29,6 +29,7 @@ _WHERE = {
     "open": "semantic_hashing.query.api",
     "Collection": "semantic_hashing.query.api",
     "StrategyParams": "semantic_hashing.indexer.strategies",
+    "SearchOptions": "semantic_hashing.query.options",
     "Batch": "semantic_hashing.query.results",
     "Hit": "semantic_hashing.query.results",
     "QueryResult": "semantic_hashing.query.results",

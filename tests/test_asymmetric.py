@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query import search as search_mod
 from semantic_hashing.retrieval.asymmetric import bit_groups, fit_levels
 from semantic_hashing.retrieval.codes import HashEncoder, hamming, itq, pack_bits, thermometer
@@ -76,7 +76,7 @@ def test_identity_quantiser_and_empty_level():
 
 
 def test_levels_survive_the_checkpoint_and_old_models_say_so(collection, tmp_path):
-    encoder = Collection.open(collection).encoder
+    encoder = Store.open(collection).encoder
     assert encoder.levels is not None
     encoder.save(tmp_path / "m.pt")
     again = HashEncoder.load(tmp_path / "m.pt")
@@ -101,7 +101,7 @@ def brute_force(coll, queries):
 
 
 def test_search_asymmetric_equals_brute_force(collection):
-    coll = Collection.open(collection)
+    coll = Store.open(collection)
     queries = search_mod.id_queries(coll, [0, 7, 33])
     ids, asym, ham = brute_force(coll, queries)  # 200 items: the shortlist is all of them
     results = search_mod.search(coll, queries, k=12, asymmetric=True)
@@ -154,7 +154,7 @@ def test_evaluate_scores_what_search_asymmetric_answers(collection, image_folder
     """`evaluate`'s asymmetric row is P@10 of `search --asymmetric`, worked out by hand."""
     from semantic_hashing.query.evaluate import evaluate_folder
 
-    coll = Collection.open(collection)
+    coll = Store.open(collection)
     result = evaluate_folder(coll, image_folder, limit=20, seed=1)
     queries = search_mod.load_queries(coll, image_folder)
     picks = np.sort(np.random.default_rng(1).choice(len(queries.names), 20, replace=False))
@@ -169,7 +169,7 @@ def test_evaluate_scores_what_search_asymmetric_answers(collection, image_folder
 
 @pytest.mark.parametrize("damage", [{"groups": "not a tensor"}, "drop-centroids", "short"])
 def test_damaged_level_table_is_one_sentence(collection, tmp_path, damage):
-    ckpt = torch.load(Collection.open(collection).path / "model.pt", weights_only=True)
+    ckpt = torch.load(Store.open(collection).path / "model.pt", weights_only=True)
     if damage == "drop-centroids":
         del ckpt["levels"]["centroids"]
     elif damage == "short":

@@ -139,7 +139,7 @@ def test_bench_end_to_end(tmp_path):
     [
         (["--dataset", "{tmp}/nowhere"], ["neither a known data set nor a folder"]),
         (["--dataset", "fashion-mnist", "--methods", "ae:nope"], ["ae:FAMILY"]),
-        (["--dataset", "fashion-mnist", "--bits", "12"], ["multiples of 8"]),
+        (["--dataset", "fashion-mnist", "--bits", "12"], ["multiple of 8"]),
     ],
 )
 def test_bench_user_errors(tmp_path, args, words):

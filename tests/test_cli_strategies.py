@@ -44,3 +44,17 @@ def test_default_strategy_is_flat_for_small_collections(collection):
 def test_radius_with_hnsw_is_refused(collection):
     result = run("search", collection, "--id", 3, "--radius", 2, "--strategy", "hnsw", ok=False)
     assert_user_error(result, "hnsw")
+
+
+def test_strategy_and_backend_choices_come_from_the_registries():
+    from semantic_hashing.cli import cli
+    from semantic_hashing.indexer.backends import CODE_STORES
+    from semantic_hashing.indexer.strategies import STRATEGIES
+    from semantic_hashing.server.routes import SearchRequest
+
+    options = {p.name: p for p in cli.get_command(None, "search").params}
+    assert list(options["strategy"].type.choices) == list(STRATEGIES)
+    assert list(options["backend"].type.choices) == list(CODE_STORES)
+    schema = SearchRequest.model_json_schema()["properties"]["strategy"]["anyOf"][0]
+    assert schema["enum"] == list(STRATEGIES)
+    assert_user_error(run("search", "x.semhash", "--strategy", "kdtree", ok=False), "flat")

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from semantic_hashing.cli import cli
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
+from semantic_hashing.indexer.store import Store
 
 from .conftest import make_image_folder
 
@@ -55,7 +55,7 @@ def damage(path: Path, mode: str) -> None:
 
 def snapshot(path: Path) -> dict:
     """path -> (id, code) of every live item."""
-    with Collection.open(path) as coll:
+    with Store.open(path) as coll:
         ids, codes = coll.index.ids(), coll.index.codes()
         rows = coll.meta.get(ids.tolist())
         return {rows[i].path: (int(i), c.tobytes()) for i, c in zip(ids, codes, strict=True)

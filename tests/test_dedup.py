@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from semantic_hashing.cli import cli
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.maintenance import remove_items
 from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.candidates import self_pairs
 from semantic_hashing.query.dedup import collection_items, find_duplicates
 from semantic_hashing.retrieval.codes import hamming
@@ -135,7 +135,7 @@ def brute_force_groups(store, radius: int, threshold: float) -> set[frozenset[in
 @pytest.mark.parametrize("radius,threshold", [(4, 0.9), (10, 0.8), (32, 0.5)])
 def test_groups_equal_brute_force(dup_collection, strategy, radius, threshold):
     _, coll, _ = dup_collection
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         want = brute_force_groups(store, radius, threshold)
         got = find_duplicates(store, radius=radius, threshold=threshold, strategy=strategy,
                               max_candidates=1000)  # fmt: skip
@@ -162,7 +162,7 @@ def test_candidate_pairs_equal_brute_force():
 
 def test_defaults_find_the_planted_copies(dup_collection):
     root, coll, truth = dup_collection
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         groups = find_duplicates(store)
     found = {rel(g.keep.path, root): sorted(rel(m.path, root) for m in g.duplicates)
              for g in groups}  # fmt: skip
@@ -202,7 +202,7 @@ def test_json_csv_and_sheet(dup_collection, tmp_path):
 
 def _snapshot(root: Path, coll: Path):
     files = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         return files, sorted(store.index.ids().tolist())
 
 
@@ -231,7 +231,7 @@ def test_move_keeps_the_kept_files_and_updates_the_collection(private, tmp_path)
     after_files, after_ids = _snapshot(root, coll)
     assert len(after_ids) == len(ids) - len(moved)
     assert set(after_files) == set(files) - set(moved)
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         assert find_duplicates(store) == []
         assert not store.problems()["codes without a live metadata row"]
 
@@ -339,7 +339,7 @@ def test_query_folder_and_against_collection(dup_collection, tmp_path):
         shutil.copy(root / c, tmp_path / "new" / Path(c).name)
     rng = np.random.default_rng(99)
     smooth_image(rng).save(tmp_path / "new" / "unrelated.png")
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         from semantic_hashing.query.dedup import folder_items
 
         items, _ = folder_items(store, tmp_path / "new")
@@ -376,7 +376,7 @@ def test_text_collection_finds_duplicate_documents(tmp_path):
                 f"{body}\n")  # fmt: skip
     coll = tmp_path / "t.semhash"
     index_folder(tmp_path / "docs", coll, fast_options(bits=16, vocab=400))
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         groups = find_duplicates(store)
     pairs = {tuple(sorted(Path(m.path).parent.name for m in g.members)) for g in groups}
     names = sorted(Path(g.keep.path).name for g in groups)
@@ -413,7 +413,7 @@ def test_dedup_lifecycle_with_the_installed_command(tmp_path):
     assert len(list((tmp_path / "dups").rglob("*.*"))) == n
     assert all((root / k).exists() for k in truth)  # the kept files stay
     sh("check", coll)  # index, metadata and stored inputs agree
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         assert len(store.index) == 30
         assert find_duplicates(store, radius=32, max_candidates=100) == []
 

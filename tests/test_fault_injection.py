@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.maintenance import check_collection
 from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.indexer.store import Store
 
 from .conftest import fast_options, make_image_folder
 
@@ -30,7 +30,7 @@ def n_chunks(path):
 
 
 def snapshot(path):
-    coll = Collection.open(path)
+    coll = Store.open(path)
     try:
         ids, codes = coll.index.ids(), coll.index.codes()
         rows = coll.meta.get(ids.tolist())
@@ -60,7 +60,7 @@ def test_kill_nine_twenty_times_then_equal_to_clean_build(tmp_path, collection):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills += 1
-        c = Collection.open(coll)  # after every kill the collection opens and searches
+        c = Store.open(coll)  # after every kill the collection opens and searches
         if len(c.index):
             c.index.search(c.index.codes()[:1], 5)
         c.close()

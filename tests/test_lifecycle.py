@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from semantic_hashing.cli import cli
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.maintenance import check_collection, remove_items
 from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.codes import hamming
 from semantic_hashing.retrieval.errors import SemhashError
 
@@ -26,7 +26,7 @@ def run(*args):
 @pytest.fixture
 def built(tmp_path, collection):
     """A private copy of the session's tiny collection and of its image folder."""
-    coll = Collection.open(collection)
+    coll = Store.open(collection)
     folder = tmp_path / "imgs"
     shutil.copytree(os.path.dirname(os.path.dirname(coll.meta.get([0])[0].path)), folder)
     coll.close()
@@ -40,7 +40,7 @@ def built(tmp_path, collection):
 
 
 def state(path):
-    coll = Collection.open(path)
+    coll = Store.open(path)
     try:
         ids, codes = coll.index.ids(), coll.index.codes()
         order = np.argsort(ids)
@@ -104,22 +104,22 @@ def test_prune_and_readd(built):
 
 def test_second_writer_is_refused_readers_work(built):
     folder, path, _ = built
-    writer = Collection.open(path, write=True)
+    writer = Store.open(path, write=True)
     try:
         with pytest.raises(SemhashError, match="another semhash process is writing"):
-            Collection.open(path, write=True)
+            Store.open(path, write=True)
         result = run("index", folder, "-c", path)
         assert result.exit_code == 1 and "another semhash process" in result.output
         assert run("search", path, "--id", 1).exit_code == 0
     finally:
         writer.close()
-    assert Collection.open(path, write=True).close() is None
+    assert Store.open(path, write=True).close() is None
 
 
 def test_half_written_chunk_is_repaired(built):
     """A chunk whose raw inputs and codes were written but whose metadata never committed."""
     folder, path, model = built
-    coll = Collection.open(path, write=True)
+    coll = Store.open(path, write=True)
     fake = np.arange(120, 130, dtype=np.int64)
     coll.raw.append(fake, np.zeros((10, 784), np.uint8))
     coll.index.add(coll.index.codes()[:10], fake)
@@ -164,7 +164,7 @@ def test_codes_match_a_clean_build(built, tmp_path, collection):
     opts.model_path, opts.chunk_size = model, 100000
     index_folder(folder, tmp_path / "clean.semhash", opts)
     assert state(path) == state(tmp_path / "clean.semhash")
-    a = Collection.open(path)
+    a = Store.open(path)
     q = a.index.codes()[:5]
     D, _ = a.index.search(q, 10)
     assert np.array_equal(D, np.sort(hamming(q, a.index.codes()), axis=1)[:, :10])

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from semantic_hashing.cli import cli
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.outliers import find_outliers, outlier_scores
 from semantic_hashing.query.reconstruct import item_score, reconstruction_errors, stored_inputs
 
@@ -58,7 +58,7 @@ def errors_and_model_loss(store, n: int):
 
 
 def test_item_errors_average_to_the_models_own_loss(collection):
-    with Collection.open(collection) as store:
+    with Store.open(collection) as store:
         inputs, per_item, want = errors_and_model_loss(store, 50)
         assert per_item.shape == (50,)
         assert per_item.mean() == pytest.approx(want, rel=1e-5)
@@ -68,7 +68,7 @@ def test_item_errors_average_to_the_models_own_loss(collection):
 
 def test_foreign_images_are_the_top_outliers(with_foreign):
     coll, foreign = with_foreign
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         top = find_outliers(store, top=3)
         ids, scores = outlier_scores(store, show=False)
         assert sorted(Path(o.path).name for o in top) == foreign
@@ -97,7 +97,7 @@ def test_reconstruct_sheet_by_id_and_query(with_foreign, tmp_path):
     assert out.stdout.count("reconstruction error") == 2
     with Image.open(tmp_path / "r.png") as img:
         assert img.height > 2 * 96 and img.width > 4 * 96
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         query = store.meta.get([5])[5].path
     out = run("reconstruct", coll, "--query", query, "--json")
     assert out.exit_code == 0, out.output
@@ -137,7 +137,7 @@ def test_text_outliers_and_top_words(tmp_path):
         (tmp_path / "docs" / f"{i}.txt").write_text(" ".join(rng.choice(topic, 50)))
     coll = tmp_path / "t.semhash"
     index_folder(tmp_path / "docs", coll, fast_options(bits=16, vocab=200))
-    with Collection.open(coll) as store:
+    with Store.open(coll) as store:
         _, per_item, want = errors_and_model_loss(store, 20)
         assert per_item.mean() == pytest.approx(want, rel=1e-5)
     out = run("reconstruct", coll, "--id", "3")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.maintenance import check_collection
 from semantic_hashing.indexer.pipeline import index_folder
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.search import load_queries, search
 from semantic_hashing.retrieval import images
 from semantic_hashing.retrieval.errors import SemhashError
@@ -73,7 +73,7 @@ def test_large_jpeg_indexed_and_searched_gets_one_code(tmp_path, collection):
     opts = fast_options()
     opts.model_path = collection / "model.pt"
     index_folder(folder, tmp_path / "c.semhash", opts)
-    coll = Collection.open(tmp_path / "c.semhash")
+    coll = Store.open(tmp_path / "c.semhash")
     try:
         (item,) = [i for i, r in coll.meta.get(coll.index.ids().tolist()).items()
                    if r.path == str(big.resolve())]  # fmt: skip
@@ -168,7 +168,7 @@ def test_parallel_index_equals_single_reader_and_skips_bad_files(tmp_path, colle
         opts = fast_options()
         opts.model_path, opts.workers, opts.chunk_size = collection / "model.pt", workers, 7
         report = index_folder(folder, tmp_path / f"w{workers}.semhash", opts)
-        coll = Collection.open(tmp_path / f"w{workers}.semhash")
+        coll = Store.open(tmp_path / f"w{workers}.semhash")
         ids = coll.index.ids().tolist()
         rows = coll.meta.get(ids)
         codes = {rows[i].path: c.tobytes() for i, c in zip(ids, coll.index.codes(), strict=True)}
@@ -207,7 +207,7 @@ def test_killed_parallel_run_resumes_to_a_clean_build(tmp_path, collection):
 
 
 def _codes(path):
-    coll = Collection.open(path)
+    coll = Store.open(path)
     try:
         ids = coll.index.ids().tolist()
         rows = coll.meta.get(ids)

@@ -8,6 +8,7 @@ import pytest
 from semantic_hashing.indexer.binary_index import BinaryIndex
 from semantic_hashing.indexer.hash_index import DistinctHashIndex, address_order, permute
 from semantic_hashing.indexer.strategies import (
+    STRATEGIES,
     StrategyParams,
     build,
     open_secondary,
@@ -16,7 +17,7 @@ from semantic_hashing.indexer.strategies import (
 from semantic_hashing.retrieval.codes import hamming, pack_bits
 from semantic_hashing.retrieval.errors import SemhashError
 
-from .conftest import clustered_codes
+from .conftest import brute_force_hamming, clustered_codes
 
 N, BITS, K = 3000, 64, 20
 
@@ -61,7 +62,7 @@ def test_flat_is_exact(data):
 
 def test_hash_with_a_large_enough_radius_is_exact(data):
     db, q, ids, truth = data
-    params = StrategyParams(nhash=4, b=16, radius=3)
+    params = StrategyParams(nhash=4, hash_bits=16, nflip=3)
     # pigeonhole: every item within nhash * (radius + 1) - 1 = 15 bits is found
     assert np.sort(truth, axis=1)[:, K - 1].max() <= 15
     D, I = build("hash", BITS, db, ids, params).search(q, K)
@@ -71,10 +72,10 @@ def test_hash_with_a_large_enough_radius_is_exact(data):
 @pytest.mark.parametrize(
     "strategy,params",
     [
-        ("hash", StrategyParams(nhash=4, b=16, radius=1)),
+        ("hash", StrategyParams(nhash=4, hash_bits=16, nflip=1)),
         ("hash", StrategyParams()),  # automatic b and nhash for N
         ("ivf", StrategyParams(nprobe=8)),
-        ("hnsw", StrategyParams(M=16, ef_search=64)),
+        ("hnsw", StrategyParams(hnsw_m=16, ef_search=64)),
     ],
 )
 def test_approximate_strategies_reach_recall(data, strategy, params):
@@ -93,7 +94,7 @@ def test_ivf_probing_every_cell_is_exact(data):
 @pytest.mark.parametrize("strategy", ["hash", "ivf"])
 def test_range_search_stays_within_radius(data, strategy):
     db, q, ids, truth = data
-    params = StrategyParams(nhash=4, b=16, radius=2, nlist=16, nprobe=16)
+    params = StrategyParams(nhash=4, hash_bits=16, nflip=2, nlist=16, nprobe=16)
     index = build(strategy, BITS, db, ids, params)
     pos = {int(i): p for p, i in enumerate(ids)}
     for row, (d, i) in enumerate(index.range_search(q, 8)):
@@ -106,7 +107,7 @@ def test_stale_secondary_index_is_rebuilt(tmp_path, data):
     db, q, ids, truth = data
     primary = BinaryIndex(BITS)
     primary.add(db[:2000], ids[:2000])
-    params = StrategyParams(nhash=4, b=16, radius=3)
+    params = StrategyParams(nhash=4, hash_bits=16, nflip=3)
     index_path, info_path = secondary_paths(tmp_path, "hash")
 
     first = open_secondary(tmp_path, "hash", primary, params)
@@ -127,9 +128,9 @@ def test_stale_secondary_index_is_rebuilt(tmp_path, data):
     assert json.loads(info_path.read_text())["fingerprint"] != built["fingerprint"]
     assert 10**9 in set(swapped.search(db[:1], 5)[1][0])
 
-    wider = StrategyParams(nhash=2, b=32, radius=1)  # other build parameters: rebuilt
+    wider = StrategyParams(nhash=2, hash_bits=32, nflip=1)  # other build parameters: rebuilt
     open_secondary(tmp_path, "hash", primary, wider)
-    assert json.loads(info_path.read_text())["build"] == {"nhash": 2, "b": 32}
+    assert json.loads(info_path.read_text())["build"] == {"nhash": 2, "hash_bits": 32}
 
 
 def test_hash_over_repeated_codes_expands_every_item(data):
@@ -140,7 +141,7 @@ def test_hash_over_repeated_codes_expands_every_item(data):
     flips = pack_bits(rng.random((40, BITS)) < 2 / BITS)  # queries a bit or two off
     q = repeated[rng.integers(0, N, 40)] ^ flips
     truth = hamming(q, repeated)
-    index = build("hash", BITS, repeated, ids, StrategyParams(nhash=4, b=16, radius=3))
+    index = build("hash", BITS, repeated, ids, StrategyParams(nhash=4, hash_bits=16, nflip=3))
     assert index.n_distinct == len(np.unique(repeated, axis=0)) and len(index) == N
     D, I = index.search(q, K)
     assert_exact(D, I, ids, truth, K)
@@ -154,7 +155,7 @@ def test_hash_over_repeated_codes_expands_every_item(data):
 
 def test_hash_index_file_round_trip(tmp_path, data):
     db, q, ids, _ = data
-    index = build("hash", BITS, db, ids, StrategyParams(nhash=4, b=16, radius=1))
+    index = build("hash", BITS, db, ids, StrategyParams(nhash=4, hash_bits=16, nflip=1))
     index.save(tmp_path / "h.index")
     back = DistinctHashIndex.load(tmp_path / "h.index")
     back.index.nflip = 1
@@ -171,3 +172,53 @@ def test_hash_addresses_interleave_the_bits():
     codes = pack_bits(np.random.default_rng(0).random((5, 64)) < 0.5)
     moved = permute(codes, address_order(64, 3, 21))
     assert np.array_equal(hamming(moved, moved), hamming(codes, codes))
+
+
+# Settings under which each registered strategy must equal the brute-force scan on `data`:
+# a new strategy adds its line here (the test below refuses one without).
+EXACT = {
+    "flat": StrategyParams(),
+    "hash": StrategyParams(nhash=4, hash_bits=16, nflip=3),  # pigeonhole: exact to 15 bits
+    "ivf": StrategyParams(nlist=16, nprobe=16),  # every cell probed
+    "hnsw": StrategyParams(hnsw_m=32, ef_search=N),  # a beam as wide as the collection
+}
+
+
+def test_every_registered_strategy_has_an_exact_setting():
+    assert set(EXACT) == set(STRATEGIES)
+    fields = set(StrategyParams.__dataclass_fields__)
+    for name, strategy in STRATEGIES.items():
+        assert strategy.name == name and set(strategy.build_fields + strategy.knobs) <= fields
+        assert list(StrategyParams().build_key(name)) == list(strategy.build_fields)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_each_strategy_equals_a_brute_force_popcount(data, name):
+    db, q, ids, _ = data
+    sub = slice(0, 1500)  # Python's popcount, pair by pair, on half the collection
+    truth = brute_force_hamming(q[:10], db[sub])
+    index = build(name, BITS, db[sub], ids[sub], EXACT[name])
+    D, I = index.search(q[:10], K)
+    assert_exact(D, I, ids[sub], truth, K)
+    if STRATEGIES[name].ranges:
+        pos = {int(i): p for p, i in enumerate(ids[sub])}
+        for row, (d, i) in enumerate(index.range_search(q[:10], 9)):
+            assert sorted(pos[int(x)] for x in i) == np.flatnonzero(truth[row] <= 9).tolist()
+            assert np.array_equal(d, truth[row, [pos[int(x)] for x in i]])
+
+
+def test_a_secondary_index_recorded_under_the_old_field_names_is_rebuilt(tmp_path, data, caplog):
+    db, _, ids, _ = data
+    primary = BinaryIndex(BITS)
+    primary.add(db[:500], ids[:500])
+    params = StrategyParams(nhash=4, hash_bits=16, nflip=1)
+    _, info_path = secondary_paths(tmp_path, "hash")
+    open_secondary(tmp_path, "hash", primary, params)
+    info = json.loads(info_path.read_text())
+    assert info["build"] == {"nhash": 4, "hash_bits": 16}
+    info["build"] = {"nhash": 4, "b": 16}  # as written before StrategyParams.b was renamed
+    info_path.write_text(json.dumps(info))
+    with caplog.at_level("INFO", logger="semantic_hashing.indexer.strategies"):
+        again = open_secondary(tmp_path, "hash", primary, params)
+    assert "building the hash index over 500 codes" in caplog.text and len(again) == 500
+    assert json.loads(info_path.read_text())["build"] == {"nhash": 4, "hash_bits": 16}

@@ -243,10 +243,10 @@ def test_bow_model_weightings_and_decoder_depths():
 def test_short_typed_query_is_a_hamming_shortlist_reranked_by_tfidf(text_collection):
     """90 posts < the 1,000-item shortlist: the re-ranked answer must be the TF-IDF cosine
     ranking of the whole collection (brute force), with the same distances."""
-    from semantic_hashing.indexer.collection import Collection
+    from semantic_hashing.indexer.store import Store
     from semantic_hashing.query.search import search, text_query
 
-    coll = Collection.open(text_collection)
+    coll = Store.open(text_collection)
     query = text_query(coll, "shuttle launch into orbit")
     ranked = search(coll, query, k=20)[0]
     brute = search(coll, query, k=20, baseline="raw")[0]

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from semantic_hashing.cli import cli
-from semantic_hashing.indexer.collection import Collection
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.indexer.strategies import StrategyParams
 from semantic_hashing.query import search as s
 from semantic_hashing.retrieval.errors import SemhashError
@@ -55,19 +55,19 @@ def test_search_knobs_refused(collection, args, words):
 def test_knobs_checked_in_the_library(collection):
     """The Python API is protected too, not only the command line."""
     with pytest.raises(SemhashError, match="--hnsw-m"):
-        StrategyParams(M=-4).validate(16)
+        StrategyParams(hnsw_m=-4).validate(16)
     with pytest.raises(SemhashError, match="--hash-radius"):
-        StrategyParams(radius=9).resolved("hash", 16, 120)
-    with Collection.open(collection) as coll:
+        StrategyParams(nflip=9).resolved("hash", 16, 120)
+    with Store.open(collection) as coll:
         queries = s.id_queries(coll, [0])
         with pytest.raises(SemhashError, match="--hash-bits"):
-            s.search(coll, queries, strategy="hash", params=StrategyParams(b=-3))
-        D_ok = s.search(coll, queries, k=5, strategy="hash", params=StrategyParams(radius=2))
+            s.search(coll, queries, strategy="hash", params=StrategyParams(hash_bits=-3))
+        D_ok = s.search(coll, queries, k=5, strategy="hash", params=StrategyParams(nflip=2))
         assert len(D_ok[0].results) == 5
 
 
 def test_huge_k_on_hash_is_clamped_not_allocated(collection):
-    with Collection.open(collection) as coll:
+    with Store.open(collection) as coll:
         index = coll.search_index("hash", StrategyParams())
         D, I = index.search(coll.index.codes()[:2], 10**9)
         assert D.shape == I.shape == (2, 120)  # a lookup may find fewer: -1 beyond those
@@ -138,7 +138,7 @@ def test_file_names_that_are_not_utf8(tmp_path, collection):
     result = run("search", coll, "--query", folder / "bars" / bad, "-k", 1, "--json")
     assert result.exit_code == 0, result.output
     assert "bad\\udcff\\udcfe.png" in result.output  # JSON escapes of the raw bytes
-    with Collection.open(coll) as c:
+    with Store.open(coll) as c:
         paths = {os.fsencode(r.path) for r in c.meta.get(c.index.ids().tolist()).values()}
     assert os.fsencode(folder / "bars" / bad) in paths
     again = run("index", folder, "-c", coll)

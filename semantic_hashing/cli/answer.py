@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from semantic_hashing.cli.options import (
+    Registered,
     backend_options,
     common,
     echo_scores,
@@ -17,9 +18,17 @@ from semantic_hashing.cli.options import (
     strategy_options,
     strategy_params,
 )
+from semantic_hashing.query.options import DEFAULT_K
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.params import DEFAULT_BITS
 
 log = logging.getLogger("semhash")
+
+
+def _baselines():
+    from semantic_hashing.query.options import BASELINES
+
+    return BASELINES
 
 
 @click.command()
@@ -32,11 +41,13 @@ log = logging.getLogger("semhash")
 )
 @click.option("--text", "query_text", help="Search a text collection with this text.")
 @click.option("--id", "item_ids", type=int, multiple=True, help="Search with a stored item.")
-@click.option("-k", "k", type=int, help="Number of neighbours [default: 10].")
+@click.option(
+    "-k", "k", type=int, help=f"Number of neighbours [default: {DEFAULT_K}; with --radius: all]."
+)
 @click.option("--radius", type=int, help="All items within this Hamming distance instead.")
 @click.option(
     "--baseline",
-    type=click.Choice(["raw"]),
+    type=Registered(_baselines),
     help="Answer with the raw-data baseline (pixels L2, text TF-IDF cosine).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
@@ -53,6 +64,7 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
            device, asymmetric, strategy, backend, uri, **knobs):  # fmt: skip
     """Find the items of COLLECTION most like a query file, folder, text or stored id."""
     from semantic_hashing.query import api, render
+    from semantic_hashing.query.options import SearchOptions
 
     if sum([query_path is not None, query_text is not None, bool(item_ids)]) != 1:
         raise SemhashError("give exactly one of --query, --text or --id.")
@@ -64,17 +76,16 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
                                f"not {backend}.")  # fmt: skip
         if sheet:
             coll.input_kind.check_sheet()
-        k = k if k is not None or radius is not None else 10
-        how = dict(k=k, radius=radius, baseline=baseline, strategy=strategy,
-                   params=strategy_params(**knobs), asymmetric=asymmetric)  # fmt: skip
+        how = SearchOptions(k=k, radius=radius, baseline=baseline, strategy=strategy,
+                            params=strategy_params(**knobs), asymmetric=asymmetric)  # fmt: skip
         if query_text is not None:
-            batch = api.Batch([coll.search(text=query_text, **how)])
+            batch = api.Batch([coll.search(text=query_text, options=how)])
         elif item_ids:
-            batch = coll.search_batch(ids=list(item_ids), **how)
+            batch = coll.search_batch(ids=list(item_ids), options=how)
         elif query_path.is_dir():
-            batch = coll.search_batch(query_path, **how)
+            batch = coll.search_batch(query_path, options=how)
         else:
-            batch = api.Batch([coll.search(query_path, **how)])
+            batch = api.Batch([coll.search(query_path, options=how)])
     results = batch.results
     click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
@@ -96,7 +107,7 @@ def demo(out, epochs, device):
     from semantic_hashing.query import render
     from semantic_hashing.query.demo import run_demo
 
-    rep = run_demo(out, index_options(bits=64, epochs=epochs, kind="image", device=device))
+    rep = run_demo(out, index_options(epochs=epochs, kind="image", device=device))
     print_index_report(rep.index)
     for codes, raw in rep.shown:
         click.echo("")
@@ -105,7 +116,8 @@ def demo(out, epochs, device):
     q = rep.quality
     click.echo("")
     click.echo("retrieval quality on 1,000 seeded test queries (relevant = same class):")
-    echo_scores(q, "64-bit codes (Hamming)", "  asymmetric re-rank", "raw pixels (Euclidean)")
+    echo_scores(q, f"{DEFAULT_BITS}-bit codes (Hamming)", "  asymmetric re-rank",
+                "raw pixels (Euclidean)")  # fmt: skip
     click.echo(f"contact sheets: {', '.join(str(p) for p in rep.sheets)}")
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in rep.timings.items()))
 

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import click
 
-from semantic_hashing.cli.options import common, report_skipped
+from semantic_hashing.cli.options import Registered, common, report_skipped
 from semantic_hashing.retrieval.errors import SemhashError
+
+
+def _lookups():
+    from semantic_hashing.query.candidates import LOOKUPS
+
+    return LOOKUPS
+
 
 log = logging.getLogger("semhash")
 
@@ -28,7 +35,7 @@ log = logging.getLogger("semhash")
                    "images, 0.9 for text].")
 @click.option("--max-candidates", default=20, show_default=True,
               help="Nearest candidates checked per item.")
-@click.option("--strategy", type=click.Choice(["hash", "flat"]),
+@click.option("--strategy", type=Registered(_lookups),
               help="Candidate lookup: exact hash tables (default) or a flat scan.")
 @click.option("--against", type=click.Path(path_type=Path),
               help="Find the items of this other collection that are already in COLLECTION.")

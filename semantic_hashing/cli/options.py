@@ -12,6 +12,7 @@ import click
 
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import KINDS, get_kind
+from semantic_hashing.retrieval.params import DEFAULT_BITS
 from semantic_hashing.retrieval.presets import PRESETS
 
 log = logging.getLogger("semhash")
@@ -67,11 +68,34 @@ def common(fn):
     return wrapper
 
 
+class Registered(click.Choice):
+    """A choice among the names of a registry (code stores, search strategies), read when
+    first needed: the registries import FAISS, and the command line starts without it."""
+
+    def __init__(self, registry):
+        self._registry = registry  # a function returning the registry
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple:
+        return tuple(self._registry())
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
+
+
+def _code_stores():
+    from semantic_hashing.indexer.backends import CODE_STORES
+
+    return CODE_STORES
+
+
 def backend_options(fn):
     """--backend and --uri, shared by `index` and `search`."""
     fn = click.option("--uri", help="Milvus server URI (http://host:19530) or a Milvus Lite "
                       "file [default: milvus.db in the collection].")(fn)  # fmt: skip
-    return click.option("--backend", type=click.Choice(["faiss", "milvus"]),
+    return click.option("--backend", type=Registered(_code_stores),
                         help="Where codes live [default: the collection's; faiss for a new "
                              "one]. Metadata stays in SQL.")(fn)  # fmt: skip
 
@@ -91,7 +115,8 @@ QUALITY_OPTION = click.option(
 def training_options(fn):
     """Options shared by `train` and `index`."""
     options = [
-        click.option("--bits", default=64, show_default=True, help="Code length (multiple of 8)."),
+        click.option("--bits", default=DEFAULT_BITS, show_default=True,
+                     help="Code length (multiple of 8)."),
         click.option("--epochs", type=int,
                      help="Epochs (default: a step budget sized to the collection)."),
         click.option("--kind", type=click.Choice(list(KINDS)),
@@ -139,7 +164,10 @@ def settings(bits, epochs, kind, image_size, vocab, model_type, seed, device,
                 workers=workers, vocab_by=vocab_by, quality=quality)  # fmt: skip
 
 
-STRATEGY_CHOICES = ("flat", "hash", "ivf", "hnsw")
+def _strategies():
+    from semantic_hashing.indexer.strategies import STRATEGIES
+
+    return STRATEGIES
 
 
 def strategy_options(fn):
@@ -147,14 +175,14 @@ def strategy_options(fn):
     options = [
         click.option(
             "--strategy",
-            type=click.Choice(STRATEGY_CHOICES),
+            type=Registered(_strategies),
             help="Index: exact flat scan, hash lookup + re-rank, ivf or hnsw "
             "[default: flat below 2M items, ivf above].",
         ),  # fmt: skip
-        click.option("--nhash", default=0, help="hash: tables (0: code bits // b)."),
+        click.option("--nhash", default=0, help="hash: tables (0: code bits // hash bits)."),
         click.option(
-            "--hash-bits", "b", default=0, help="hash: address bits per table (0: about log2 N)."
-        ),  # fmt: skip
+            "--hash-bits", default=0, help="hash: address bits per table (0: about log2 N)."
+        ),
         click.option(
             "--hash-radius",
             default=1,
@@ -171,11 +199,11 @@ def strategy_options(fn):
     return fn
 
 
-def strategy_params(nhash, b, hash_radius, nlist, nprobe, hnsw_m, ef_search):
+def strategy_params(nhash, hash_bits, hash_radius, nlist, nprobe, hnsw_m, ef_search):
     from semantic_hashing.indexer.strategies import StrategyParams
 
-    return StrategyParams(nhash=nhash, b=b, radius=hash_radius, nlist=nlist, nprobe=nprobe,
-                          M=hnsw_m, ef_search=ef_search)  # fmt: skip
+    return StrategyParams(nhash=nhash, hash_bits=hash_bits, nflip=hash_radius, nlist=nlist,
+                          nprobe=nprobe, hnsw_m=hnsw_m, ef_search=ef_search)  # fmt: skip
 
 
 def print_index_report(report) -> None:

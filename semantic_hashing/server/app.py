@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import OptionError, SemhashError
 from semantic_hashing.server.state import (
     NotFound,
     Served,
@@ -61,7 +61,7 @@ def create_app(paths, one_thread: bool = False) -> FastAPI:
         return templates.TemplateResponse(
             request, "index.html",
             {"names": list(served.collections), "name": name, "info": routes.describe(name, coll),
-             "kind": coll.input_kind},
+             "kind": coll.input_kind, "default_k": routes.DEFAULT_K},
         )  # fmt: skip
 
     return app
@@ -77,6 +77,12 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SemhashError)
     async def user_mistake(request, exc):
+        return sentence(400, str(exc))
+
+    @app.exception_handler(OptionError)
+    async def bad_option(request, exc):  # a value no collection takes: the request is invalid
+        if exc.anywhere:
+            return sentence(422, f"{exc.option}: {exc}")
         return sentence(400, str(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -13,12 +13,17 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
+from semantic_hashing.indexer.strategies import STRATEGIES
+from semantic_hashing.query.options import BASELINES, DEFAULT_K, SearchOptions
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.server.state import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one search request (the image and its fields)
-MAX_K = 1000
+# Neighbours one response may hold: a page of results, each drawn with its thumbnail by the
+# web page, each costing the server a metadata row. The library and the command line allow
+# up to MAX_K (query/options.py); a web client asking for more is refused.
+MAX_PAGE = 1000
 IMAGE_FIELD = "image"  # the multipart field of an uploaded query image
 
 
@@ -29,10 +34,10 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, max_length=100_000, description="Typed text (text collections).")
     id: int | None = Field(None, description="A stored item to search with.")
-    k: int = Field(10, ge=1, le=MAX_K, description="Number of neighbours.")
-    radius: int | None = Field(None, ge=0, description="All within this Hamming distance.")
-    baseline: Literal["raw"] | None = Field(None, description="Answer by raw data instead.")
-    strategy: Literal["flat", "hash", "ivf", "hnsw"] | None = None
+    k: int = Field(DEFAULT_K, le=MAX_PAGE, description="Number of neighbours.")
+    radius: int | None = Field(None, description="All within this Hamming distance.")
+    baseline: Literal[BASELINES] | None = Field(None, description="Answer by raw data instead.")
+    strategy: Literal[tuple(STRATEGIES)] | None = None  # the registered strategies
     asymmetric: bool = Field(False, description="Re-rank the Hamming shortlist by the distance "
                              "of the unquantised query to each stored code.")  # fmt: skip
 
@@ -129,9 +134,9 @@ def _search(served, coll, image: bytes | None, query: SearchRequest) -> dict:
     coll.refresh()
     if query.id is not None:
         _item(coll, query.id)
-    how = dict(k=query.k, radius=query.radius, baseline=query.baseline, strategy=query.strategy,
-               asymmetric=query.asymmetric)  # fmt: skip
-    result = coll.search(image, text=query.text, id=query.id, **how)
+    how = SearchOptions(k=query.k, radius=query.radius, baseline=query.baseline,
+                        strategy=query.strategy, asymmetric=query.asymmetric)  # fmt: skip
+    result = coll.search(image, text=query.text, id=query.id, options=how)
     return {**result.to_dict(), "method": result.method}
 
 

@@ -1,4 +1,6 @@
-"""A collection on disk: one folder holding everything needed to search it.
+"""A collection on disk, one folder holding everything needed to search it, opened as a
+`Store` (its code index, metadata store and raw store together; `query.api.Collection` is
+the public handle over it).
 
     my.semhash/
       collection.json    sidecar: kind, bits, model fingerprint, counts, versions
@@ -21,10 +23,6 @@ different models are never mixed.
 
 from __future__ import annotations
 
-import datetime as dt
-import fcntl
-import hashlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -34,30 +32,31 @@ from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
-from sqlalchemy import make_url
 
 from semantic_hashing.indexer import repair
-from semantic_hashing.indexer.backends import (
-    CodeIndex,
-    backend_info,
-    new_code_index,
-    open_code_index,
-    resolved_backend,
-)
-from semantic_hashing.indexer.layout import (
-    DB,
-    FORMAT,
-    INDEX,
-    LITE_FILE,
-    LOCK,
-    LOG,
-    MODEL,
-    RAW,
-    SIDECAR,
-)
+from semantic_hashing.indexer.backends import CodeIndex, CodeStore, code_store, store_of
+from semantic_hashing.indexer.layout import FORMAT, INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
 from semantic_hashing.indexer.metadata import MetadataStore, safe_url
+from semantic_hashing.indexer.opening import (
+    DB_URL_ENV,
+    acquire_lock,
+    default_db_url,
+    load_encoder,
+    lost_hint,
+    model_sha,
+    new_metadata,
+    now,
+    open_metadata,
+    stored_where,
+    torch_version,
+)
 from semantic_hashing.indexer.raw_store import RawStore
-from semantic_hashing.indexer.strategies import StrategyParams, default_strategy, open_secondary
+from semantic_hashing.indexer.strategies import (
+    StrategyParams,
+    default_strategy,
+    open_secondary,
+    strategy_named,
+)
 from semantic_hashing.retrieval import __version__
 from semantic_hashing.retrieval.errors import IndexLost, SemhashError
 from semantic_hashing.retrieval.fsutil import atomic_write
@@ -67,56 +66,6 @@ if TYPE_CHECKING:
     from semantic_hashing.retrieval.codes import HashEncoder
 
 log = logging.getLogger(__name__)
-
-__all__ = ["DB", "FORMAT", "INDEX", "LOCK", "LOG", "MODEL", "RAW", "SIDECAR", "Chunk",
-           "Collection", "new_metadata", "open_metadata"]  # fmt: skip
-
-
-DB_URL_ENV = "SEMHASH_DB_URL"  # the full metadata URL, password included
-
-
-def default_db_url(path: Path) -> str:
-    return f"sqlite:///{(path / DB).resolve()}"
-
-
-def new_metadata(url: str) -> MetadataStore:
-    """The store of a new collection: refused unless the database is empty."""
-    meta = MetadataStore(url)
-    if not meta.is_empty():
-        meta.close()
-        raise SemhashError(
-            f"the metadata database {safe_url(url)} already holds items; give each collection "
-            "an empty database of its own."
-        )
-    return meta
-
-
-def open_metadata(path: Path, stored: str, given: str | None = None,
-                  info: dict | None = None) -> MetadataStore:  # fmt: skip
-    """The store of an existing collection. collection.json keeps its database URL without
-    the password (`stored`, "" for the SQLite file inside); the full URL comes from `given`
-    (--db) or $SEMHASH_DB_URL when they name that same database, else the driver finds the
-    password on its own (PostgreSQL: PGPASSWORD, ~/.pgpass)."""
-    own = stored or default_db_url(path)
-    env = os.environ.get(DB_URL_ENV)
-    if given and safe_url(given) != safe_url(own):
-        where = safe_url(stored) if stored else "its own SQLite file"
-        raise SemhashError(f"{path} keeps its metadata in {where}, not in {safe_url(given)}.")
-    url = given or (env if stored and env and safe_url(env) == safe_url(stored) else own)
-    held = info is not None and info.get("count", 0) > 0  # committed items at the last write
-    if held and not stored and not given and not (path / DB).is_file():
-        raise repair.lost_metadata(path, info, DB)  # not created empty: nothing to guess from
-    try:
-        meta = MetadataStore(url)
-    except SemhashError as exc:
-        if not stored or make_url(url).password is not None:
-            raise
-        raise SemhashError(f"{exc} {SIDECAR} keeps no password: if one is needed, set "
-                           f"{DB_URL_ENV} to the full URL (or PGPASSWORD).") from None  # fmt: skip
-    if held and meta.is_empty():
-        meta.close()
-        raise repair.lost_metadata(path, info, safe_url(url))
-    return meta
 
 
 @dataclass
@@ -131,7 +80,9 @@ class Chunk:
 
 
 @dataclass
-class Collection:
+class Store:
+    """A collection folder opened for searching, or for writing with its writer's lock."""
+
     path: Path
     info: dict
     loaded_encoder: HashEncoder | None  # None until `encoder` is first needed
@@ -162,7 +113,7 @@ class Collection:
         """Refuse a model file that is not the one the codes were made with: cheaply by its
         sha256 when the sidecar records it, else by loading it."""
         recorded = self.info.get("model_sha256")
-        if self.loaded_encoder is None and not (recorded and recorded == _model_sha(self.path)):
+        if self.loaded_encoder is None and not (recorded and recorded == model_sha(self.path)):
             self.encoder  # noqa: B018 (loads and checks)
 
     @property
@@ -181,9 +132,13 @@ class Collection:
         """The collection's input kind (retrieval.kinds): what to ask instead of its name."""
         return get_kind(self.kind)
 
+    def code_store(self) -> CodeStore:
+        """Where the codes live (the sidecar's backend entry)."""
+        return store_of(self.info.get("backend"))
+
     @property
     def backend(self) -> str:
-        return (self.info.get("backend") or {"name": "faiss"})["name"]
+        return self.code_store.name
 
     @property
     def bits(self) -> int:
@@ -192,9 +147,10 @@ class Collection:
     # -- create / open ------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, encoder: HashEncoder, db_url: str | None = None,
-               backend: str = "faiss", uri: str | None = None):  # fmt: skip
+               backend: str | None = None, uri: str | None = None):  # fmt: skip
         """A new collection; metadata in `db_url` (else $SEMHASH_DB_URL, else SQLite inside),
-        which must be an empty database."""
+        which must be an empty database; codes in the code store `backend` (None: the
+        default one)."""
         path = Path(path)
         if (path / SIDECAR).exists():
             raise SemhashError(f"{path} already holds a collection.")
@@ -204,10 +160,11 @@ class Collection:
             raise SemhashError(f"{path} exists and is not an empty folder or a collection.")
         path.mkdir(parents=True, exist_ok=True)
         db_url = db_url or os.environ.get(DB_URL_ENV) or None
-        lock = _acquire(path)
+        lock = acquire_lock(path)
         try:
             meta = new_metadata(db_url or default_db_url(path))
-            where = backend_info(backend, uri, path)
+            codes = code_store(backend)
+            where = codes.entry(path, uri)
         except SemhashError:
             os.close(lock)
             raise
@@ -215,10 +172,10 @@ class Collection:
             "format": FORMAT, "kind": encoder.config.kind, "bits": encoder.bits,
             "model_type": encoder.config.model_type, "model_fingerprint": encoder.fingerprint(),
             "db_url": safe_url(db_url) if db_url else "", "backend": where, "count": 0,
-            "created_at": _now(),
+            "created_at": now(),
         }  # fmt: skip
         encoder.save(path / MODEL)
-        index = new_code_index(encoder.bits, resolved_backend(where, path))
+        index = codes.create(encoder.bits, codes.resolved(where, path))
         coll = cls(path, info, encoder, index, meta, RawStore(path / RAW), True, lock)
         index.save(path / INDEX)
         coll.save_info()  # the sidecar last: until it exists this is no collection
@@ -233,7 +190,7 @@ class Collection:
         path = Path(path)
         if not (path / SIDECAR).is_file() and not repair.holds_data(path):
             raise SemhashError(f"{path} is not a semhash collection (no {SIDECAR}).")
-        lock = _acquire(path) if write else None
+        lock = acquire_lock(path) if write else None
         try:
             return cls._open(path, device, write, db_url, uri, lock)
         except BaseException:
@@ -254,7 +211,7 @@ class Collection:
         except IndexLost as exc:
             if not write or uri:
                 meta.close()
-                raise SemhashError(f"{exc} {_lost_hint(path, info, uri)}") from None
+                raise SemhashError(f"{exc} {lost_hint(path, info, uri)}") from None
             index, lost = cls._new_index(path, info), str(exc)
         if index.bits != info["bits"]:
             meta.close()
@@ -277,34 +234,14 @@ class Collection:
 
     @staticmethod
     def _open_index(path: Path, info: dict, write: bool, uri: str | None) -> CodeIndex:
-        backend = resolved_backend(info.get("backend"), path)
-        try:
-            return open_code_index(info["bits"], backend, path / INDEX, uri)
-        except IndexLost:
-            raise
-        except SemhashError as exc:
-            own_lite = backend.get("uri") == str((path / LITE_FILE).resolve())
-            if own_lite and not write and not repair.milvus_lite_busy(exc):
-                raise SemhashError(f"{exc} `semhash check --repair {path}` rebuilds the codes "
-                                   "from the model and stored inputs.") from None  # fmt: skip
-            if write and not uri and own_lite and not repair.milvus_lite_busy(exc):
-                raise IndexLost(
-                    f"the Milvus Lite data {path / LITE_FILE} cannot be read."
-                ) from None
-            raise
+        codes, entry = stored_where(path, info)
+        return codes.open(info["bits"], entry, path, uri, write)
 
     @staticmethod
     def _new_index(path: Path, info: dict) -> CodeIndex:
         """An empty index in place of a lost one (a damaged file or folder set aside)."""
-        backend = resolved_backend(info.get("backend"), path)
-        if backend["name"] == "faiss":
-            repair.set_aside(path / INDEX)
-        elif backend.get("uri") == str((path / LITE_FILE).resolve()):
-            try:
-                return new_code_index(info["bits"], backend)
-            except SemhashError:
-                repair.set_aside(path / LITE_FILE)
-        return new_code_index(info["bits"], backend)
+        codes, entry = stored_where(path, info)
+        return codes.recreate(info["bits"], entry, path)
 
     def _rebuild_codes(self, why: str) -> int:
         """Encode every live item again from its stored input into the new, empty index."""
@@ -331,62 +268,12 @@ class Collection:
 
     # -- consistency --------------------------------------------------------------------
     def problems(self) -> dict[str, list[int]]:
-        """Differences between the index, the metadata and the raw store (ids; chunk
-        numbers for the chunk entries)."""
-        live = set(self.meta.labels())
-        in_index = self.index.ids()
-        uniq, counts = np.unique(in_index, return_counts=True)
-        stored = set(self.raw.all()[0].tolist())
-        committed = int(self.meta.state("raw_seq", "-1"))
-        return {
-            "uncommitted input chunks": [s for s, _ in self.raw.chunks() if s > committed],
-            "unreadable input chunks": sorted(self.raw.damaged()),
-            "duplicate ids in the index": uniq[counts > 1].tolist(),
-            "codes without a live metadata row": sorted(set(uniq.tolist()) - live),
-            "live rows without a code": sorted(live - set(uniq.tolist())),
-            "live rows without stored input": sorted(live - stored),
-        }
+        """Differences between the index, the metadata and the raw store (repair.problems)."""
+        return repair.problems(self)
 
     def reconcile(self) -> dict[str, int]:
-        """Undo what a killed writer left half done and mend what damage allows (needs the
-        writer's lock). Codes that nothing explains are kept, never guessed away."""
-        committed = int(self.meta.state("raw_seq", "-1"))
-        uncommitted = set(self.raw.ids_after(committed).tolist())
-        fixed = {"raw chunks dropped": self.raw.truncate(committed),
-                 "unreadable chunks set aside": len(self.raw.quarantine())}  # fmt: skip
-        for tmp in self.path.glob("*.tmp"):
-            tmp.unlink()
-        found = self.problems()
-        dup = found["duplicate ids in the index"]
-        known = uncommitted | set(self.meta.any_by_path().values())  # deleted rows included
-        orphans = [i for i in found["codes without a live metadata row"] if i in known]
-        kept = len(found["codes without a live metadata row"]) - len(orphans)
-        if dup or orphans:
-            codes = {i: self.index.reconstruct(i) for i in dup if i not in orphans}
-            self.index.remove(np.array(dup + orphans, dtype=np.int64))
-            if codes:
-                self.index.add(np.stack(list(codes.values())), np.array(list(codes)))
-        restored, unstored = repair.restore_codes(self, found["live rows without a code"])
-        reread = sorted(set(unstored) | set(found["live rows without stored input"]))
-        if reread:  # read again from their files on the next run, under the same ids
-            self.meta.invalidate(reread)
-        if dup or orphans or restored:
-            self.index.save(self.path / INDEX)
-        fixed.update({"orphan codes removed": len(orphans), "duplicates removed": len(dup),
-                      "codes restored from stored inputs": restored,
-                      "rows to read again from their files": len(reread),
-                      "unexplained codes kept": kept})  # fmt: skip
-        if any(fixed.values()):
-            log.warning("repaired %s: %s", self.path, {k: v for k, v in fixed.items() if v})
-            self.log_event(f"repaired: {fixed}")
-        if kept:
-            log.warning(
-                "%s holds %d codes that no metadata row explains; they are kept "
-                "(was the metadata replaced by an older copy?)",
-                self.path,
-                kept,
-            )
-        return fixed
+        """Undo what a killed writer left half done (repair.reconcile; needs the lock)."""
+        return repair.reconcile(self)
 
     # -- writing ------------------------------------------------------------------------
     def write(self, chunk: Chunk) -> None:
@@ -420,16 +307,8 @@ class Collection:
     def replace_model(self, encoder: HashEncoder) -> None:
         """Start over with another model: empty index, every live row to encode again."""
         assert self.writable, "open the collection with write=True"
+        self.index = self.code_store.emptied(self.index, encoder.bits, self.path)
         self.encoder = encoder
-        if self.backend == "faiss":
-            self.index = new_code_index(encoder.bits, {"name": "faiss"})
-        elif encoder.bits != self.bits:
-            raise SemhashError(
-                f"{self.path} keeps {self.bits}-bit codes in Milvus; "
-                "a model of another code length needs a new collection."
-            )
-        else:
-            self.index.remove(self.index.ids())
         self.index.save(self.path / INDEX)
         self.meta.invalidate(sorted(self.meta.labels()))
         encoder.save(self.path / MODEL)
@@ -442,13 +321,13 @@ class Collection:
         """The index that answers queries with `strategy` (flat, hash, ivf, hnsw; default by
         collection size). Secondary indexes live beside the primary one as
         `codes.<strategy>.index` and are rebuilt when the codes changed."""
-        if self.backend != "faiss":
-            if strategy not in (None, "flat"):
+        if not self.code_store.strategies:
+            if strategy is not None and strategy_named(strategy).secondary:
                 raise SemhashError(f"{self.path} keeps its codes in {self.backend}; --strategy "
                                    "applies to collections kept in FAISS.")  # fmt: skip
             return self.index
         strategy = strategy or default_strategy(len(self.index))
-        if strategy == "flat":
+        if not strategy_named(strategy).secondary:
             return self.index
         params = params or StrategyParams()
         if self.save_derived:
@@ -476,19 +355,19 @@ class Collection:
 
     def save_info(self) -> None:
         self.info["count"] = self.meta.count()
-        self.info["updated_at"] = _now()
+        self.info["updated_at"] = now()
         self.info["versions"] = {"semhash": __version__, "faiss": faiss.__version__,
-                                 "torch": _torch_version()}  # fmt: skip
+                                 "torch": torch_version()}  # fmt: skip
         if self.loaded_encoder is not None:  # what `info` and `check` read without torch
             self.info["model"] = self.loaded_encoder.config.to_dict()
-            self.info["model_sha256"] = _model_sha(self.path)
+            self.info["model_sha256"] = model_sha(self.path)
         atomic_write(self.path / SIDECAR, json.dumps(self.info, indent=2).encode())
 
     def log_event(self, text: str) -> None:
         with open(self.path / LOG, "a", encoding="utf-8", errors="backslashreplace") as fh:
-            fh.write(f"{_now()} {text}\n")
+            fh.write(f"{now()} {text}\n")
 
-    def __enter__(self) -> Collection:
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -498,65 +377,7 @@ class Collection:
         if self.writable:
             self.save_info()
         self.meta.close()
-        if hasattr(self.index, "close"):
-            self.index.close()
+        self.index.close()
         if self._lock is not None:
             os.close(self._lock)  # releases the flock
             self._lock = None
-
-
-def load_encoder(path: Path, info: dict, device: str = "cpu") -> HashEncoder:
-    """The model of the collection at `path`, refused unless its codes were made with it."""
-    from semantic_hashing.retrieval.codes import HashEncoder
-
-    try:
-        encoder = HashEncoder.load(path / MODEL, device)
-    except SemhashError as exc:
-        why = str(exc).splitlines()[0][:160]
-        raise SemhashError(f"the model of {path} cannot be used ({why}); without it no "
-                           "query can be compared with the stored codes: restore model.pt "
-                           "from a backup (nothing was changed).") from None  # fmt: skip
-    if encoder.fingerprint() != info["model_fingerprint"]:
-        raise SemhashError(f"the model in {path} does not match the one its codes were made with.")
-    return encoder
-
-
-def _model_sha(path: Path) -> str | None:
-    try:
-        return hashlib.sha256((path / MODEL).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _torch_version() -> str:
-    try:
-        return importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _lost_hint(path: Path, info: dict, uri: str | None) -> str:
-    if uri:
-        where = (info.get("backend") or {}).get("uri")
-        return f"Give the --uri where its codes live ({SIDECAR} records {where})."
-    return f"`semhash check --repair {path}` rebuilds the codes from the model and stored inputs."
-
-
-def _acquire(path: Path) -> int:
-    try:
-        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise SemhashError(f"{path} cannot be written ({exc.strerror}); searching it works, "
-                           "changing it needs a writable folder.") from None  # fmt: skip
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise SemhashError(
-            f"another semhash process is writing to {path}; try again when it has finished."
-        ) from None
-    return fd
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
