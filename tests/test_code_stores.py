@@ -22,7 +22,7 @@ from semantic_hashing.indexer.backends import (
 from semantic_hashing.indexer.layout import INDEX
 from semantic_hashing.retrieval.errors import SemhashError
 
-from .test_binary_index import brute_force_hamming, seeded_codes
+from .conftest import brute_force_hamming, seeded_codes
 
 BITS = 64
 

@@ -13,9 +13,9 @@ from semantic_hashing.indexer.api import index_options
 from semantic_hashing.indexer.strategies import StrategyParams
 from semantic_hashing.query.options import DEFAULT_K, MAX_K, SearchOptions
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fitting import TrainSpec
 from semantic_hashing.retrieval.models import ModelConfig
 from semantic_hashing.retrieval.params import DEFAULT_BITS, check_bits
-from semantic_hashing.retrieval.sources import TrainSpec
 
 BAD_BITS = "--bits must be a multiple of 8 from 8 to 1024, not 12."
 
