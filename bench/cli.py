@@ -19,7 +19,7 @@ def _parsed(name: str):
     """A click callback running `query.bench.<name>`; its SemhashError is a usage error."""
 
     def callback(ctx, param, value):
-        from semantic_hashing.bench import retrieval as bench
+        from semantic_hashing.bench import options as bench
 
         try:
             return getattr(bench, name)(value)
@@ -84,8 +84,9 @@ def _parsed(name: str):
 @click.pass_context
 def bench(ctx, scale, task, photos, baseline_code, **options):
     """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
+    from semantic_hashing.bench.options import BenchOptions
     from semantic_hashing.bench.report import format_table
-    from semantic_hashing.bench.retrieval import BenchOptions, run_bench
+    from semantic_hashing.bench.retrieval import run_bench
 
     if task == "indexing":
         _bench_indexing(options["out"], photos, baseline_code, options["seed"])

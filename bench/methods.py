@@ -28,7 +28,7 @@ from semantic_hashing.retrieval.kinds import get_kind
 from semantic_hashing.retrieval.progress import timed
 
 if TYPE_CHECKING:
-    from semantic_hashing.bench.retrieval import BenchOptions
+    from semantic_hashing.bench.options import BenchOptions
 
 log = logging.getLogger(__name__)
 

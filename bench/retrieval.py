@@ -28,85 +28,13 @@ from pathlib import Path
 
 from semantic_hashing.bench import report as report_mod
 from semantic_hashing.bench.data import BenchData, load_bench_data
-from semantic_hashing.bench.hashing import HASHERS
 from semantic_hashing.bench.methods import run_methods
+from semantic_hashing.bench.options import BenchOptions, Method
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.families import FAMILIES, MODEL_TYPES
 from semantic_hashing.retrieval.kinds import get_kind
-from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.progress import timed
 
 log = logging.getLogger(__name__)
-
-DEFAULT_METHODS = "ae:conv-dae,ae-asym:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
-AE_KINDS = ("ae", "ae-real", "ae-rerank", "ae-asym", "ae-tfidf")
-DEFAULT_BITS = "16,32,64,128"
-
-
-@dataclass(frozen=True)
-class Method:
-    kind: str  # one of AE_KINDS, "raw", "lsh", "pca" or "itq"
-    family: str = ""
-
-    @property
-    def name(self) -> str:
-        return f"{self.kind}:{self.family}" if self.family else self.kind
-
-
-def parse_methods(text: str) -> list[Method]:
-    """`ae:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq` -> Methods (order kept, no repeats)."""
-    out: list[Method] = []
-    for item in (part.strip() for part in text.split(",")):
-        kind, _, family = item.partition(":")
-        if kind in AE_KINDS:
-            families = sorted(FAMILIES) if family == "all" else [family]
-            if not family or any(f not in MODEL_TYPES for f in families):
-                names = ", ".join(sorted(MODEL_TYPES))
-                raise SemhashError(
-                    f"{item!r}: write {kind}:FAMILY with FAMILY one of {names}, all."
-                )
-            out += [Method(kind, f) for f in families]
-        elif kind in ("raw", *HASHERS) and not family:
-            out.append(Method(kind))
-        else:
-            raise SemhashError(
-                f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, ae-rerank:FAMILY, "
-                "ae-asym:FAMILY, ae-tfidf:FAMILY, raw, lsh, pca or itq."
-            )
-    return list(dict.fromkeys(out))
-
-
-def parse_bits(text: str) -> list[int]:
-    """`16,32,64` -> [16, 32, 64]; each a code length `check_bits` accepts."""
-    try:
-        bits = [int(b) for b in text.split(",") if b.strip()]
-    except ValueError:
-        raise SemhashError(f"--bits takes comma-separated numbers, not {text!r}.") from None
-    if not bits:
-        raise SemhashError(f"--bits takes comma-separated numbers, not {text!r}.")
-    return sorted({check_bits(b) for b in bits})
-
-
-@dataclass
-class BenchOptions:
-    dataset: str = "fashion-mnist"
-    bits: list[int] = field(default_factory=lambda: parse_bits(DEFAULT_BITS))
-    queries: int = 1000
-    seed: int = 0
-    db_size: int = 0  # > 0: a seeded sample of this many database items
-    vocab: int = 10_000  # text: vocabulary size, for the codes and TF-IDF alike
-    vocab_by: str = "count"  # text: rank words by total count or document frequency
-    query_text: str = "post"  # 20news: the whole query post, or its Subject: line alone
-    methods: list[Method] = field(default_factory=lambda: parse_methods(DEFAULT_METHODS))
-    out: Path = Path("report")
-    epochs: int | None = None  # None: the training default
-    quality: str = "default"  # the training preset (retrieval.presets)
-    device: str = "auto"
-    top_n: int = 0  # ranked-list length for the curves; 0 = the whole database (exact)
-    radius: int = 2
-    timing_k: int = 100
-    shortlist: int = 1000  # ae-rerank, ae-asym, ae-tfidf: Hamming candidates re-ranked
-    single_queries: int = 200  # queries timed one at a time
 
 
 @dataclass

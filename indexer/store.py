@@ -132,6 +132,7 @@ class Store:
         """The collection's input kind (retrieval.kinds): what to ask instead of its name."""
         return get_kind(self.kind)
 
+    @property
     def code_store(self) -> CodeStore:
         """Where the codes live (the sidecar's backend entry)."""
         return store_of(self.info.get("backend"))

@@ -9,14 +9,14 @@ from click.testing import CliRunner
 from semantic_hashing.bench.data import BenchData, image_folder, sample_queries, subset_database
 from semantic_hashing.bench.eval import AsymmetricSpace, RerankSpace
 from semantic_hashing.bench.hashing import HASHERS
-from semantic_hashing.bench.retrieval import (
+from semantic_hashing.bench.options import (
     DEFAULT_METHODS,
     BenchOptions,
     Method,
-    bench,
     parse_bits,
     parse_methods,
 )
+from semantic_hashing.bench.retrieval import bench
 from semantic_hashing.cli import cli
 from semantic_hashing.retrieval.codes import pack_bits
 from semantic_hashing.retrieval.errors import SemhashError

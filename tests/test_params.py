@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import semantic_hashing as sh
 from semantic_hashing.bench.hashing import HASHERS
-from semantic_hashing.bench.retrieval import parse_bits
+from semantic_hashing.bench.options import parse_bits
 from semantic_hashing.cli import cli
 from semantic_hashing.indexer.api import index_options
 from semantic_hashing.indexer.strategies import StrategyParams
