@@ -11,3 +11,9 @@ class SemhashError(Exception):
 class IndexLost(SemhashError):
     """The codes of a collection are gone (index file or Milvus collection missing or
     damaged); `semhash check --repair` rebuilds them from the model and stored inputs."""
+
+
+class Unavailable(SemhashError):
+    """A part of a collection that lives elsewhere (the metadata database, a Milvus
+    server) is not answering: not the user's mistake, and it may pass (the server answers
+    503)."""
