@@ -37,9 +37,12 @@ log = logging.getLogger("semhash")
 @click.option(
     "--baseline",
     type=click.Choice(["raw"]),
-    help="Answer with the raw-data baseline (pixels L2, text TF-IDF cosine).",
+    help="Also answer with the raw-data baseline (pixels L2, text TF-IDF cosine), shown "
+    "beside the codes' results.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
+@click.option("--paths", "as_paths", is_flag=True,
+              help="Print only the results' paths, one a line (for piping).")  # fmt: skip
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @click.option("--asymmetric", is_flag=True,
@@ -49,13 +52,24 @@ log = logging.getLogger("semhash")
 @strategy_options
 @backend_options
 @common
-def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet,
-           device, asymmetric, strategy, backend, uri, **knobs):  # fmt: skip
-    """Find the items of COLLECTION most like a query file, folder, text or stored id."""
+def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json,
+           as_paths, sheet, device, asymmetric, strategy, backend, uri, **knobs):  # fmt: skip
+    """Find the items of COLLECTION most like a query file, folder, text or stored id.
+
+    With --baseline raw, the raw-data baseline's results are shown beside the codes'."""
     from semantic_hashing.query import api, render
 
     if sum([query_path is not None, query_text is not None, bool(item_ids)]) != 1:
         raise SemhashError("give exactly one of --query, --text or --id.")
+    if as_paths and as_json:
+        raise SemhashError("give --json or --paths, not both.")
+    if as_paths and baseline:
+        raise SemhashError("--paths prints one list of paths; leave out --baseline (or use "
+                           "--json, which carries both).")  # fmt: skip
+    if radius is not None and baseline:
+        raise SemhashError("--radius applies to codes only, not to --baseline.")
+    if asymmetric and baseline:
+        raise SemhashError("--asymmetric re-ranks codes; it does not apply to --baseline.")
     if sheet is not None:
         render.check_sheet(sheet)
     with api.open(collection, device=device, uri=uri) as coll:
@@ -65,21 +79,36 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
         if sheet and coll.kind != "image":
             raise SemhashError("--sheet draws images; this is a text collection.")
         k = k if k is not None or radius is not None else 10
-        how = dict(k=k, radius=radius, baseline=baseline, strategy=strategy,
-                   params=strategy_params(**knobs), asymmetric=asymmetric)  # fmt: skip
-        if query_text is not None:
-            batch = api.Batch([coll.search(text=query_text, **how)])
-        elif item_ids:
-            batch = coll.search_batch(ids=list(item_ids), **how)
-        elif query_path.is_dir():
-            batch = coll.search_batch(query_path, **how)
-        else:
-            batch = api.Batch([coll.search(query_path, **how)])
+        how = dict(k=k, radius=radius, strategy=strategy, params=strategy_params(**knobs),
+                   asymmetric=asymmetric)  # fmt: skip
+
+        def answer(**extra):
+            if query_text is not None:
+                return api.Batch([coll.search(text=query_text, **how, **extra)])
+            if item_ids:
+                return coll.search_batch(ids=list(item_ids), **how, **extra)
+            if query_path.is_dir():
+                return coll.search_batch(query_path, **how, **extra)
+            return api.Batch([coll.search(query_path, **how, **extra)])
+
+        batch = answer()
+        raw = answer(baseline=baseline) if baseline else None
     results = batch.results
-    click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
+    if as_paths:
+        click.echo("\n".join(h.path for r in results for h in r.results))
+    elif raw is not None:
+        click.echo(render.as_json_lines_beside(results, raw.results) if as_json
+                   else render.beside_table(results, raw.results))  # fmt: skip
+    else:
+        click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
-        render.contact_sheet(results, sheet)
-        log.info("contact sheet written to %s", sheet)
+        shown = results if raw is None else [x for pair in zip(results, raw.results, strict=True)
+                                              for x in pair]  # fmt: skip
+        if any(r.results for r in shown):
+            render.contact_sheet(shown, sheet)
+            log.info("contact sheet written to %s", sheet)
+        else:
+            click.echo(f"no results to draw: {sheet} not written.", err=True)
     report_skipped(batch.skipped)
 
 
