@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, Unavailable
 from semantic_hashing.server.state import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
@@ -27,13 +27,26 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, max_length=100_000, description="Typed text (text collections).")
-    id: int | None = Field(None, description="A stored item to search with.")
+    id: int | None = Field(None, ge=0, le=2**63 - 1, description="A stored item to search with.")
     k: int = Field(10, ge=1, le=MAX_K, description="Number of neighbours.")
+    offset: int = Field(
+        0,
+        ge=0,
+        lt=MAX_K,
+        description="Results to skip (paging): the "
+        "answer holds ranks offset+1 to offset+k; offset+k at most 1000.",
+    )
     radius: int | None = Field(None, ge=0, description="All within this Hamming distance.")
     baseline: Literal["raw"] | None = Field(None, description="Answer by raw data instead.")
     strategy: Literal["flat", "hash", "ivf", "hnsw"] | None = None
     asymmetric: bool = Field(False, description="Re-rank the Hamming shortlist by the distance "
                              "of the unquantised query to each stored code.")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _deep_enough(self):
+        if self.offset + self.k > MAX_K:
+            raise ValueError(f"offset + k must be at most {MAX_K}, not {self.offset + self.k}")
+        return self
 
 
 SEARCH_BODY = {
@@ -84,7 +97,7 @@ def collection(request: Request, name: str) -> dict:
 
 
 @router.get("/collections/{name}/items/{item_id}", summary="One item's metadata")
-def item(request: Request, name: str, item_id: int) -> dict:
+def item(request: Request, name: str, item_id: int = Path(ge=0, le=2**63 - 1)) -> dict:
     coll = _served(request, name)
     row = _item(coll, item_id)
     if coll.kind == "text":
@@ -98,7 +111,8 @@ def item(request: Request, name: str, item_id: int) -> dict:
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def thumbnail(request: Request, name: str, item_id: int, size: int = 128) -> Response:
+def thumbnail(request: Request, name: str, item_id: int = Path(ge=0, le=2**63 - 1),
+              size: int = 128) -> Response:  # fmt: skip
     coll = _served(request, name)
     _item(coll, item_id)
     data = coll.thumbnail(item_id, size)
@@ -129,15 +143,18 @@ def _search(served, coll, image: bytes | None, query: SearchRequest) -> dict:
     coll.refresh()
     if query.id is not None:
         _item(coll, query.id)
-    how = dict(k=query.k, radius=query.radius, baseline=query.baseline, strategy=query.strategy,
-               asymmetric=query.asymmetric)  # fmt: skip
+    how = dict(k=query.k + query.offset, radius=query.radius, baseline=query.baseline,
+               strategy=query.strategy, asymmetric=query.asymmetric)  # fmt: skip
     result = coll.search(image, text=query.text, id=query.id, **how)
-    return {**result.to_dict(), "method": result.method}
+    result.results = result.results[query.offset :]
+    return {**result.to_dict(), "method": result.method, "offset": query.offset}
 
 
 def _item(coll, item_id: int) -> dict:
     try:
         return coll.item(item_id)
+    except Unavailable:  # the database is down: a 503, not a 404
+        raise
     except SemhashError as exc:
         raise NotFound(str(exc)) from None
 
