@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, Unavailable
 
 NAMES_KEY = "names"  # state key: file names are stored through `to_db`
 
@@ -133,12 +133,14 @@ class ItemRow:
     height: int
     mode: str
     added_at: dt.datetime
+    size: int = -1  # bytes on disk when read (-1: not recorded)
+    mtime: float = -1.0  # modification time when read
 
 
 def _row(item: Item) -> ItemRow:
     return ItemRow(
         item.id, from_db(item.path), item.sha256, from_db(item.label), from_db(item.title),
-        item.width, item.height, item.mode, item.added_at,
+        item.width, item.height, item.mode, item.added_at, item.size, item.mtime,
     )  # fmt: skip
 
 
@@ -151,7 +153,7 @@ def _guarded(method):
             return method(self, *args, **kwargs)
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-            raise SemhashError(f"the metadata database {self.url} failed ({reason}).") from None
+            raise Unavailable(f"the metadata database {self.url} failed ({reason}).") from None
 
     return wrapper
 
@@ -314,6 +316,15 @@ class MetadataStore:
         with Session(self.engine) as session:
             top = session.scalar(select(func.max(Item.id)))
         return 0 if top is None else top + 1
+
+    @_guarded
+    def listing(self) -> tuple[list[int], list[str], list]:
+        """(ids, paths, added_at) of every live row, by id: what browsing sorts by."""
+        with Session(self.engine) as session:
+            stmt = (select(Item.id, Item.path, Item.added_at).where(Item.deleted.is_(False))
+                    .order_by(Item.id))  # fmt: skip
+            rows = session.execute(stmt).all()
+        return [r[0] for r in rows], [from_db(r[1]) for r in rows], [r[2] for r in rows]
 
     @_guarded
     def labels(self) -> dict[int, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from semantic_hashing.indexer.layout import LITE_FILE, set_aside
-from semantic_hashing.retrieval.errors import IndexLost, SemhashError
+from semantic_hashing.retrieval.errors import IndexLost, SemhashError, Unavailable
 
 log = logging.getLogger(__name__)
 QUIET = "pymilvus.client.iterator.query_iterator"  # warns on every iterator over Milvus Lite
@@ -86,8 +86,8 @@ def _guarded(method):
         except SemhashError:
             raise
         except Exception as exc:
-            raise SemhashError(f"Milvus at {self.uri} failed on the collection {self.name} "
-                               f"({_reason(exc)}).") from None  # fmt: skip
+            raise Unavailable(f"Milvus at {self.uri} failed on the collection {self.name} "
+                              f"({_reason(exc)}).") from None  # fmt: skip
 
     return wrapper
 

@@ -335,8 +335,8 @@ def _finish(coll: Store, root: Path, work: Plan, report: IndexReport) -> IndexRe
     coll.log_event(f"index {root}: added {report.added}, changed {report.changed}, "
                    f"unchanged {report.unchanged}, removed {report.removed}, "
                    f"skipped {len(report.skipped)}")  # fmt: skip
-    for path, reason in report.skipped:
-        log.warning("skipped %s: %s", path, reason)
+    for path, reason in report.skipped:  # listed in the report (the CLI prints it once)
+        log.debug("skipped %s: %s", path, reason)
         coll.log_event(f"skipped {path}: {reason}")
     return report
 

@@ -57,6 +57,7 @@ class Collection:
         self._device, self._uri, self._save_derived = device, uri, save_derived
         self._lock = threading.RLock()
         self._raw_cache: tuple | None = None
+        self._views = None  # query.browse.Views of the current store
         self.store: Store = self._open_store()
         self._stamp = self._sidecar_stamp()
 
@@ -246,6 +247,62 @@ class Collection:
 
         with self._lock:
             return reconstructions(self.store, [int(i) for i in ids], query, seed)[0]
+
+    # -- browsing (the web page's views) -------------------------------------------------
+    def _browse(self):
+        """The browsing caches of the current state (a reopened store gets new ones)."""
+        from semantic_hashing.query.browse import Views
+
+        if self._views is None or self._views.store is not self.store:
+            self._views = Views(self.store)
+        return self._views
+
+    def items_page(self, offset: int = 0, limit: int = 60, *, sort: str = "id",
+                   descending: bool = False) -> dict:  # fmt: skip
+        """A page of the live items: `{total, offset, limit, sort, descending, items}`, the
+        items as `item()` rows, sorted by "id", "path", "added" (date indexed) or
+        "outlier" (score; every item's score is computed on first use and kept until the
+        collection changes). Once the scores are known each row carries its `score` and
+        `percentile` (the share of the collection, in %, that scores no higher)."""
+        with self._lock:
+            return self._browse().page(offset, limit, sort, descending)
+
+    def outlier_rank(self, item_id: int) -> dict:
+        """`{score, percentile}` of one item among all (computes every score once)."""
+        with self._lock:
+            return self._browse().rank(int(item_id))
+
+    @property
+    def outlier_scores_known(self) -> bool:
+        """Whether every item's outlier score is already computed (ranking is then cheap)."""
+        with self._lock:
+            return self._browse().scores_known
+
+    def duplicate_view(self, *, threshold: float | None = None, keep: str = "first",
+                       offset: int = 0, limit: int = 20, least: int = 12):  # fmt: skip
+        """A page of duplicate groups at `threshold` (default: the kind's) with the `keep`
+        rule applied, and the `least` similar pairs above the threshold (`DuplicateView`).
+        Every candidate pair and its similarity is computed once per collection state, so
+        another threshold only regroups."""
+        with self._lock:
+            return self._browse().duplicate_view(threshold, keep, offset, limit, least)
+
+    def code(self, item_id: int) -> str:
+        """The item's binary code as hex."""
+        from semantic_hashing.query.browse import code_hex
+
+        self.item(item_id)
+        with self._lock:
+            return code_hex(self.store, item_id)
+
+    def document(self, item_id: int) -> dict:
+        """A text item's whole body: `{title, text, truncated}` ({} when its file is gone)."""
+        from semantic_hashing.query.browse import document
+
+        row = self.item(item_id)
+        if self.kind != "text":
+            raise SemhashError(f"{self.path} is an image collection; its items are images.")
+        return document(row["path"])
 
     # -- lifetime -----------------------------------------------------------------------
     def _sidecar_stamp(self) -> tuple:

@@ -74,10 +74,10 @@ def lookup_index(bits: int, codes: np.ndarray, ids: np.ndarray, radius: int,
     """An in-memory index over `codes` answering range queries at `radius` exactly."""
     params = None if strategy == "flat" else exact_hash_params(bits, len(codes), radius)
     if params is None:
-        log.info("dedup candidates: flat scan (radius %d)", radius)
+        log.debug("dedup candidates: flat scan (radius %d)", radius)
         return build("flat", bits, codes, ids, StrategyParams())
-    log.info("dedup candidates: %d hash tables of %d bits, %d flips (exact to %d bits)",
-             params.nhash, params.hash_bits, params.nflip, radius)  # fmt: skip
+    log.debug("dedup candidates: %d hash tables of %d bits, %d flips (exact to %d bits)",
+              params.nhash, params.hash_bits, params.nflip, radius)  # fmt: skip
     return build("hash", bits, codes, ids, params)
 
 

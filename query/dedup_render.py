@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from semantic_hashing.query.dedup import DuplicateGroup
-from semantic_hashing.query.render import THUMB, _thumb, save_sheet
+from semantic_hashing.query.render import THUMB, _thumb, file_label, save_sheet
 from semantic_hashing.retrieval.errors import SemhashError
 
 
@@ -56,12 +56,15 @@ def write_csv(groups: list[DuplicateGroup], out: str | Path) -> Path:
 def group_sheet(groups: list[DuplicateGroup], out: str | Path, per_row: int = 8,
                 max_groups: int = 40) -> Path:  # fmt: skip
     """One row per group: the kept image (red frame), then its duplicates with distance and
-    similarity. At most `max_groups` rows."""
-    pad, text_h = 6, 26
+    similarity; each labelled with its file name. At most `max_groups` rows; no groups is
+    a mistake (there is nothing to draw)."""
+    if not groups:
+        raise SemhashError("there are no duplicate groups to draw.")
+    pad, text_h = 6, 38
     shown = groups[:max_groups]
     cols = 1 + min(per_row, max((len(g.duplicates) for g in shown), default=0))
     cell_w, cell_h = THUMB + pad, THUMB + text_h + pad
-    sheet = Image.new("RGB", (cols * cell_w + pad * 2, max(1, len(shown)) * cell_h + pad), "white")
+    sheet = Image.new("RGB", (cols * cell_w + pad * 2, len(shown) * cell_h + pad), "white")
     draw = ImageDraw.Draw(sheet)
     for row, g in enumerate(shown):
         y = pad + row * cell_h
@@ -69,10 +72,12 @@ def group_sheet(groups: list[DuplicateGroup], out: str | Path, per_row: int = 8,
         draw.rectangle([pad - 2, y - 2, pad + THUMB + 1, y + THUMB + 1], outline=(200, 0, 0),
                        width=2)  # fmt: skip
         draw.text((pad, y + THUMB + 2), f"keep #{g.keep.id}", fill=(200, 0, 0))
+        draw.text((pad, y + THUMB + 13), file_label(g.keep.path), fill=(60, 60, 60))
         for col, d in enumerate(g.duplicates[:per_row], 1):
             x = pad * 2 + col * cell_w
             sheet.paste(_thumb(d.path), (x, y))
             draw.text((x, y + THUMB + 2), f"d={d.distance} s={_sim(d.similarity)}", fill=(0, 0, 0))
+            draw.text((x, y + THUMB + 13), file_label(d.path), fill=(60, 60, 60))
             if d.exact:
-                draw.text((x, y + THUMB + 13), "exact", fill=(0, 0, 160))
+                draw.text((x, y + THUMB + 24), "exact", fill=(0, 0, 160))
     return save_sheet(sheet, out)

@@ -23,6 +23,7 @@ class DedupJob:
     target: Path | None = None
     dry_run: bool = False
     device: str = "cpu"
+    selection: Path | None = None  # reviewed groups (query/selection.py): only those
 
 
 @dataclass
@@ -59,19 +60,28 @@ def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
         stats: dict = {}
         skipped: list = []
         against = None
+        if job.selection is not None:
+            from semantic_hashing.query.selection import read_selection, selected_groups
+
+            picked = read_selection(job.selection, "dedup")  # refused before any work
         if job.query is not None:
             against, skipped = folder_items(store, job.query)
         elif job.against is not None:
             against = Store.open(job.against, job.device)
         try:
-            groups = find_duplicates(store, against, job.options, stats)
+            if job.selection is not None:
+                groups = selected_groups(store, picked, job.selection)
+                stats.update(items=len(store.index), groups=len(groups),
+                             duplicates=sum(len(g.duplicates) for g in groups))  # fmt: skip
+            else:
+                groups = find_duplicates(store, against, job.options, stats)
         finally:
             if isinstance(against, Store):
                 against.close()
         result = DedupResult(groups, stats, skipped=skipped)
         if job.csv:
             result.files.append(dedup_render.write_csv(groups, job.csv))
-        if job.sheet:
+        if job.sheet and groups:  # nothing to draw: no blank picture
             result.files.append(dedup_render.group_sheet(groups, job.sheet))
         if job.action:
             result.act = act(store, groups, job.action, job.target, job.dry_run)
@@ -79,15 +89,22 @@ def dedup_collection(path: str | Path, job: DedupJob) -> DedupResult:
 
 
 def outliers_collection(path: str | Path, top: int = 20, metric: str = "loss",
-                        sheet: Path | None = None, device: str = "cpu") -> list:  # fmt: skip
-    """The `top` outliers of the collection at `path`; a sheet of them when asked."""
+                        sheet: Path | None = None, device: str = "cpu",
+                        selection: Path | None = None) -> list:  # fmt: skip
+    """The `top` outliers of the collection at `path` (or only those of a reviewed
+    `selection`, query/selection.py); a sheet of them when asked."""
     from semantic_hashing.query.jobs_render import outlier_sheet
     from semantic_hashing.query.outliers import find_outliers
 
     with Store.open(path, device) as store:
         if sheet:
             store.input_kind.check_sheet()
-        found = find_outliers(store, top, metric)
+        if selection is not None:
+            from semantic_hashing.query.selection import read_selection, selected_outliers
+
+            found = selected_outliers(store, read_selection(selection, "outliers"), selection)
+        else:
+            found = find_outliers(store, top, metric)
     if sheet:
         outlier_sheet(found, sheet)
     return found

@@ -9,7 +9,8 @@ from PIL import Image, ImageDraw
 
 from semantic_hashing.query.outliers import Outlier
 from semantic_hashing.query.reconstruct import Reconstruction
-from semantic_hashing.query.render import THUMB, _thumb, save_sheet
+from semantic_hashing.query.render import THUMB, _thumb, file_label, save_sheet
+from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import get_kind
 
 COLUMNS = (("input", "input"), ("corrupted", "corrupted"), ("reconstruction", "from corrupted"),
@@ -17,15 +18,19 @@ COLUMNS = (("input", "input"), ("corrupted", "corrupted"), ("reconstruction", "f
 
 
 def outlier_table(outliers: list[Outlier]) -> str:
-    lines = [f"{'rank':>4}  {'id':>8}  {'score':>10}  {'label':<16}  path"]
-    lines += [f"{o.rank:>4}  {o.id:>8}  {o.score:>10.3f}  {o.label[:16]:<16}  {o.path}"
+    width = max([5, *(len(o.label) for o in outliers)])  # labels whole
+    lines = [f"{'rank':>4}  {'id':>8}  {'score':>10}  {'label':<{width}}  path"]
+    lines += [f"{o.rank:>4}  {o.id:>8}  {o.score:>10.3f}  {o.label:<{width}}  {o.path}"
               for o in outliers]  # fmt: skip
     return "\n".join(lines)
 
 
 def outlier_sheet(outliers: list[Outlier], out: str | Path, per_row: int = 10) -> Path:
-    """The outliers as thumbnails, worst first, each with its rank and score."""
-    pad, text_h = 6, 14
+    """The outliers as thumbnails, worst first, each with its rank, score and file name;
+    no outliers is a mistake (there is nothing to draw)."""
+    if not outliers:
+        raise SemhashError("there are no outliers to draw.")
+    pad, text_h = 6, 26
     rows = max(1, -(-len(outliers) // per_row))
     cols = min(per_row, max(1, len(outliers)))
     cell_w, cell_h = THUMB + pad, THUMB + text_h + pad
@@ -35,6 +40,7 @@ def outlier_sheet(outliers: list[Outlier], out: str | Path, per_row: int = 10) -
         x, y = pad + (n % per_row) * cell_w, pad + (n // per_row) * cell_h
         sheet.paste(_thumb(o.path), (x, y))
         draw.text((x, y + THUMB + 1), f"#{o.rank} {o.score:.1f}", fill=(0, 0, 0))
+        draw.text((x, y + THUMB + 12), file_label(o.path), fill=(60, 60, 60))
     return save_sheet(sheet, out)
 
 

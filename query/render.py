@@ -20,20 +20,78 @@ def as_json_lines(results: list[QueryResult]) -> str:
     return "\n".join(json.dumps(r.to_dict(), ensure_ascii=False) for r in results)
 
 
+def as_json_lines_beside(codes: list[QueryResult], raw: list[QueryResult]) -> str:
+    """One JSON object per query: the codes' results, their method, and the raw baseline's
+    answer beside them under "baseline"."""
+    return "\n".join(
+        json.dumps({**c.to_dict(), "method": c.method,
+                    "baseline": {"method": r.method, "results": r.to_dict()["results"]}},
+                   ensure_ascii=False)
+        for c, r in zip(codes, raw, strict=True)
+    )  # fmt: skip
+
+
 def as_table(results: list[QueryResult], root: str | None = None) -> str:
-    """A readable table per query; paths are shown relative to `root` when possible."""
+    """A readable table per query; paths are shown relative to `root` when possible.
+    Labels are shown whole (the column is as wide as the longest)."""
     blocks = []
     for res in results:
         lines = [f"query: {res.query}  ({res.method}, {len(res.results)} results)"]
         has_title = any(h.title and h.title != Path(h.path).name for h in res.results)
-        header = f"{'rank':>4}  {'id':>8}  {'distance':>9}  {'label':<16}  path"
+        width = max([5, *(len(h.label) for h in res.results)])
+        header = f"{'rank':>4}  {'id':>8}  {'distance':>9}  {'label':<{width}}  path"
         lines.append(header + ("  title" if has_title else ""))
         for rank, hit in enumerate(res.results, 1):
             path = _short(hit.path, root)
-            line = f"{rank:>4}  {hit.id:>8}  {hit.distance:>9}  {hit.label[:16]:<16}  {path}"
+            line = f"{rank:>4}  {hit.id:>8}  {hit.distance:>9}  {hit.label:<{width}}  {path}"
             lines.append(line + (f"  {hit.title[:60]}" if has_title else ""))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def beside_table(codes: list[QueryResult], raw: list[QueryResult]) -> str:
+    """Each query's results by the codes and by the raw baseline side by side, rank by
+    rank (as the web page shows them); paths below the folder all results share. A hit
+    found by both is marked `=` on the baseline's side."""
+    blocks = []
+    for c, r in zip(codes, raw, strict=True):
+        paths = [h.path for h in c.results + r.results]
+        root = _common_folder(paths)
+        left = [_cells(h, root) for h in c.results]
+        right = [_cells(h, root) for h in r.results]
+        widths = [max([len(x[i]) for x in left + right] + [len(t)])
+                  for i, t in enumerate(("id", "distance", "label", "path"))]  # fmt: skip
+
+        def side(cells, w=widths):
+            return f"{cells[0]:>{w[0]}}  {cells[1]:>{w[1]}}  {cells[2]:<{w[2]}}  {cells[3]:<{w[3]}}"
+
+        span = len(side(("", "", "", "")))
+        lines = [f"query: {c.query}" + (f"  (paths below {root})" if root else ""),
+                 f"{'':>4}  {c.method + ' (codes)':<{span}}  |  {r.method} (baseline)",
+                 f"{'rank':>4}  {side(('id', 'distance', 'label', 'path'))}  |  "
+                 f"{side(('id', 'distance', 'label', 'path'))}".rstrip()]  # fmt: skip
+        found = {h.id for h in c.results}
+        for rank in range(max(len(left), len(right))):
+            a = side(left[rank]) if rank < len(left) else " " * span
+            b = side(right[rank]) if rank < len(right) else ""
+            same = "=" if rank < len(right) and r.results[rank].id in found else "|"
+            lines.append(f"{rank + 1:>4}  {a}  {same}  {b}".rstrip())
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _cells(hit, root: str | None) -> tuple[str, str, str, str]:
+    return (str(hit.id), str(hit.distance), hit.label, _short(hit.path, root))
+
+
+def _common_folder(paths: list[str]) -> str | None:
+    try:
+        common = os.path.commonpath(paths) if paths else ""
+    except ValueError:
+        return None
+    if not common or common == os.sep:
+        return None
+    return common if not os.path.isfile(common) else os.path.dirname(common)
 
 
 def _short(path: str, root: str | None) -> str:
@@ -43,6 +101,14 @@ def _short(path: str, root: str | None) -> str:
         except ValueError:
             pass
     return path
+
+
+def file_label(path: str, width: int = THUMB) -> str:
+    """A file's name cut to fit under a thumbnail of `width` pixels (Pillow's default font
+    is about 6 pixels a character): the start and the end (suffix) are kept."""
+    name = Path(path).name
+    fits = max(6, width // 6)
+    return name if len(name) <= fits else name[: fits - 6] + "…" + name[-5:]
 
 
 def _thumb(path: str, size: int = THUMB) -> Image.Image:

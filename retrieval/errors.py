@@ -21,3 +21,9 @@ class OptionError(SemhashError):
     def __init__(self, option: str, message: str, anywhere: bool = True):
         super().__init__(message)
         self.option, self.anywhere = option, anywhere
+
+
+class Unavailable(SemhashError):
+    """A part of a collection that lives elsewhere (the metadata database, a Milvus
+    server) is not answering: not the user's mistake, and it may pass (the server answers
+    503)."""

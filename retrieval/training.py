@@ -129,6 +129,7 @@ def train(
     log.info("training %s on %d items: %d steps of %d (%d epochs) on %s", model.cfg.model_type,
              n, steps, batch, run.epochs, describe_device(device))  # fmt: skip
     bar = progress(total=steps, desc="training", unit="batch")
+    clock = _Estimate(steps)
     while step < steps:
         order, epoch = rng.permutation(n), epoch + 1
         for i in range(0, n - batch + 1, batch):
@@ -141,11 +142,12 @@ def train(
             step += 1
             last = {"loss": loss.detach(), **parts}
             bar.update()
+            clock.step(step)
             if step % 50 == 0:  # reading the loss waits for the device: not every step
                 bar.set_postfix(epoch=epoch, loss=f"{float(last['loss']):.1f}")
             if step == steps:
                 break
-        log.info("epoch %d/%d loss %.2f", epoch, run.epochs, float(last["loss"]))
+        log.debug("epoch %d/%d loss %.2f", epoch, run.epochs, float(last["loss"]))
     bar.close()
     model.eval()
     seconds = time.perf_counter() - start
@@ -153,6 +155,43 @@ def train(
     return {"seconds": seconds, "items": n, "epochs": epoch, "steps": step, "lr": run.lr,
             "batch_size": batch, "device": describe_device(device), "final": final,
             "train_config": run.to_dict()}  # fmt: skip
+
+
+class _Estimate:
+    """Says once, early, how long the whole training will take: the step budget times the
+    measured time of a few steps (the first one, which warms up, left out). Only worth
+    saying for a run of a minute or more; then it also names the quick first try."""
+
+    MEASURED = 5  # steps timed after the first
+    WORTH = 60.0  # seconds
+
+    def __init__(self, steps: int, clock=time.perf_counter):
+        self.steps, self.clock, self.t0, self.said = steps, clock, None, False
+
+    def step(self, done: int) -> None:
+        if self.said:
+            return
+        if self.t0 is None:  # the first step's end: timing starts here
+            self.t0 = self.clock()
+            return
+        elapsed = self.clock() - self.t0
+        if done - 1 < self.MEASURED and elapsed < 5.0:
+            return
+        self.said = True
+        per_step = elapsed / max(1, done - 1)
+        total = per_step * self.steps
+        if total >= self.WORTH:
+            log.info("training will take about %s (%d steps at %.2f s each); for a quick "
+                     "first try use --epochs 1", _duration(total),
+                     self.steps, per_step)  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _schedule(opt, name: str, lr: float, steps: int):

@@ -37,6 +37,7 @@ _WHERE = {
     "Outlier": "semantic_hashing.query.outliers",
     "Reconstruction": "semantic_hashing.query.reconstruct",
     "SemhashError": "semantic_hashing.retrieval.errors",
+    "set_progress": "semantic_hashing.retrieval.progress",
 }
 __all__ = ["__version__", *sorted(_WHERE)]
 

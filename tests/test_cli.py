@@ -57,11 +57,13 @@ def test_search_by_id_radius_and_baseline(collection):
     assert by_id["results"][0]["id"] == 3 and by_id["results"][0]["distance"] == 0
     radius = json.loads(run("search", collection, "--id", 3, "--radius", 2, "--json", "-q").output)
     assert all(h["distance"] <= 2 for h in radius["results"]) and radius["results"]
-    raw = json.loads(
+    both = json.loads(
         run("search", collection, "--id", 3, "--baseline", "raw", "--json", "-q").output
     )
+    assert both["results"] == by_id["results"] and both["method"] == "hamming"
+    raw = both["baseline"]  # the raw baseline's answer beside the codes'
+    assert raw["method"] == "raw-l2" and len(raw["results"]) == 10
     assert raw["results"][0]["id"] == 3 and raw["results"][0]["distance"] == 0
-    assert len(raw["results"]) == 10
 
 
 def test_contact_sheet(collection, image_folder, tmp_path):

@@ -80,7 +80,8 @@ def test_remove_by_id_and_path_never_returned(built):
         for hit in json.loads(line)["results"]:
             assert hit["id"] != 0 and hit["label"] != "columns"
     raw = run("search", path, "--query", folder / "bars", "-k", 200, "--baseline", "raw", "--json")
-    ids = {h["id"] for line in raw.stdout.splitlines() for h in json.loads(line)["results"]}
+    ids = {h["id"] for line in raw.stdout.splitlines()
+           for h in json.loads(line)["baseline"]["results"]}  # fmt: skip
     assert len(ids) == 79 and 0 not in ids
     assert "not in" in run("remove", path, "--id", 0).output  # already gone
     res = run("check", path)

@@ -213,10 +213,13 @@ def test_page_and_docs(client):
     assert client.get("/static/style.css").status_code == 200
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
+    item = "/api/collections/{name}/items/{item_id}"
     assert set(paths) == {
         "/api/collections", "/api/collections/{name}", "/api/collections/{name}/search",
-        "/api/collections/{name}/items/{item_id}",
-        "/api/collections/{name}/items/{item_id}/thumbnail",
+        item, f"{item}/thumbnail", "/api/collections/{name}/items",
+        "/api/collections/{name}/duplicates", "/api/collections/{name}/outliers",
+        f"{item}/code", f"{item}/outlier", f"{item}/reconstruction",
+        f"{item}/reconstruction.png", f"{item}/document", f"{item}/file",
     }  # fmt: skip
     body = paths["/api/collections/{name}/search"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "multipart/form-data"}

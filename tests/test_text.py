@@ -173,7 +173,7 @@ def test_text_search_finds_the_topic(text_collection):
 def test_text_baseline_and_id_and_folder(text_collection, corpus, tmp_path):
     raw = run("search", text_collection, "--id", 0, "--baseline", "raw", "--json")
     assert raw.exit_code == 0, raw.output
-    hits = json.loads(raw.output)["results"]
+    hits = json.loads(raw.output)["baseline"]["results"]
     assert hits[0]["id"] == 0 and hits[0]["distance"] == pytest.approx(0, abs=1e-5)
     assert sum(h["label"] == hits[0]["label"] for h in hits) >= 8
     q = tmp_path / "q"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -48,9 +49,12 @@ def _baselines():
 @click.option(
     "--baseline",
     type=Registered(_baselines),
-    help="Answer with the raw-data baseline (pixels L2, text TF-IDF cosine).",
+    help="Also answer with the raw-data baseline (pixels L2, text TF-IDF cosine), shown "
+    "beside the codes' results.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
+@click.option("--paths", "as_paths", is_flag=True,
+              help="Print only the results' paths, one a line (for piping).")  # fmt: skip
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @click.option("--asymmetric", is_flag=True,
@@ -60,14 +64,25 @@ def _baselines():
 @strategy_options
 @backend_options
 @common
-def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json, sheet,
-           device, asymmetric, strategy, backend, uri, **knobs):  # fmt: skip
-    """Find the items of COLLECTION most like a query file, folder, text or stored id."""
+def search(collection, query_path, query_text, item_ids, k, radius, baseline, as_json,
+           as_paths, sheet, device, asymmetric, strategy, backend, uri, **knobs):  # fmt: skip
+    """Find the items of COLLECTION most like a query file, folder, text or stored id.
+
+    With --baseline raw, the raw-data baseline's results are shown beside the codes'."""
     from semantic_hashing.query import api, render
     from semantic_hashing.query.options import SearchOptions
 
     if sum([query_path is not None, query_text is not None, bool(item_ids)]) != 1:
         raise SemhashError("give exactly one of --query, --text or --id.")
+    if as_paths and as_json:
+        raise SemhashError("give --json or --paths, not both.")
+    if as_paths and baseline:
+        raise SemhashError("--paths prints one list of paths; leave out --baseline (or use "
+                           "--json, which carries both).")  # fmt: skip
+    if radius is not None and baseline:
+        raise SemhashError("--radius applies to codes only, not to --baseline.")
+    if asymmetric and baseline:
+        raise SemhashError("--asymmetric re-ranks codes; it does not apply to --baseline.")
     if sheet is not None:
         render.check_sheet(sheet)
     with api.open(collection, device=device, uri=uri) as coll:
@@ -76,21 +91,36 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
                                f"not {backend}.")  # fmt: skip
         if sheet:
             coll.input_kind.check_sheet()
-        how = SearchOptions(k=k, radius=radius, baseline=baseline, strategy=strategy,
+        how = SearchOptions(k=k, radius=radius, strategy=strategy,
                             params=strategy_params(**knobs), asymmetric=asymmetric)  # fmt: skip
-        if query_text is not None:
-            batch = api.Batch([coll.search(text=query_text, options=how)])
-        elif item_ids:
-            batch = coll.search_batch(ids=list(item_ids), options=how)
-        elif query_path.is_dir():
-            batch = coll.search_batch(query_path, options=how)
-        else:
-            batch = api.Batch([coll.search(query_path, options=how)])
+
+        def answer(options):
+            if query_text is not None:
+                return api.Batch([coll.search(text=query_text, options=options)])
+            if item_ids:
+                return coll.search_batch(ids=list(item_ids), options=options)
+            if query_path.is_dir():
+                return coll.search_batch(query_path, options=options)
+            return api.Batch([coll.search(query_path, options=options)])
+
+        batch = answer(how)
+        raw = answer(dataclasses.replace(how, baseline=baseline)) if baseline else None
     results = batch.results
-    click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
+    if as_paths:
+        click.echo("\n".join(h.path for r in results for h in r.results))
+    elif raw is not None:
+        click.echo(render.as_json_lines_beside(results, raw.results) if as_json
+                   else render.beside_table(results, raw.results))  # fmt: skip
+    else:
+        click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
-        render.contact_sheet(results, sheet)
-        log.info("contact sheet written to %s", sheet)
+        shown = results if raw is None else [x for pair in zip(results, raw.results, strict=True)
+                                              for x in pair]  # fmt: skip
+        if any(r.results for r in shown):
+            render.contact_sheet(shown, sheet)
+            log.info("contact sheet written to %s", sheet)
+        else:
+            click.echo(f"no results to draw: {sheet} not written.", err=True)
     report_skipped(batch.skipped)
 
 

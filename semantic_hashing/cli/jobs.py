@@ -55,11 +55,17 @@ log = logging.getLogger("semhash")
                                       "pixels/bytes, or earliest modified.")
 @click.option("--dry-run", is_flag=True, help="Print what --move-to/--link-to would do; "
                                                "change nothing.")
+@click.option("--selection", type=click.Path(path_type=Path),
+              help="Only the groups reviewed on the web page and saved there as JSON (its "
+                   "'copy the command' button): nothing else is listed, moved or linked.")
+@click.option("--paths", "as_paths", is_flag=True,
+              help="Print only the duplicates' paths (never the kept items'), one a line.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @common
 # fmt: on
 def dedup(collection, radius, verify, threshold, max_candidates, strategy, against, query,
-          as_json, csv_path, sheet, move_to, link_to, keep, dry_run, device):  # fmt: skip
+          as_json, csv_path, sheet, move_to, link_to, keep, dry_run, selection, as_paths,
+          device):  # fmt: skip
     """Group exact and near-duplicate items of COLLECTION (or of --against / --query
     items already in it); optionally move or link the duplicates away."""
     from semantic_hashing.query import dedup_render
@@ -68,24 +74,43 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
 
     if move_to and link_to:
         raise SemhashError("give --move-to or --link-to, not both.")
+    if as_paths and as_json:
+        raise SemhashError("give --json or --paths, not both.")
+    finding = {"--radius": radius is not None, "--verify": verify != "raw",
+               "--threshold": threshold is not None, "--max-candidates": max_candidates != 20,
+               "--strategy": strategy is not None, "--against": against is not None,
+               "--query": query is not None, "--keep": keep != "first"}  # fmt: skip
+    if selection is not None and any(finding.values()):
+        given = next(name for name, on in finding.items() if on)
+        raise SemhashError(f"--selection holds the reviewed groups; {given} applies to finding "
+                           "them, so leave it out.")  # fmt: skip
     opts = DedupOptions(radius=radius, verify=verify, threshold=threshold, keep=keep,
                         max_candidates=max_candidates, strategy=strategy)  # fmt: skip
     job = DedupJob(opts, against, query, csv_path, sheet,
                    "move" if move_to else "link" if link_to else None, move_to or link_to,
-                   dry_run, device)  # fmt: skip
+                   dry_run, device, selection)  # fmt: skip
     result = dedup_collection(collection, job)
     groups = result.groups
-    if groups:
+    if as_paths:
+        if groups:
+            click.echo("\n".join(d.path for g in groups for d in g.duplicates))
+    elif groups:
         click.echo(dedup_render.as_json_lines(groups) if as_json else dedup_render.as_lines(groups))
+    if sheet and not groups:
+        click.echo(f"no duplicate groups to draw: {sheet} not written.", err=True)
     s = result.stats
-    log.info("%d groups, %d duplicates among %d items (%d candidate pairs, %.1f s)",
-             len(groups), s.get("duplicates", 0), s.get("items", 0),
-             s.get("candidate_pairs", 0), s.get("total_s", 0.0))  # fmt: skip
+    if selection is not None:
+        log.info("%d groups, %d duplicates as selected in %s", len(groups),
+                 s.get("duplicates", 0), selection)  # fmt: skip
+    else:
+        log.info("%d groups, %d duplicates among %d items (%d candidate pairs, %.1f s)",
+                 len(groups), s.get("duplicates", 0), s.get("items", 0),
+                 s.get("candidate_pairs", 0), s.get("total_s", 0.0))  # fmt: skip
     for path in result.files:
         log.info("wrote %s", path)
     if result.act is not None:
         for line in result.act.lines():
-            click.echo(line, err=as_json)
+            click.echo(line, err=as_json or as_paths)
         if result.act.removed:
             click.echo(f"removed {result.act.removed} moved items from {collection}", err=as_json)
     report_skipped(result.skipped)
@@ -98,16 +123,27 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
               help="Reconstruction error: the model's own loss, or pixel MSE (images).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per outlier per line.")
 @click.option("--sheet", type=click.Path(path_type=Path), help="Draw the outliers into a PNG.")
+@click.option("--selection", type=click.Path(path_type=Path),
+              help="Only the outliers reviewed on the web page and saved there as JSON.")
+@click.option("--paths", "as_paths", is_flag=True,
+              help="Print only the outliers' paths, one a line (for piping).")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
 @common
-def outliers(collection, top, metric, as_json, sheet, device):
+def outliers(collection, top, metric, as_json, sheet, selection, as_paths, device):
     """List the items of COLLECTION its own autoencoder reconstructs worst (unlike the rest)."""
 
     from semantic_hashing.query.jobs import outliers_collection
     from semantic_hashing.query.jobs_render import outlier_table
 
-    found = outliers_collection(collection, top, metric, sheet, device)
-    if as_json:
+    if as_paths and as_json:
+        raise SemhashError("give --json or --paths, not both.")
+    if selection is not None and (top != 20 or metric != "loss"):
+        raise SemhashError("--selection holds the reviewed outliers; leave out --top and "
+                           "--metric.")  # fmt: skip
+    found = outliers_collection(collection, top, metric, sheet, device, selection)
+    if as_paths:
+        click.echo("\n".join(o.path for o in found))
+    elif as_json:
         click.echo("\n".join(json.dumps(o.to_dict(), ensure_ascii=False) for o in found))
     else:
         click.echo(outlier_table(found))

@@ -16,8 +16,12 @@ from semantic_hashing.cli.options import common
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (any but loopback is reachable by others).")  # fmt: skip
 @click.option("--port", default=8000, show_default=True, type=int, help="Port (1-65535).")
+@click.option("--allowed-hosts", "allowed_hosts", multiple=True, metavar="NAMES",
+              help="Host names the server answers for, comma-separated or repeated "
+                   "(*.example.org, or * for any); others get a 400 [default: --host, "
+                   "localhost, 127.0.0.1, ::1].")  # fmt: skip
 @common
-def serve(collections, host, port):
+def serve(collections, host, port, allowed_hosts):
     """Serve a web page and a JSON API to search COLLECTION(s) by example (read-only).
 
     Open http://127.0.0.1:8000/ to drop an image (or type text) and browse neighbours;
@@ -27,4 +31,5 @@ def serve(collections, host, port):
     def ready(url, names):
         click.echo(f"serving {', '.join(names)} at {url} (API docs at {url}docs); Ctrl-C stops")
 
-    run(collections, host, port, on_ready=ready)
+    hosts = [h.strip() for given in allowed_hosts for h in given.split(",") if h.strip()]
+    run(collections, host, port, on_ready=ready, allowed_hosts=hosts or None)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -15,7 +15,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 
 from semantic_hashing.indexer.strategies import STRATEGIES
 from semantic_hashing.query.options import BASELINES, DEFAULT_K, SearchOptions
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, Unavailable
 from semantic_hashing.server.state import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
@@ -33,13 +33,26 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, max_length=100_000, description="Typed text (text collections).")
-    id: int | None = Field(None, description="A stored item to search with.")
+    id: int | None = Field(None, ge=0, le=2**63 - 1, description="A stored item to search with.")
     k: int = Field(DEFAULT_K, le=MAX_PAGE, description="Number of neighbours.")
+    offset: int = Field(
+        0,
+        ge=0,
+        lt=MAX_PAGE,
+        description="Results to skip (paging): the "
+        f"answer holds ranks offset+1 to offset+k; offset+k at most {MAX_PAGE}.",
+    )
     radius: int | None = Field(None, description="All within this Hamming distance.")
     baseline: Literal[BASELINES] | None = Field(None, description="Answer by raw data instead.")
     strategy: Literal[tuple(STRATEGIES)] | None = None  # the registered strategies
     asymmetric: bool = Field(False, description="Re-rank the Hamming shortlist by the distance "
                              "of the unquantised query to each stored code.")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _deep_enough(self):
+        if self.offset + self.k > MAX_PAGE:
+            raise ValueError(f"offset + k must be at most {MAX_PAGE}, not {self.offset + self.k}")
+        return self
 
 
 SEARCH_BODY = {
@@ -89,7 +102,7 @@ def collection(request: Request, name: str) -> dict:
 
 
 @router.get("/collections/{name}/items/{item_id}", summary="One item's metadata")
-def item(request: Request, name: str, item_id: int) -> dict:
+def item(request: Request, name: str, item_id: int = Path(ge=0, le=2**63 - 1)) -> dict:
     coll = _served(request, name)
     row = _item(coll, item_id)
     if coll.input_kind.previews:
@@ -103,7 +116,8 @@ def item(request: Request, name: str, item_id: int) -> dict:
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def thumbnail(request: Request, name: str, item_id: int, size: int = 128) -> Response:
+def thumbnail(request: Request, name: str, item_id: int = Path(ge=0, le=2**63 - 1),
+              size: int = 128) -> Response:  # fmt: skip
     coll = _served(request, name)
     _item(coll, item_id)
     data = coll.thumbnail(item_id, size)
@@ -134,15 +148,18 @@ def _search(served, coll, image: bytes | None, query: SearchRequest) -> dict:
     coll.refresh()
     if query.id is not None:
         _item(coll, query.id)
-    how = SearchOptions(k=query.k, radius=query.radius, baseline=query.baseline,
+    how = SearchOptions(k=query.k + query.offset, radius=query.radius, baseline=query.baseline,
                         strategy=query.strategy, asymmetric=query.asymmetric)  # fmt: skip
     result = coll.search(image, text=query.text, id=query.id, options=how)
-    return {**result.to_dict(), "method": result.method}
+    result.results = result.results[query.offset :]
+    return {**result.to_dict(), "method": result.method, "offset": query.offset}
 
 
 def _item(coll, item_id: int) -> dict:
     try:
         return coll.item(item_id)
+    except Unavailable:  # the database is down: a 503, not a 404
+        raise
     except SemhashError as exc:
         raise NotFound(str(exc)) from None
 

@@ -46,21 +46,29 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(paths, host: str = "127.0.0.1", port: int = 8000, on_ready=None) -> None:
+def serve(paths, host: str = "127.0.0.1", port: int = 8000, on_ready=None,
+          allowed_hosts=None) -> None:  # fmt: skip
     """Serve the collections at `paths` until interrupted (the page at http://host:port/);
-    `on_ready(url, names)` is called once the socket listens."""
+    `on_ready(url, names)` is called once the socket listens. Only requests naming one of
+    `allowed_hosts` in their Host header are answered (default: `host`, localhost,
+    127.0.0.1 and ::1; "*" for any)."""
     import uvicorn
 
     from semantic_hashing.retrieval.progress import set_progress
     from semantic_hashing.server.app import create_app
+    from semantic_hashing.server.state import default_hosts
 
     check_address(host, port)
+    hosts = list(allowed_hosts) if allowed_hosts else default_hosts(host)
     set_progress(False)  # no progress bar per query in the server's log
-    app = create_app(paths, one_thread=True)
+    app = create_app(paths, one_thread=True, allowed_hosts=hosts)
     sock = bind(host, port)
     if not is_loopback(host):
         log.warning("listening on %s, not on loopback: anyone who can reach this machine can "
-                    "search these collections and see their items' thumbnails", host)  # fmt: skip
+                    "search these collections and see their items and files", host)  # fmt: skip
+        if not allowed_hosts:
+            log.warning("requests are answered only for the host names %s; name the ones "
+                        "clients use with --allowed-hosts", ", ".join(hosts))  # fmt: skip
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/"
     if on_ready is not None:

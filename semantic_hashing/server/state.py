@@ -67,3 +67,47 @@ def validation_sentence(errors) -> str:
     where = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
     msg = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
     return f"{'.'.join(where) + ': ' if where else ''}{msg}."
+
+
+class AllowedHosts:
+    """ASGI middleware answering only requests whose Host header names one of `hosts`
+    (a name, an address, `*.example.org`, or `*` for any): a page reached through a
+    foreign name (DNS rebinding) gets a 400 with one sentence, and the header is never
+    echoed. IPv6 hosts work with or without brackets."""
+
+    def __init__(self, app, hosts):
+        self.app = app
+        names = {h.strip().lower().strip("[]") for h in hosts if h.strip()}
+        self.any = "*" in names
+        self.exact = {h for h in names if not h.startswith("*.")}
+        self.suffixes = tuple(h[1:] for h in names if h.startswith("*."))
+
+    def allows(self, header: str) -> bool:
+        if self.any:
+            return True
+        header = header.strip().lower()
+        if header.startswith("["):  # [::1]:8000
+            name = header[1 : header.find("]")] if "]" in header else ""
+        elif header.count(":") == 1:  # name:port
+            name = header.split(":")[0]
+        else:  # a bare name, or a bare IPv6 address
+            name = header
+        return name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if not self.allows(host):
+                from starlette.responses import JSONResponse
+
+                text = ("this server answers only for the host names it was started with "
+                        "(semhash serve --allowed-hosts).")  # fmt: skip
+                await JSONResponse({"detail": text}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def default_hosts(host: str) -> list[str]:
+    """The Host names answered unless --allowed-hosts says otherwise: the bound address
+    and this machine's loopback names."""
+    return list(dict.fromkeys([host, "localhost", "127.0.0.1", "::1"]))
