@@ -35,6 +35,8 @@ from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable
 from semantic_hashing.retrieval.kinds import Loaded, get_kind, infer_kind
+from semantic_hashing.retrieval.kinds.features import check_features, check_kinds
+from semantic_hashing.retrieval.kinds.features import resolve as resolve_features
 from semantic_hashing.retrieval.pool import resolve_workers
 from semantic_hashing.retrieval.presets import get_preset
 from semantic_hashing.retrieval.progress import progress, timed
@@ -194,9 +196,10 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Collection | None, Hash
     try:
         if opts.kind and opts.kind != coll.kind:
             raise SemhashError(f"{collection} is a {coll.kind} collection, not a {opts.kind} one.")
+        check_features(coll.kind, coll.model_config, opts.spec.features, str(collection))
+        if encoder is not None:
+            check_kinds(coll.kind, encoder.config.kind, collection, opts.model_path)
         if encoder is not None and opts.rebuild:
-            if encoder.config.kind != coll.kind:
-                raise SemhashError(f"the model is a {encoder.config.kind} model, not {coll.kind}.")
             if encoder.fingerprint() != coll.info["model_fingerprint"]:
                 coll.replace_model(encoder)
         elif encoder is not None:
@@ -229,6 +232,8 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
     kind = kind or infer_kind(root, opts.listing)
     if encoder is not None and encoder.config.kind != kind:
         raise SemhashError(f"the model is a {encoder.config.kind} model, not a {kind} one.")
+    if coll is None and encoder is not None:
+        check_features(kind, encoder.config.to_dict(), opts.spec.features, "the model")
     source = get_kind(kind)
     report = IndexReport(collection, kind, workers=resolve_workers(opts.workers))
     with timed("list", report.timings):
@@ -237,6 +242,9 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
     if not paths:
         left = f" (left out by rule: {listing.summary()})" if listing.left_out else ""
         raise SemhashError(f"no {kind} files were found in {root}{left}.")
+    if coll is None and encoder is None:  # --features: pixels or a backbone's features
+        kind = _features_kind(kind, paths, opts)
+        source, report.kind = get_kind(kind), kind
     work = plan(coll, paths, root, opts.prune, opts.listing.follow_links)
     report.unchanged = work.unchanged
 
@@ -354,6 +362,14 @@ def _finish(coll: Collection, root: Path, work: Plan, report: IndexReport) -> In
     return report
 
 
+def _features_kind(kind: str, paths: list[Path], opts: IndexOptions) -> str:
+    """The kind that reads a new collection's files under `--features`; the spec then
+    names the backbone (or "pixels")."""
+    kind, backbone = resolve_features(kind, opts.spec.features, paths, bool(opts.kind))
+    opts.spec.features = backbone or "pixels"
+    return kind
+
+
 def _label(path: Path, root: Path) -> str:
     """The parent folder relative to the indexed root ('' for files directly in it)."""
     if not root.is_dir():
@@ -408,9 +424,10 @@ def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
     check_writable(out, "--out")
     opts.validate()
     kind = opts.kind or infer_kind(root, opts.listing)
+    paths = get_kind(kind).list(root, opts.listing)
+    kind = _features_kind(kind, paths, opts)
     source = get_kind(kind)
-    loaded = source.read(source.list(root, opts.listing), None, opts.spec,
-                         workers=resolve_workers(opts.workers))  # fmt: skip
+    loaded = source.read(paths, None, opts.spec, workers=resolve_workers(opts.workers))
     if len(loaded.paths) < 2:
         raise SemhashError(f"fewer than two readable {kind} files in {root}.")
     encoder, info = fit_encoder(source, loaded, opts.spec)
