@@ -3,7 +3,8 @@
 A query is turned into the collection's model input by its input kind, encoded with the
 collection's own encoder, and looked up by Hamming distance; `baseline="raw"` answers the
 same query by the kind's raw baseline instead (Euclidean distance on raw model-size pixels,
-TF-IDF cosine for text), in the same result format.
+TF-IDF cosine for text), `baseline="features"` on a features collection by the cosine of the
+backbone's float features, in the same result format.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from semantic_hashing.indexer.strategies import STRATEGIES, StrategyParams
 from semantic_hashing.query import rerank
 from semantic_hashing.query.results import Hit, Queries, QueryResult
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import baseline_names
 
-BASELINES = ("raw",)
+BASELINES = baseline_names()  # every kind's (`Kind.baselines`): raw data, backbone features
 MAX_K = 1_000_000  # results per query
 
 
@@ -87,10 +89,11 @@ def search(
             raise SemhashError(
                 f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}."
             )
+        coll.input_kind.check_baseline(baseline)  # the kind's own: raw, features, ...
         ids, inputs = stored if stored is not None else coll.live_inputs()
-        D, rows = coll.input_kind.baseline(inputs, queries.inputs, k or 10)
+        D, rows = coll.input_kind.baseline(inputs, queries.inputs, k or 10, baseline)
         pairs = list(zip(D, ids[rows], strict=True))
-        method = coll.input_kind.baseline_method
+        method = coll.input_kind.baselines[baseline][0]
     else:
         if radius is not None and strategy == "hnsw":
             raise SemhashError("--radius needs the flat, hash or ivf strategy, not hnsw.")

@@ -18,6 +18,7 @@ from semantic_hashing.cli.options import (
     strategy_params,
 )
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import baseline_names
 
 log = logging.getLogger("semhash")
 
@@ -36,8 +37,9 @@ log = logging.getLogger("semhash")
 @click.option("--radius", type=int, help="All items within this Hamming distance instead.")
 @click.option(
     "--baseline",
-    type=click.Choice(["raw"]),
-    help="Answer with the raw-data baseline (pixels L2, text TF-IDF cosine).",
+    type=click.Choice(baseline_names()),
+    help="Answer with a baseline: raw data (pixels L2, text TF-IDF cosine), or on a "
+    "features collection the backbone's float features (cosine).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
 @click.option("--sheet", type=click.Path(path_type=Path), help="Write a contact sheet PNG.")
@@ -134,9 +136,11 @@ def evaluate(collection, folder, limit, seed, as_json):
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:
-        raw_name = coll.input_kind.baseline_label
+        kind = coll.input_kind
+        others = {name: b[1] for name, b in kind.baselines.items() if name != "raw"}
         click.echo(f"{result['queries']} queries, {items} items, relevant = same label")
-        echo_scores(result, f"{coll.bits}-bit codes", "  asymmetric", raw_name, width=18)
+        echo_scores(result, f"{coll.bits}-bit codes", "  asymmetric", kind.baseline_label,
+                    width=26 if others else 18, others=others)  # fmt: skip
     report_skipped(result["skipped"])
 
 

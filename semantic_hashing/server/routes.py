@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import baseline_names
 from semantic_hashing.server.state import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
@@ -31,7 +32,9 @@ class SearchRequest(BaseModel):
     id: int | None = Field(None, description="A stored item to search with.")
     k: int = Field(10, ge=1, le=MAX_K, description="Number of neighbours.")
     radius: int | None = Field(None, ge=0, description="All within this Hamming distance.")
-    baseline: Literal["raw"] | None = Field(None, description="Answer by raw data instead.")
+    baseline: Literal[baseline_names()] | None = Field(
+        None, description="Answer by raw data, or a backbone's float features, instead."
+    )
     strategy: Literal["flat", "hash", "ivf", "hnsw"] | None = None
     asymmetric: bool = Field(False, description="Re-rank the Hamming shortlist by the distance "
                              "of the unquantised query to each stored code.")  # fmt: skip

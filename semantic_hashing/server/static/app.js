@@ -8,7 +8,9 @@ const API = `/api/collections/${encodeURIComponent(NAME)}`;
 const $ = (id) => document.getElementById(id);
 const BASELINE_NAME = document.getElementById("baseline-title").textContent;
 const CODES_NAME = document.getElementById("codes-title").textContent;
-const DISTANCE_NAMES = { "hamming": "d", "raw-l2": "L2", "hamming+asymmetric": "asym" };
+const DISTANCE_NAMES = {
+  "hamming": "d", "raw-l2": "L2", "hamming+asymmetric": "asym", "features-cosine": "1−cos",
+};
 const METHOD_NAMES = {
   "hamming+asymmetric": " · shortlist re-ranked by asymmetric distance",
   "hamming+tfidf": " · shortlist re-ranked by TF-IDF",
@@ -36,7 +38,7 @@ function form(how, baseline) {
   if (query.id !== undefined) data.append("id", String(query.id));
   data.append("k", String(how.k));
   if (baseline) {
-    data.append("baseline", "raw");
+    data.append("baseline", $("baseline").dataset.baseline || "raw");
   } else {
     if (how.radius !== null) data.append("radius", String(how.radius));
     if (how.strategy) data.append("strategy", how.strategy);
