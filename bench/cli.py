@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from semantic_hashing.cli.options import QUALITY_OPTION, STRATEGY_CHOICES, common
+from semantic_hashing.retrieval.backbones import BACKBONES
 from semantic_hashing.retrieval.errors import SemhashError
 
 
@@ -79,17 +80,34 @@ def _parsed(name: str):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--top-n", default=0, show_default=True,
               help="Ranked-list length for the curves (0 = the whole database, exact).")
+@click.option("--features", default="pixels", show_default=True,
+              type=click.Choice(["pixels", *BACKBONES]),
+              help="Also run the images through this frozen backbone (features cached on "
+                   "disk): its codes, re-ranked codes and float features beside the pixel "
+                   "rows [methods: ae:feature-dae,ae-asym:feature-dae,features,ae:conv-dae,"
+                   "raw]; indexing: index with it.")
+@click.option("--input-size", default=0, show_default=True,
+              help="The side the backbone sees (0: 128).")
 @common
 # fmt: on
 @click.pass_context
 def bench(ctx, scale, task, photos, baseline_code, **options):
     """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
     from semantic_hashing.bench.report import format_table
-    from semantic_hashing.bench.retrieval import BenchOptions, run_bench
+    from semantic_hashing.bench.retrieval import (
+        FEATURE_METHODS,
+        BenchOptions,
+        parse_methods,
+        run_bench,
+    )
 
     if task == "indexing":
-        _bench_indexing(options["out"], photos, baseline_code, options["seed"])
+        _bench_indexing(options["out"], photos, baseline_code, options["seed"],
+                        options["features"], options["input_size"])  # fmt: skip
         return
+    explicit = ctx.get_parameter_source("methods") != click.core.ParameterSource.DEFAULT
+    if options["features"] != "pixels" and not explicit:
+        options["methods"] = parse_methods(FEATURE_METHODS)
     if task != "retrieval":
 
         keep = {"seed": options["seed"], "epochs": options["epochs"]}
@@ -113,11 +131,12 @@ def bench(ctx, scale, task, photos, baseline_code, **options):
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report.timings.items()))
 
 
-def _bench_indexing(out, photos, baseline_code, seed) -> None:
+def _bench_indexing(out, photos, baseline_code, seed, features="pixels", input_size=0) -> None:
     from semantic_hashing.bench.indexing import IndexingBenchOptions, as_table, run_indexing_bench
 
     out = Path("report/indexing") if out == Path("report") else out
-    opts = IndexingBenchOptions(out=out, photos=photos, seed=seed, baseline_code=baseline_code)
+    opts = IndexingBenchOptions(out=out, photos=photos, seed=seed, baseline_code=baseline_code,
+                                features=features, input_size=input_size)  # fmt: skip
     click.echo(as_table(run_indexing_bench(opts)))
     click.echo(f"report: {out / 'indexing-report.json'}, {out / 'indexing-table.md'}")
 

@@ -12,11 +12,18 @@ Methods (`--methods`, comma-separated):
     ae-tfidf:<family>   text: the `--shortlist` nearest codes re-ranked by TF-IDF cosine
                       (how `semhash search` answers short typed queries)
     raw               the raw data: pixels in [0, 1] (Euclidean), TF-IDF for text (cosine)
-    lsh, pca, itq     classic binary codes fitted on the database features (Hamming)
+    features          with `--features NAME`: the backbone's float features (cosine)
+    lsh, pca, itq     classic binary codes fitted on the database features (Hamming); with
+                      `--features`, on the backbone's float features
 
 `ae:all`, `ae-real:all`, `ae-rerank:all` and `ae-asym:all` expand to every image family
 (the text model, bow-ae, takes conv-dae's place on text data). Autoencoders train on
 the database items only, without labels; one model per (family, bits) serves every kind.
+
+With `--features NAME` (image data sets) the images also go through that frozen backbone
+(`bench.features`, cached on disk): every family that takes features (feature-dae and the
+MLP families) trains on them, conv-dae and `raw` stay on the pixels, and the default
+methods become `FEATURE_METHODS`.
 """
 
 from __future__ import annotations
@@ -38,13 +45,14 @@ from semantic_hashing.retrieval.progress import timed
 log = logging.getLogger(__name__)
 
 DEFAULT_METHODS = "ae:conv-dae,ae-asym:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
+FEATURE_METHODS = "ae:feature-dae,ae-asym:feature-dae,features,ae:conv-dae,raw"
 AE_KINDS = ("ae", "ae-real", "ae-rerank", "ae-asym", "ae-tfidf")
 DEFAULT_BITS = "16,32,64,128"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # one of AE_KINDS, "raw", "lsh", "pca" or "itq"
+    kind: str  # one of AE_KINDS, "raw", "features", "lsh", "pca" or "itq"
     family: str = ""
 
     @property
@@ -65,12 +73,12 @@ def parse_methods(text: str) -> list[Method]:
                     f"{item!r}: write {kind}:FAMILY with FAMILY one of {names}, all."
                 )
             out += [Method(kind, f) for f in families]
-        elif kind in ("raw", *HASHERS) and not family:
+        elif kind in ("raw", "features", *HASHERS) and not family:
             out.append(Method(kind))
         else:
             raise SemhashError(
                 f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, ae-rerank:FAMILY, "
-                "ae-asym:FAMILY, ae-tfidf:FAMILY, raw, lsh, pca or itq."
+                "ae-asym:FAMILY, ae-tfidf:FAMILY, raw, features, lsh, pca or itq."
             )
     return list(dict.fromkeys(out))
 
@@ -107,6 +115,8 @@ class BenchOptions:
     timing_k: int = 100
     shortlist: int = 1000  # ae-rerank, ae-asym, ae-tfidf: Hamming candidates re-ranked
     single_queries: int = 200  # queries timed one at a time
+    features: str = "pixels"  # image data: also through this backbone (bench.features)
+    input_size: int = 0  # the side the backbone sees (0: the features kind's default)
 
 
 @dataclass
@@ -140,6 +150,13 @@ def bench(data: BenchData, opts: BenchOptions, timings: dict | None = None,
     # the default image model stands for the kind's default model
     swap = {"conv-dae": get_kind(data.kind).default_family}
     opts.methods = [Method(m.kind, swap.get(m.family, m.family)) for m in opts.methods]
+    if opts.features != "pixels":
+        from semantic_hashing.bench.features import features_data
+
+        with timed("features", timings):
+            data.features = features_data(data, opts.features, opts.input_size, timings)
+    elif any(m.kind == "features" or m.family == "feature-dae" for m in opts.methods):
+        raise SemhashError("the features method and feature-dae need --features NAME.")
     rows = run_methods(data, opts, timings)
     order = {m.name: i for i, m in enumerate(opts.methods)}
     rows.sort(key=lambda r: (order[r["method"]], r["bits"] or 0))
