@@ -255,6 +255,17 @@ class Kind:
         """Model fields the page and `GET /api/collections/{name}` show for this kind."""
         raise NotImplementedError
 
+    def reencodes(self, stored_config: dict, config: dict) -> bool:
+        """Whether a model of `config` takes the inputs a collection stored for a model of
+        `stored_config` as they are: `index --rebuild` then encodes them again without
+        reading a file (none by default: the files are read again)."""
+        return False
+
+    def stored_training(self, rows, config: dict) -> Training:
+        """Training rows from a collection's stored inputs (made for a model of `config`):
+        `train COLLECTION` trains without reading a file, where the kind allows it."""
+        raise SemhashError(f"{self.name} models are trained on the files: give their folder.")
+
     def check_sheet(self, what: str = "") -> None:
         """Refuse a sheet (`what`: "reconstruction", or any other) that cannot be drawn."""
         if not self.draws_sheets:

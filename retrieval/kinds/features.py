@@ -203,6 +203,15 @@ class FeaturesKind(ImageKind):
                   "image_size": PIXELS}  # fmt: skip
         return Training(self.name, rows, fields, {}, standardise)
 
+    def reencodes(self, stored_config: dict, config: dict) -> bool:
+        """The stored features serve any model of the same backbone (name, input size,
+        weights, pass size): `--rebuild` never runs the backbone again."""
+        return _same_backbone(stored_config.get("backbone") or {}, config.get("backbone") or {})
+
+    def stored_training(self, rows, config: dict) -> Training:
+        """A new model on the stored features of a collection: no file is read."""
+        return self.training(rows, _recorded_dict(config))
+
     def model_input(self, rows, store):
         import numpy as np
 
@@ -242,7 +251,7 @@ class FeaturesKind(ImageKind):
             q = unit_rows(unpack_features(np.asarray(query_inputs), dim))
             D, I = index.search(q, min(k, index.ntotal))
             return 1.0 - D, I.astype(np.int64)
-        pixels = _derived(db_inputs, "pixels", lambda r: unpack_pixels(r, dim))
+        pixels = _derived(db_inputs, "pixels", lambda r: unpack_pixels(r, dim).reshape(len(r), -1))
         return raw_l2(pixels, unpack_pixels(np.asarray(query_inputs), dim), k)
 
     def raw_features(self, db_inputs, query_inputs):
@@ -414,6 +423,18 @@ def _recorded(config) -> dict:
     return fp
 
 
+def _recorded_dict(config: dict) -> dict:
+    fp = config.get("backbone") or {}
+    if not fp:
+        raise SemhashError("this model records no backbone: it is not a features model.")
+    return fp
+
+
+def _same_backbone(a: dict, b: dict) -> bool:
+    keys = ("name", "input_size", "dim", "weights_sha256", "batch_size")
+    return bool(a) and all(a.get(k) == b.get(k) for k in keys)
+
+
 def _describe(fp: dict) -> str:
     return f"{fp.get('name')} at {fp.get('input_size')} px ({fp.get('weights_sha256')})"
 
@@ -497,21 +518,27 @@ def built_with(kind: str, model: dict) -> str:
     return "pixels" if kind == ImageKind.name else ""
 
 
-def check_features(kind: str, model: dict, features: str, what: str) -> None:
-    """Refuse an explicit `--features` other than the one `what` (an existing collection or
-    a given model, of `kind` with config `model`) was made with: codes of two extractors
-    never mix."""
+def check_features(kind: str, model: dict, features: str, what: str,
+                   collection: bool = True) -> None:  # fmt: skip
+    """Refuse an explicit `--features` other than the one `what` (an existing collection,
+    or with `collection` false a given model, of `kind` with config `model`) was made with:
+    codes of two extractors never mix."""
     if features in ("auto", None, ""):
         return
     built = built_with(kind, model)
+    verb = "holds" if collection else "makes"
     if not built:
-        raise SemhashError(f"--features reads photos; {what} holds {kind} items.")
+        raise SemhashError(f"--features reads photos; {what} {verb} codes of {kind} items.")
     if features != built:
+        fix = ("index into a new collection to change that" if collection
+               else "leave out --features or --model")  # fmt: skip
         raise SemhashError(
-            f"{what} holds codes of {'pixels' if built == 'pixels' else built + ' features'}, "
-            f"not of {'pixels' if features == 'pixels' else features + ' features'}; index "
-            "into a new collection to change that."
+            f"{what} {verb} codes of {_inputs(built)}, not of {_inputs(features)}; {fix}."
         )
+
+
+def _inputs(features: str) -> str:
+    return "pixels" if features == "pixels" else f"{features} features"
 
 
 def check_kinds(coll_kind: str, model_kind: str, collection, model_path) -> None:
@@ -523,6 +550,6 @@ def check_kinds(coll_kind: str, model_kind: str, collection, model_path) -> None
     theirs, mine = get_kind(coll_kind).codes_of, get_kind(model_kind).codes_of
     raise SemhashError(
         f"{collection} holds codes of {theirs} and the model {model_path} makes codes "
-        f"of {mine}; they cannot be compared: give a {coll_kind} model, or index into a new "
+        f"of {mine}; they cannot be compared: give a model of {theirs}, or index into a new "
         "collection."
     )
