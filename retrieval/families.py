@@ -168,14 +168,16 @@ def get_family(name: str) -> Family:
 
 
 def check(cfg: ModelConfig) -> None:
-    """Refuse a config that is invalid, names no family, or a family made for another kind."""
-    cfg.validate()
+    """Refuse a config that names no family or kind, a family made for another kind, or
+    an invalid config (in that order: the family's kind first, then its settings)."""
     family = get_family(cfg.model_type)
+    get_kind(cfg.kind)  # an unknown kind: its own sentence
     if not family.serves(cfg.kind):
         home = " or ".join(family.kinds)
         raise SemhashError(
             f"{cfg.model_type} is the {home} model; {cfg.kind} data takes another family."
         )
+    cfg.validate()
 
 
 def family_config(model_type: str, **fields) -> ModelConfig:
