@@ -110,7 +110,8 @@ def bench(ctx, scale, task, photos, baseline_code, **options):
         options["methods"] = parse_methods(FEATURE_METHODS)
     if task != "retrieval":
 
-        keep = {"seed": options["seed"], "epochs": options["epochs"]}
+        keep = {"seed": options["seed"], "epochs": options["epochs"],
+                "features": options["features"]}  # fmt: skip
         if options["out"] != Path("report"):
             keep["out"] = options["out"]
         ctx.invoke(bench_jobs, task=task, dataset=options["dataset"], **keep)
@@ -217,10 +218,13 @@ def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_
 @click.option("--budget", default=3600.0, show_default=True, type=click.FloatRange(min=0),
               help="outliers: seconds after which no new one-class training starts.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@click.option("--features", default="pixels", show_default=True,
+              type=click.Choice(["pixels", *BACKBONES]),
+              help="dedup cifar10: index the photos by pixels or through this backbone.")
 @common
 # fmt: on
 def bench_jobs(task, dataset, out, seed, epochs, originals, calibrate, no_imagededup, split,
-               classes, budget, device):  # fmt: skip
+               classes, budget, device, features):  # fmt: skip
     """Benchmarks of dedup (P/R/F1 and time against imagededup's hashes) and outliers
     (AUROC with 1% foreign images, one-class protocol)."""
     if task == "dedup":
@@ -228,7 +232,8 @@ def bench_jobs(task, dataset, out, seed, epochs, originals, calibrate, no_imaged
 
         dataset = dataset or "cifar10"
         opts = DedupBenchOptions(dataset, out or Path(f"report/dedup-{dataset}"), seed,
-                                 originals, epochs, calibrate, not no_imagededup)  # fmt: skip
+                                 originals, epochs, calibrate, not no_imagededup,
+                                 features)  # fmt: skip
         report = run_dedup_bench(opts)
     else:
         from semantic_hashing.bench.outliers import OutlierBenchOptions, as_table, run_outlier_bench
