@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from semantic_hashing.cli.options import QUALITY_OPTION, common
+from semantic_hashing.retrieval.backbones import BACKBONES
 from semantic_hashing.retrieval.errors import SemhashError
 
 
@@ -79,21 +80,34 @@ def _parsed(name: str):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--top-n", default=0, show_default=True,
               help="Ranked-list length for the curves (0 = the whole database, exact).")
+@click.option("--features", default="pixels", show_default=True,
+              type=click.Choice(["pixels", *BACKBONES]),
+              help="Also run the images through this frozen backbone (features cached on "
+                   "disk): its codes, re-ranked codes and float features beside the pixel "
+                   "rows [methods: ae:feature-dae,ae-asym:feature-dae,features,ae:conv-dae,"
+                   "raw]; indexing: index with it.")
+@click.option("--input-size", default=0, show_default=True,
+              help="The side the backbone sees (0: 128).")
 @common
 # fmt: on
 @click.pass_context
 def bench(ctx, scale, task, photos, baseline_code, **options):
     """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
-    from semantic_hashing.bench.options import BenchOptions
+    from semantic_hashing.bench.options import FEATURE_METHODS, BenchOptions, parse_methods
     from semantic_hashing.bench.report import format_table
     from semantic_hashing.bench.retrieval import run_bench
 
     if task == "indexing":
-        _bench_indexing(options["out"], photos, baseline_code, options["seed"])
+        _bench_indexing(options["out"], photos, baseline_code, options["seed"],
+                        options["features"], options["input_size"])  # fmt: skip
         return
+    explicit = ctx.get_parameter_source("methods") != click.core.ParameterSource.DEFAULT
+    if options["features"] != "pixels" and not explicit:
+        options["methods"] = parse_methods(FEATURE_METHODS)
     if task != "retrieval":
 
-        keep = {"seed": options["seed"], "epochs": options["epochs"]}
+        keep = {"seed": options["seed"], "epochs": options["epochs"],
+                "features": options["features"]}  # fmt: skip
         if options["out"] != Path("report"):
             keep["out"] = options["out"]
         ctx.invoke(bench_jobs, task=task, dataset=options["dataset"], **keep)
@@ -114,11 +128,12 @@ def bench(ctx, scale, task, photos, baseline_code, **options):
     click.echo("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report.timings.items()))
 
 
-def _bench_indexing(out, photos, baseline_code, seed) -> None:
+def _bench_indexing(out, photos, baseline_code, seed, features="pixels", input_size=0) -> None:
     from semantic_hashing.bench.indexing import IndexingBenchOptions, as_table, run_indexing_bench
 
     out = Path("report/indexing") if out == Path("report") else out
-    opts = IndexingBenchOptions(out=out, photos=photos, seed=seed, baseline_code=baseline_code)
+    opts = IndexingBenchOptions(out=out, photos=photos, seed=seed, baseline_code=baseline_code,
+                                features=features, input_size=input_size)  # fmt: skip
     click.echo(as_table(run_indexing_bench(opts)))
     click.echo(f"report: {out / 'indexing-report.json'}, {out / 'indexing-table.md'}")
 
@@ -200,10 +215,13 @@ def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_
 @click.option("--budget", default=3600.0, show_default=True, type=click.FloatRange(min=0),
               help="outliers: seconds after which no new one-class training starts.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu or cuda.")
+@click.option("--features", default="pixels", show_default=True,
+              type=click.Choice(["pixels", *BACKBONES]),
+              help="dedup cifar10: index the photos by pixels or through this backbone.")
 @common
 # fmt: on
 def bench_jobs(task, dataset, out, seed, epochs, originals, calibrate, no_imagededup, split,
-               classes, budget, device):  # fmt: skip
+               classes, budget, device, features):  # fmt: skip
     """Benchmarks of dedup (P/R/F1 and time against imagededup's hashes) and outliers
     (AUROC with 1% foreign images, one-class protocol)."""
     if task == "dedup":
@@ -211,7 +229,8 @@ def bench_jobs(task, dataset, out, seed, epochs, originals, calibrate, no_imaged
 
         dataset = dataset or "cifar10"
         opts = DedupBenchOptions(dataset, out or Path(f"report/dedup-{dataset}"), seed,
-                                 originals, epochs, calibrate, not no_imagededup)  # fmt: skip
+                                 originals, epochs, calibrate, not no_imagededup,
+                                 features)  # fmt: skip
         report = run_dedup_bench(opts)
     else:
         from semantic_hashing.bench.outliers import OutlierBenchOptions, as_table, run_outlier_bench

@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BenchData:
-    """`kind` is "image" (uint8 (N, C, S, S) inputs) or "text" (count vectors (N, vocab));
-    labels index into `names`."""
+    """`kind` is "image" (uint8 (N, C, S, S) inputs), "text" (count vectors (N, vocab)) or
+    "features" (the rows a features collection stores, `bench.features`); labels index
+    into `names`."""
 
     kind: str
     db_inputs: np.ndarray
@@ -37,6 +38,8 @@ class BenchData:
     q_labels: np.ndarray
     names: list[str]
     vocab: list[str] | None = None  # text: the words of the count columns
+    backbone: dict | None = None  # features: the fingerprint of the backbone of the rows
+    features: BenchData | None = None  # images: the same items through a backbone
 
 
 def sample_queries(n: int, queries: int, seed: int) -> np.ndarray:

@@ -51,6 +51,7 @@ class DedupBenchOptions:
     epochs: int | None = None
     calibrate: bool = False
     imagededup: bool = True
+    features: str = "pixels"  # images: pixels (the measured defaults) or a backbone
 
 
 def _index(folder: Path, coll: Path, opts: DedupBenchOptions, kind: str | None = None) -> float:
@@ -60,7 +61,8 @@ def _index(folder: Path, coll: Path, opts: DedupBenchOptions, kind: str | None =
     if opts.epochs:
         tcfg.epochs = opts.epochs
     t0 = time.perf_counter()
-    index_folder(folder, coll, IndexOptions(spec=TrainSpec(device="cpu", train=tcfg), kind=kind))
+    spec = TrainSpec(device="cpu", train=tcfg, features=opts.features)
+    index_folder(folder, coll, IndexOptions(spec=spec, kind=kind))
     return time.perf_counter() - t0
 
 
@@ -75,7 +77,12 @@ def semhash_row(folder: Path, coll: Path, truth: set, opts: DedupBenchOptions) -
         t0 = time.perf_counter()
         groups = find_duplicates(store, stats=stats)
         dedup_s = time.perf_counter() - t0
-    row = {"method": "semhash dedup (defaults)", **pair_scores(group_pairs(_names(groups)), truth),
+    name = (
+        "semhash dedup (defaults)"
+        if opts.features == "pixels"
+        else (f"semhash dedup ({opts.features})")
+    )
+    row = {"method": name, **pair_scores(group_pairs(_names(groups)), truth),
            "index_s": round(index_s, 1), "dedup_s": round(dedup_s, 2),
            "wall_s": round(index_s + dedup_s, 1),
            "candidate_pairs": stats.get("candidate_pairs")}  # fmt: skip
@@ -124,7 +131,7 @@ def calibrate(coll: Path, groups_truth: list[list[str]]) -> list[dict]:
     cand = [tuple(sorted(p)) for p in zip(names[pa], names[pb], strict=True)]
     rows = []
     for radius in (4, 6, 8, 10, 12, 14, 16, 20):
-        for threshold in (0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96):
+        for threshold in (0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96, 0.98):
             keep = (pairs.distance <= radius) & (sim >= threshold)
             got = {cand[i] for i in np.flatnonzero(keep)} | exact
             rows.append({"radius": radius, "threshold": threshold, **pair_scores(got, truth)})

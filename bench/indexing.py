@@ -8,6 +8,8 @@ second time (nothing new: open, list, plan) and that time is subtracted; "per CP
 divides by the process's CPU time instead (all threads), a figure that load from other
 work on the machine changes less than wall time. The 6 MP set is
 also indexed with twice the files, to show that memory does not grow with the folder.
+With `features` (a backbone's name) the model is a tiny features model, so every photo also
+goes through the backbone, and the backbone's own images/s are timed at each input size.
 With `baseline_code` (a checkout of older code) every set is indexed by that code too,
 in the same session, for a before/after ratio. The reader pool (threads against
 processes) is measured on its own.
@@ -84,6 +86,10 @@ class IndexingBenchOptions:
     train_images: int = 2000  # the tiny model is trained once on this many small renders
     chunk_size: int = 4096  # the index default; the encoder's batches are 1024 at most
     workers: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, cores()})))
+    features: str = "pixels"  # or a backbone: the photos are indexed through it
+    input_size: int = 0  # the side the backbone sees (0: the features kind's default)
+    backbone_sizes: tuple[int, ...] = (224, 160, 128, 96)  # the backbone alone, timed
+    backbone_images: int = 96  # images timed at each size
 
 
 def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
@@ -94,7 +100,11 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
         raise SemhashError(f"{opts.baseline_code} is not a semhash code checkout.")
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = _model(out / "model.pt", opts.seed, opts.train_images)
+    if opts.features == "pixels":
+        model = _model(out / "model.pt", opts.seed, opts.train_images)
+    else:
+        name = f"model-{opts.features}-{opts.input_size or 'default'}.pt"
+        model = _features_model(out / name, opts)
     folders = _folders(out / "photos", opts)
     runs = []
     codes = [("after", HERE)] + (
@@ -106,8 +116,9 @@ def run_indexing_bench(opts: IndexingBenchOptions) -> dict:
                 runs.append(_run(root, label, name, folder, model, workers, out, opts))
     pool = reader_pools(folders["jpeg-6mp"]) if "jpeg-6mp" in folders else {}
     options = {k: str(v) for k, v in asdict(opts).items()}
+    alone = backbone_speed(opts) if opts.features != "pixels" else {}
     report = {"machine": {"cores": cores(), "load_avg": os.getloadavg()}, "runs": runs,
-              "reader_pool": pool, "options": options}  # fmt: skip
+              "reader_pool": pool, "backbone_alone": alone, "options": options}  # fmt: skip
     (out / "indexing-report.json").write_text(json.dumps(report, indent=1))
     (out / "indexing-table.md").write_text(as_table(report) + "\n")
     return report
@@ -123,6 +134,52 @@ def _model(path: Path, seed: int, n: int) -> Path:
     encoder, info = train_image_encoder(training_images(n, seed), spec)
     encoder.save(path, info)
     return path
+
+
+def _features_model(path: Path, opts: IndexingBenchOptions) -> Path:
+    """A tiny features model (the default family, 64 bits, 2 epochs) trained once on the
+    backbone's features of small renders: the runs then measure reading, the backbone and
+    writing, not training."""
+    if path.exists():
+        return path
+    from semantic_hashing.bench.features import small_pixels
+    from semantic_hashing.retrieval.fitting import TrainSpec, fit
+    from semantic_hashing.retrieval.kinds import get_kind
+    from semantic_hashing.retrieval.kinds.features import extract as run_backbone
+    from semantic_hashing.retrieval.kinds.features import pack, resolve, shared_backbone
+    from semantic_hashing.retrieval.training import TrainConfig
+
+    kind, name = resolve("image", opts.features)
+    images = training_images(min(opts.train_images, 256), opts.seed)
+    spec = TrainSpec(bits=64, image_size=opts.input_size, train=TrainConfig(epochs=2,
+                     seed=opts.seed))  # fmt: skip
+    backbone = get_kind(kind).backbone(None, spec)
+    backbone = shared_backbone(name, backbone.input_size, None, "cpu")
+    rows = pack(run_backbone(backbone, images), small_pixels(images))
+    encoder, info = fit(get_kind(kind).training(rows, backbone.fingerprint), spec)
+    encoder.save(path, info)
+    return path
+
+
+def backbone_speed(opts: IndexingBenchOptions) -> dict:
+    """Images per second of the backbone alone (already decoded, in passes of its batch
+    size, on every core) at each input size, after one warm-up pass."""
+    import numpy as np
+
+    from semantic_hashing.retrieval.kinds.features import extract as run_backbone
+    from semantic_hashing.retrieval.kinds.features import shared_backbone
+
+    rng = np.random.default_rng(opts.seed)
+    out = {}
+    for size in opts.backbone_sizes:
+        backbone = shared_backbone(opts.features, size, None, "cpu")
+        images = rng.integers(0, 256, (opts.backbone_images, 3, size, size), dtype=np.uint8)
+        run_backbone(backbone, images[: backbone.batch_size])  # warm-up: kernels chosen
+        start = time.perf_counter()
+        run_backbone(backbone, images)
+        out[str(size)] = len(images) / (time.perf_counter() - start)
+        log.info("backbone alone at %d px: %.1f images/s", size, out[str(size)])
+    return out
 
 
 def _folders(root: Path, opts: IndexingBenchOptions) -> dict[str, Path]:
@@ -203,6 +260,9 @@ def as_table(report: dict) -> str:
             f" | {t.get('encode', 0):.2f} | {t.get('write', 0):.2f} | {other:.2f} | "
             f"{r['peak_mb']:.0f} |"
         )
+    if report.get("backbone_alone"):
+        rows.append("\nbackbone alone (decoded images, every core): " + ", ".join(
+            f"{k} px {v:.1f} images/s" for k, v in report["backbone_alone"].items()))  # fmt: skip
     if report.get("reader_pool"):
         rows.append("\nreader alone, 6 MP JPEG: " + ", ".join(
             f"{k} {v:.1f} photos/s" for k, v in report["reader_pool"].items()))  # fmt: skip

@@ -24,6 +24,7 @@ from semantic_hashing.bench.eval import (
 )
 from semantic_hashing.bench.hashing import HASHERS
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.families import get_family
 from semantic_hashing.retrieval.kinds import get_kind
 from semantic_hashing.retrieval.progress import timed
 
@@ -37,6 +38,7 @@ def run_methods(data: BenchData, opts: BenchOptions, timings: dict) -> list[dict
     """One row per (method, bits); `raw` is one row with bits None."""
     names = [m.name for m in opts.methods]
     rows = []
+    feats = data.features  # the same items through a backbone (`--features`), or None
     if {"raw", *HASHERS} & set(names):
         start = time.perf_counter()
         db, q, metric = raw_features(data)
@@ -44,14 +46,39 @@ def run_methods(data: BenchData, opts: BenchOptions, timings: dict) -> list[dict
     if "raw" in names:
         rows.append(_row("raw", None, Space(metric, db, q), data, opts, timings,
                          train=0.0, encode=feature_seconds))  # fmt: skip
+    if feats is not None:
+        fdb, fq = float_features(feats)
+        if "features" in names:
+            space = Space("ip", unit_rows(fdb), unit_rows(fq))
+            rows.append(_row("features", None, space, data, opts, timings, train=0.0,
+                             encode=_extract_rate(timings)))  # fmt: skip
+        db, q = fdb, fq  # LSH, PCA and ITQ are fitted on the backbone's features
     families = list(dict.fromkeys(m.family for m in opts.methods if m.family))
     for bits in opts.bits:
         for name in (n for n in HASHERS if n in names):
             rows.append(hasher_row(name, bits, db, q, data, opts, timings))
         for family in families:
             kinds = {m.kind for m in opts.methods if m.family == family}
-            rows += autoencoder_rows(family, bits, kinds, data, opts, timings)
+            on = feats if feats is not None and get_family(family).serves(feats.kind) else data
+            rows += autoencoder_rows(family, bits, kinds, on, opts, timings)
     return rows
+
+
+def float_features(data: BenchData) -> tuple[np.ndarray, np.ndarray]:
+    """The backbone's float32 features of a features data set (database, queries)."""
+    from semantic_hashing.retrieval.kinds.features import unpack_features
+
+    dim = int(data.backbone["dim"])
+    return unpack_features(data.db_inputs, dim), unpack_features(data.q_inputs, dim)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _extract_rate(timings: dict) -> float:
+    """Seconds the backbone took (0 when its features came from the cache)."""
+    return timings.get("extract", 0.0)
 
 
 def raw_features(data: BenchData) -> tuple[np.ndarray, np.ndarray, str]:
@@ -94,6 +121,12 @@ def train_autoencoder(data: BenchData, family: str, bits: int, opts: BenchOption
 
     tcfg = TrainConfig(seed=opts.seed, epochs=opts.epochs or 0)
     kind = get_kind(data.kind)
+    if data.backbone is not None:  # the rows a features collection stores
+        from semantic_hashing.retrieval.fitting import fit
+
+        spec = TrainSpec(bits=bits, model_type=family, device=opts.device, train=tcfg,
+                         quality=opts.quality)  # fmt: skip
+        return fit(kind.training(data.db_inputs, data.backbone), spec)
     if kind.word_counts:  # trained as word counts, with the kind's own family only
         default = kind.default_family
         if family != default:

@@ -11,13 +11,14 @@ from semantic_hashing.retrieval.families import FAMILIES, MODEL_TYPES
 from semantic_hashing.retrieval.params import check_bits
 
 DEFAULT_METHODS = "ae:conv-dae,ae-asym:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
+FEATURE_METHODS = "ae:feature-dae,ae-asym:feature-dae,features,ae:conv-dae,raw"
 AE_KINDS = ("ae", "ae-real", "ae-rerank", "ae-asym", "ae-tfidf")
 DEFAULT_BITS = "16,32,64,128"
 
 
 @dataclass(frozen=True)
 class Method:
-    kind: str  # one of AE_KINDS, "raw", "lsh", "pca" or "itq"
+    kind: str  # one of AE_KINDS, "raw", "features", "lsh", "pca" or "itq"
     family: str = ""
 
     @property
@@ -38,12 +39,12 @@ def parse_methods(text: str) -> list[Method]:
                     f"{item!r}: write {kind}:FAMILY with FAMILY one of {names}, all."
                 )
             out += [Method(kind, f) for f in families]
-        elif kind in ("raw", *HASHERS) and not family:
+        elif kind in ("raw", "features", *HASHERS) and not family:
             out.append(Method(kind))
         else:
             raise SemhashError(
                 f"unknown method {item!r}; use ae:FAMILY, ae-real:FAMILY, ae-rerank:FAMILY, "
-                "ae-asym:FAMILY, ae-tfidf:FAMILY, raw, lsh, pca or itq."
+                "ae-asym:FAMILY, ae-tfidf:FAMILY, raw, features, lsh, pca or itq."
             )
     return list(dict.fromkeys(out))
 
@@ -79,3 +80,5 @@ class BenchOptions:
     timing_k: int = 100
     shortlist: int = 1000  # ae-rerank, ae-asym, ae-tfidf: Hamming candidates re-ranked
     single_queries: int = 200  # queries timed one at a time
+    features: str = "pixels"  # image data: also through this backbone (bench.features)
+    input_size: int = 0  # the side the backbone sees (0: the features kind's default)

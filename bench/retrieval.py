@@ -12,11 +12,18 @@ Methods (`--methods`, comma-separated):
     ae-tfidf:<family>   text: the `--shortlist` nearest codes re-ranked by TF-IDF cosine
                       (how `semhash search` answers short typed queries)
     raw               the raw data: pixels in [0, 1] (Euclidean), TF-IDF for text (cosine)
-    lsh, pca, itq     classic binary codes fitted on the database features (Hamming)
+    features          with `--features NAME`: the backbone's float features (cosine)
+    lsh, pca, itq     classic binary codes fitted on the database features (Hamming); with
+                      `--features`, on the backbone's float features
 
 `ae:all`, `ae-real:all`, `ae-rerank:all` and `ae-asym:all` expand to every image family
 (the text model, bow-ae, takes conv-dae's place on text data). Autoencoders train on
 the database items only, without labels; one model per (family, bits) serves every kind.
+
+With `--features NAME` (image data sets) the images also go through that frozen backbone
+(`bench.features`, cached on disk): every family that takes features (feature-dae and the
+MLP families) trains on them, conv-dae and `raw` stay on the pixels, and the default
+methods become `FEATURE_METHODS`.
 """
 
 from __future__ import annotations
@@ -68,6 +75,13 @@ def bench(data: BenchData, opts: BenchOptions, timings: dict | None = None,
     # the default image model stands for the kind's default model
     swap = {"conv-dae": get_kind(data.kind).default_family}
     opts.methods = [Method(m.kind, swap.get(m.family, m.family)) for m in opts.methods]
+    if opts.features != "pixels":
+        from semantic_hashing.bench.features import features_data
+
+        with timed("features", timings):
+            data.features = features_data(data, opts.features, opts.input_size, timings)
+    elif any(m.kind == "features" or m.family == "feature-dae" for m in opts.methods):
+        raise SemhashError("the features method and feature-dae need --features NAME.")
     rows = run_methods(data, opts, timings)
     order = {m.name: i for i, m in enumerate(opts.methods)}
     rows.sort(key=lambda r: (order[r["method"]], r["bits"] or 0))

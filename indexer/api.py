@@ -22,9 +22,12 @@ def index_options(*, bits: int = DEFAULT_BITS, epochs: int | None = None, kind: 
                   image_size: int = 0, vocab: int = 10_000, vocab_by: str = "count",
                   model_type: str = "", seed: int = 0, quality: str = "default",
                   device: str = "auto", include_hidden: bool = False, exclude=(), include=(),
-                  follow_links: bool = False, **extra) -> IndexOptions:  # fmt: skip
+                  follow_links: bool = False, features: str | None = None,
+                  **extra) -> IndexOptions:  # fmt: skip
     """`IndexOptions` from keyword settings, each checked (`extra`: IndexOptions fields).
-    Listing: `include_hidden`, `exclude` / `include` (globs), `follow_links`."""
+    Listing: `include_hidden`, `exclude` / `include` (globs), `follow_links`. `features`
+    (image folders): "pixels", a backbone ("efficientnet-lite0") or "auto" (the default,
+    or $SEMHASH_FEATURES): the backbone for colour photos when its extra is installed."""
     from semantic_hashing.indexer.pipeline import IndexOptions
     from semantic_hashing.retrieval.fitting import TrainSpec
     from semantic_hashing.retrieval.training import TrainConfig
@@ -36,12 +39,26 @@ def index_options(*, bits: int = DEFAULT_BITS, epochs: int | None = None, kind: 
             raise SemhashError(f"--epochs must be at least 1, not {epochs}.")
         tcfg.epochs = epochs
     spec = TrainSpec(bits=bits, model_type=model_type, image_size=image_size, vocab=vocab,
-                     vocab_by=vocab_by, device=device, train=tcfg, quality=quality)  # fmt: skip
+                     vocab_by=vocab_by, device=device, train=tcfg, quality=quality,
+                     features=_features(features))  # fmt: skip
     listing = ListingRules(include_hidden=include_hidden, exclude=_globs(exclude),
                            include=_globs(include), follow_links=follow_links)  # fmt: skip
     opts = IndexOptions(spec=spec, kind=kind, listing=listing, **extra)
     opts.validate()
     return opts
+
+
+def _features(value: str | None) -> str:
+    """--features as given, else $SEMHASH_FEATURES, else auto; refused unless known."""
+    import os
+
+    from semantic_hashing.retrieval.kinds.features import FEATURES_ENV, feature_choices
+
+    value = value or os.environ.get(FEATURES_ENV) or "auto"
+    if value not in feature_choices():
+        raise SemhashError(f"unknown --features {value!r}; choose one of "
+                           f"{', '.join(feature_choices())}.")  # fmt: skip
+    return value
 
 
 def _globs(value) -> tuple[str, ...]:

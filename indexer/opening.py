@@ -81,7 +81,9 @@ def stored_where(path: Path, info: dict) -> tuple[CodeStore, dict]:
 def load_encoder(path: Path, info: dict, device: str = "cpu") -> HashEncoder:
     """The model of the collection at `path`, refused unless its codes were made with it."""
     from semantic_hashing.retrieval.codes import HashEncoder
+    from semantic_hashing.retrieval.training import resolve_device
 
+    resolve_device(str(device))  # no GPU for --device cuda: that sentence, not a bad model
     try:
         encoder = HashEncoder.load(path / MODEL, device)
     except SemhashError as exc:

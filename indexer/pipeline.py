@@ -26,6 +26,8 @@ from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable
 from semantic_hashing.retrieval.kinds import Loaded, get_kind, infer_kind
+from semantic_hashing.retrieval.kinds.features import check_features, check_kinds
+from semantic_hashing.retrieval.kinds.features import resolve as resolve_features
 from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.pool import resolve_workers
 from semantic_hashing.retrieval.presets import get_preset
@@ -185,11 +187,12 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
     try:
         if opts.kind and opts.kind != coll.kind:
             raise SemhashError(f"{collection} is a {coll.kind} collection, not a {opts.kind} one.")
+        check_features(coll.kind, coll.model_config, opts.spec.features, str(collection))
+        if encoder is not None:
+            check_kinds(coll.kind, encoder.config.kind, collection, opts.model_path)
         if encoder is not None and opts.rebuild:
-            if encoder.config.kind != coll.kind:
-                raise SemhashError(f"the model is a {encoder.config.kind} model, not {coll.kind}.")
             if encoder.fingerprint() != coll.info["model_fingerprint"]:
-                coll.replace_model(encoder)
+                _replace_model(coll, encoder)
         elif encoder is not None:
             coll.check_model(encoder)
         elif opts.rebuild:
@@ -198,6 +201,25 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
         coll.close()
         raise
     return coll, coll.encoder
+
+
+def _replace_model(coll: Store, encoder: HashEncoder) -> None:
+    """Start over with another model. Where it takes the stored inputs as they are (the
+    kind's `reencodes`: a features model over the same backbone), every item is encoded
+    again from them and no file is read; otherwise each file is read again on this run.
+    A run killed in between leaves rows marked to read again: the next run does so."""
+    reuse = coll.input_kind.reencodes(coll.model_config, encoder.config.to_dict())
+    kept = coll.meta.live() if reuse else {}
+    coll.replace_model(encoder)  # empty index, every row marked to encode again
+    if not kept:
+        return
+    restored, unstored = repair.restore_codes(coll, [row[0] for row in kept.values()])
+    coll.index.save(coll.path / INDEX)
+    gone = set(unstored)
+    rows = [{"id": i, "sha256": sha, "size": size, "mtime": mtime}
+            for i, sha, size, mtime in kept.values() if i not in gone]  # fmt: skip
+    coll.meta.commit(changed=rows)
+    coll.log_event(f"re-encoded {restored} items from their stored inputs with the new model")
 
 
 def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -> IndexReport:
@@ -220,6 +242,9 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
     kind = kind or infer_kind(root, opts.listing)
     if encoder is not None and encoder.config.kind != kind:
         raise SemhashError(f"the model is a {encoder.config.kind} model, not a {kind} one.")
+    if coll is None and encoder is not None:
+        check_features(kind, encoder.config.to_dict(), opts.spec.features,
+                       f"the model {opts.model_path}", collection=False)  # fmt: skip
     source = get_kind(kind)
     report = IndexReport(collection, kind, workers=resolve_workers(opts.workers))
     with timed("list", report.timings):
@@ -228,6 +253,9 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
     if not paths:
         left = f" (left out by rule: {listing.summary()})" if listing.left_out else ""
         raise SemhashError(f"no {kind} files were found in {root}{left}.")
+    if coll is None and encoder is None:  # --features: pixels or a backbone's features
+        kind = _features_kind(kind, paths, opts)
+        source, report.kind = get_kind(kind), kind
     work = plan(coll, paths, root, opts.prune, opts.listing.follow_links)
     report.unchanged = work.unchanged
 
@@ -341,6 +369,14 @@ def _finish(coll: Store, root: Path, work: Plan, report: IndexReport) -> IndexRe
     return report
 
 
+def _features_kind(kind: str, paths: list[Path], opts: IndexOptions) -> str:
+    """The kind that reads a new collection's files under `--features`; the spec then
+    names the backbone (or "pixels")."""
+    kind, backbone = resolve_features(kind, opts.spec.features, paths, bool(opts.kind))
+    opts.spec.features = backbone or "pixels"
+    return kind
+
+
 def _label(path: Path, root: Path) -> str:
     """The parent folder relative to the indexed root ('' for files directly in it)."""
     if not root.is_dir():
@@ -394,13 +430,35 @@ def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
         )
     check_writable(out, "--out")
     opts.validate()
+    if (root / SIDECAR).is_file():  # a collection: its stored inputs, no file read
+        return _train_on_collection(root, out, opts)
     kind = opts.kind or infer_kind(root, opts.listing)
+    paths = get_kind(kind).list(root, opts.listing)
+    kind = _features_kind(kind, paths, opts)
     source = get_kind(kind)
-    loaded = source.read(source.list(root, opts.listing), None, opts.spec,
-                         workers=resolve_workers(opts.workers))  # fmt: skip
+    loaded = source.read(paths, None, opts.spec, workers=resolve_workers(opts.workers))
     if len(loaded.paths) < 2:
         raise SemhashError(f"fewer than two readable {kind} files in {root}.")
     encoder, info = fit_encoder(source, loaded, opts.spec)
     encoder.save(out, info)
     return {"items": len(loaded.paths), "skipped": loaded.skipped,
             "fingerprint": encoder.fingerprint(), **info}  # fmt: skip
+
+
+def _train_on_collection(path: Path, out: Path, opts: IndexOptions) -> dict:
+    """Train a model on the stored inputs of the collection at `path` (where its kind
+    allows: a features collection's backbone features), without reading a file."""
+    from semantic_hashing.retrieval.fitting import fit
+
+    with Store.open(path, opts.spec.device) as coll:
+        kind = coll.input_kind
+        if opts.kind and opts.kind != kind.name:
+            raise SemhashError(f"{path} is a {kind.name} collection, not a {opts.kind} one.")
+        check_features(kind.name, coll.model_config, opts.spec.features, str(path))
+        ids, rows = coll.live_inputs()
+        if rows is None or len(ids) < 2:
+            raise SemhashError(f"fewer than two stored items in {path}.")
+        training = kind.stored_training(rows, coll.model_config)
+        encoder, info = fit(training, opts.spec)
+    encoder.save(out, info)
+    return {"items": len(ids), "skipped": [], "fingerprint": encoder.fingerprint(), **info}

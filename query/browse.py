@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import (
     KEEP,
     DedupOptions,
@@ -122,7 +122,7 @@ class Views:
     hold the collection's lock; the lock here only keeps two first uses from both
     computing."""
 
-    def __init__(self, store: Collection):
+    def __init__(self, store: Store):
         self.store = store
         self._lock = threading.RLock()
         self._listing: tuple[np.ndarray, list[str], np.ndarray] | None = None
@@ -281,7 +281,7 @@ class Views:
 
 
 # -- one item -------------------------------------------------------------------------
-def code_hex(store: Collection, item_id: int) -> str:
+def code_hex(store: Store, item_id: int) -> str:
     """The item's binary code as hex (the packed bytes, first bit highest)."""
     try:
         return bytes(np.asarray(store.index.codes_of([int(item_id)]))[0]).hex()

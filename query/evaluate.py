@@ -29,8 +29,9 @@ def scores(relevant: np.ndarray) -> dict:
 def evaluate_collection(coll: Store, inputs: np.ndarray, labels: list[str], raw: bool = True):
     """P@10, P@100 and mAP@1000 of the collection's codes (exact Hamming ranking, ties in
     database order), of the same top 1,000 re-ranked by the asymmetric distance (when the
-    model has its level table) and, if `raw`, of the kind's raw baseline (pixels L2, TF-IDF
-    cosine for text), for labelled queries (model inputs `inputs`)."""
+    model has its level table) and, if `raw`, of the kind's baselines (pixels L2, TF-IDF
+    cosine for text; on a features collection also the backbone's float features by
+    cosine, as "features"), for labelled queries (model inputs `inputs`)."""
     label_of = coll.meta.labels()
     ids, codes = coll.index.ids(), coll.index.codes()
     order = np.argsort(ids, kind="stable")
@@ -43,9 +44,11 @@ def evaluate_collection(coll: Store, inputs: np.ndarray, labels: list[str], raw:
     if coll.encoder.levels is not None:  # what `search --asymmetric` answers
         reranked = asymmetric_rerank(coll.encoder, real, db_codes, ranked)
         out["asymmetric"] = scores(metrics.relevance(q_labels, db_labels, reranked))
-    if raw:
-        _, rows = coll.input_kind.baseline(coll.inputs(db_ids), inputs, 1000)
-        out["raw"] = scores(metrics.relevance(q_labels, db_labels, rows))
+    if raw:  # the raw baseline, and the kind's others (a backbone's float features)
+        stored = coll.inputs(db_ids)
+        for name in coll.input_kind.baselines:
+            _, rows = coll.input_kind.baseline(stored, inputs, 1000, name)
+            out[name] = scores(metrics.relevance(q_labels, db_labels, rows))
     return out
 
 

@@ -141,7 +141,7 @@ def reconstruct_collection(path: str | Path, ids: list[int] | None = None,
 
     with Store.open(path, device) as store:
         if sheet:
-            store.input_kind.check_sheet()
+            store.input_kind.check_sheet("reconstruction")
         recs, skipped = reconstructions(store, ids, query, seed)
     if sheet:
         reconstruction_sheet(recs, sheet)

@@ -55,7 +55,7 @@ def reconstruction_sheet(recs: list[Reconstruction], out: str | Path) -> Path:
     """One row per item: input, corrupted copy, reconstruction from the corrupted copy,
     reconstruction from the input; the reconstruction error on the left."""
     if recs:
-        get_kind(recs[0].kind).check_sheet()
+        get_kind(recs[0].kind).check_sheet("reconstruction")
     pad, head, label_w = 6, 16, 120
     cell = THUMB + pad
     sheet = Image.new("RGB", (label_w + len(COLUMNS) * cell + pad,

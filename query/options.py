@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from semantic_hashing.retrieval.errors import OptionError, SemhashError
+from semantic_hashing.retrieval.kinds import baseline_names
 from semantic_hashing.retrieval.params import MAX_BITS
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_K = 10  # neighbours per query when no k is given
 MAX_K = 1_000_000  # neighbours per query, at most
-BASELINES = ("raw",)
+BASELINES = baseline_names()  # every kind's (`Kind.baselines`): raw data, backbone features
 
 
 @dataclass

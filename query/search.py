@@ -3,7 +3,8 @@
 A query is turned into the collection's model input by its input kind, encoded with the
 collection's own encoder, and looked up by Hamming distance; `baseline="raw"` answers the
 same query by the kind's raw baseline instead (Euclidean distance on raw model-size pixels,
-TF-IDF cosine for text), in the same result format.
+TF-IDF cosine for text), `baseline="features"` on a features collection by the cosine of the
+backbone's float features, in the same result format.
 """
 
 from __future__ import annotations
@@ -62,10 +63,11 @@ def search(coll: Store, queries: Queries, options: SearchOptions | None = None,
         return []
     reranked = np.zeros(0, np.int64)  # rows of the short text queries re-ranked by TF-IDF
     if baseline is not None:
+        coll.input_kind.check_baseline(baseline)  # the kind's own: raw, features, ...
         ids, inputs = stored if stored is not None else coll.live_inputs()
-        D, rows = coll.input_kind.baseline(inputs, queries.inputs, options.top)
+        D, rows = coll.input_kind.baseline(inputs, queries.inputs, options.top, baseline)
         pairs = list(zip(D, ids[rows], strict=True))
-        method = coll.input_kind.baseline_method
+        method = coll.input_kind.baselines[baseline][0]
     else:
         index = coll.search_index(options.strategy, options.params)
         real = coll.encoder.real(queries.inputs)

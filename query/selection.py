@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer.collection import Collection
+from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DuplicateGroup, Member
 from semantic_hashing.query.outliers import Outlier
 from semantic_hashing.retrieval.errors import SemhashError
@@ -80,7 +80,7 @@ def _is_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
-def _check_items(store: Collection, data: dict, ids: list[int], path) -> dict:
+def _check_items(store: Store, data: dict, ids: list[int], path) -> dict:
     """Rows of `ids`, refused when the selection is another collection's or stale."""
     fingerprint = store.info.get("model_fingerprint")
     if data["model_fingerprint"] != fingerprint:
@@ -100,7 +100,7 @@ def _check_items(store: Collection, data: dict, ids: list[int], path) -> dict:
     return rows
 
 
-def selected_groups(store: Collection, data: dict, path="the selection") -> list[DuplicateGroup]:
+def selected_groups(store: Store, data: dict, path="the selection") -> list[DuplicateGroup]:
     """The groups of a dedup selection, each member with its Hamming distance and input
     similarity to the kept item, as `semhash dedup` reports them."""
     from semantic_hashing.query.dedup import model_inputs
@@ -134,7 +134,7 @@ def selected_groups(store: Collection, data: dict, path="the selection") -> list
     return out
 
 
-def selected_outliers(store: Collection, data: dict, path="the selection") -> list[Outlier]:
+def selected_outliers(store: Store, data: dict, path="the selection") -> list[Outlier]:
     """The items of an outliers selection in its order, each with its outlier score."""
     from semantic_hashing.query.reconstruct import reconstruction_errors, stored_inputs
 

@@ -18,7 +18,8 @@ exactly `batch_size` images, the last one padded with blank images: an image's f
 not depend on how many images came with it or where it sits. Keep `batch_size` (it is in
 the fingerprint) and the torch thread count the same for indexing and querying.
 
-Importing this module is cheap: torch and the network packages load on first use.
+Importing this module is cheap: numpy, torch and the network packages load on first use
+(the input kinds' registry and the command line read `BACKBONES` without them).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from semantic_hashing.retrieval.errors import SemhashError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FEATURES_EXTRA = "features"
 INSTALL_HINT = "pip install 'semantic-hashing[features]'"
@@ -135,6 +138,8 @@ class Backbone:
         device="cpu",
         batch_size: int = DEFAULT_BATCH,
     ):
+        import numpy as np
+
         self.spec = _spec(name)
         self.name = name
         self.dim = self.spec.dim
@@ -204,6 +209,7 @@ class Backbone:
         `batch_size` overrides the backbone's for this call: features are bit-identical
         only between calls with the same value (the default keeps it).
         """
+        import numpy as np
         import torch
         from torch.nn import functional as F
 

@@ -27,7 +27,8 @@ class TrainSpec:
 
     bits: int = DEFAULT_BITS
     model_type: str = ""  # "" = the kind's default
-    image_size: int = 0  # 0: 28 for grayscale collections, 32 for colour ones
+    image_size: int = 0  # 0: 28 for gray, 32 for colour; the backbone's input (features: 128)
+    features: str = "auto"  # image folders: "pixels", a backbone's name, or "auto"
     vocab: int = 10_000
     vocab_by: str = "count"  # rank words by total count ("count") or document frequency ("df")
     device: str = "auto"

@@ -3,6 +3,8 @@ its reconstructions are scored. Each input kind names its module (`Kind.input_mo
 
     ImageInput  uint8 pixels -> [0, 1]; Bernoulli (cross-entropy) likelihood
     CountInput  word counts -> log(1 + counts) (or TF-IDF); multinomial over the vocabulary
+    FeatureInput  backbone features (stored float16 in each row) -> standardised; squared
+                error (a Gaussian likelihood)
 """
 
 from __future__ import annotations
@@ -86,4 +88,41 @@ class CountInput(nn.Module):
         """Each document's reconstruction error: the training loss (no other metric)."""
         if metric == "mse":
             raise SemhashError("--metric mse applies to image collections; text uses the loss.")
+        return self.item_loss(out, x)
+
+
+class FeatureInput(nn.Module):
+    """Rows of the features kind (`retrieval.kinds.features`: `feature_dim` float16 backbone
+    features, then the item's small pixels, as one uint8 row) -> the features standardised
+    by the training items' mean and standard deviation (buffers set before training, so
+    kept in the checkpoint and its fingerprint); the decoder's output is scored by the
+    squared error in those units, halved (a Gaussian likelihood of unit variance)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.dim = cfg.feature_dim
+        self.register_buffer("mean", torch.zeros(cfg.feature_dim))
+        self.register_buffer("std", torch.ones(cfg.feature_dim))
+
+    def prepare(self, batch, device: torch.device) -> torch.Tensor:
+        from semantic_hashing.retrieval.kinds.features import unpack_features
+
+        feats = to_device(unpack_features(np.asarray(batch), self.dim), device)
+        return (feats - self.mean) / self.std
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.item_loss(out, x).mean()
+
+    def item_loss(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Each item's reconstruction loss (the outlier score): half its squared error."""
+        return 0.5 * (out - x).pow(2).sum(1)
+
+    def item_error(self, out: torch.Tensor, x: torch.Tensor, metric: str) -> torch.Tensor:
+        """The training loss ("loss"), or the mean squared error per feature ("mse"), both
+        in standardised units."""
+        if metric == "mse":
+            return (out - x).pow(2).mean(1)
         return self.item_loss(out, x)

@@ -10,7 +10,7 @@ decoder (`bits` codes -> reconstruction logits). The families and their registry
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
@@ -45,6 +45,8 @@ class ModelConfig:
     input_weighting: str = "log"  # text: "log" (log 1 + count) or "tfidf" (times IDF, unit norm)
     decoder_layers: int = 1  # bow-ae: hidden layers of the decoder (0: softmax of a linear map)
     consistency_weight: float = 0.0  # > 0: two corrupted views must give the same code
+    feature_dim: int = 0  # features kind: the backbone's feature width (the model's input)
+    backbone: dict = field(default_factory=dict)  # features kind: the backbone's fingerprint
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,8 +21,9 @@ from .conftest import make_image_folder
 def test_unknown_kind_is_one_sentence():
     with pytest.raises(SemhashError) as err:
         get_kind("audio")
-    assert str(err.value) == "unknown kind 'audio'; use image or text."
+    assert str(err.value) == "unknown kind 'audio'; use image, text or features."
     assert get_kind("image") is KINDS["image"] and get_kind("text") is KINDS["text"]
+    assert get_kind("features") is KINDS["features"]
 
 
 def _call(kind: Kind, hook: str):
@@ -84,7 +85,7 @@ def test_the_registry_imports_no_heavy_library():
              "if m in sys.modules), list(k.KINDS))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120, check=True).stdout.strip()  # fmt: skip
-    assert out == "[] ['image', 'text']"
+    assert out == "[] ['image', 'text', 'features']"
 
 
 def test_sheets_are_the_kinds_to_allow():

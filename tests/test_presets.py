@@ -80,7 +80,7 @@ def test_quality_through_the_installed_command(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "'best'" in bad.stderr
     assert not (tmp_path / "bad.semhash").exists()
     done = run("train", folder, "--out", tmp_path / "m.pt", "--bits", "16", "--epochs", "1",
-               "--quality", "high")  # fmt: skip
+               "--quality", "high", "--features", "pixels")  # fmt: skip
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     model = HashEncoder.load(tmp_path / "m.pt")
     assert model.config.corruption == "augment" and model.train_info["quality"] == "high"

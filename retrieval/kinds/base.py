@@ -57,12 +57,17 @@ class Kind:
 
     name = ""  # the kind as the sidecar, the model config and `--kind` name it
     noun = "items"  # what the command line calls many of them ("1,000 photos in 2.0 s")
+    codes_of = ""  # what its codes are made from, in a sentence ("pixels", "word counts")
     default_family = ""  # the model family trained unless --model-type says otherwise
     train_defaults: dict = {}  # TrainConfig defaults: epochs, steps, batch, lr, schedule
     dedup_threshold = 0.9  # the pair similarity at which two items are duplicates
     baseline_method = ""  # the raw baseline's method name in results ("raw-l2")
     baseline_label = ""  # and as `evaluate` prints it ("raw pixels (L2)")
     baseline_caption = ""  # and as the page captions it ("pixels, L2")
+    # baselines besides "raw" (`--baseline NAME`): name -> (method, label, caption)
+    other_baselines: dict = {}
+    page_baseline = "raw"  # the baseline the page compares with
+    inferred = True  # `infer_kind` may guess it from a folder's files
     draws_sheets = False  # contact, outlier and reconstruction sheets can be drawn
     previews = False  # items have a text preview (the page shows it beside the card)
     word_counts = False  # inputs are word counts: short typed queries re-ranked by TF-IDF
@@ -193,9 +198,24 @@ class Kind:
         raise NotImplementedError
 
     # -- answers --------------------------------------------------------------------------
-    def baseline(self, db_inputs, query_inputs, k: int):
-        """The raw baseline: (D distances, rows of `db_inputs`), nearest first."""
+    def baseline(self, db_inputs, query_inputs, k: int, name: str = "raw"):
+        """The baseline `name` (one of `baselines`; "raw" by default) over stored rows
+        `db_inputs` for model inputs `query_inputs`: (D distances, rows of `db_inputs`),
+        nearest first."""
         raise NotImplementedError
+
+    @property
+    def baselines(self) -> dict[str, tuple[str, str, str]]:
+        """The baselines `--baseline` takes here: name -> (method in results, label as
+        `evaluate` prints it, caption on the page); "raw" first."""
+        raw = (self.baseline_method, self.baseline_label, self.baseline_caption)
+        return {"raw": raw, **self.other_baselines}
+
+    def check_baseline(self, name: str) -> None:
+        """Refuse, in one sentence, a baseline this kind does not answer."""
+        if name not in self.baselines:
+            raise SemhashError(f"--baseline {name} does not apply to a {self.name} collection; "
+                               f"choose {' or '.join(self.baselines)}.")  # fmt: skip
 
     def raw_features(self, db_inputs, query_inputs):
         """(database, queries, metric "l2" or "ip"): the raw data as dense float features
@@ -235,7 +255,19 @@ class Kind:
         """Model fields the page and `GET /api/collections/{name}` show for this kind."""
         raise NotImplementedError
 
-    def check_sheet(self) -> None:
+    def reencodes(self, stored_config: dict, config: dict) -> bool:
+        """Whether a model of `config` takes the inputs a collection stored for a model of
+        `stored_config` as they are: `index --rebuild` then encodes them again without
+        reading a file (none by default: the files are read again)."""
+        return False
+
+    def stored_training(self, rows, config: dict) -> Training:
+        """Training rows from a collection's stored inputs (made for a model of `config`):
+        `train COLLECTION` trains without reading a file, where the kind allows it."""
+        raise SemhashError(f"{self.name} models are trained on the files: give their folder.")
+
+    def check_sheet(self, what: str = "") -> None:
+        """Refuse a sheet (`what`: "reconstruction", or any other) that cannot be drawn."""
         if not self.draws_sheets:
             raise SemhashError(f"--sheet draws images; this is a {self.name} collection.")
 

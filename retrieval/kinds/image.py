@@ -25,6 +25,7 @@ KEEP_FLAT_BYTES = 1 << 30  # float indexes up to this size are kept (60k images:
 
 class ImageKind(Kind):
     name = "image"
+    codes_of = "pixels"
     noun = "photos"
     default_family = "conv-dae"
     # 6 passes over 60,000 items are 1,410 steps of 256; the floor gives a small folder about
@@ -174,7 +175,7 @@ class ImageKind(Kind):
         return ["(uploaded image)"], inputs, skipped
 
     # -- answers --------------------------------------------------------------------------
-    def baseline(self, db_inputs, query_inputs, k: int):
+    def baseline(self, db_inputs, query_inputs, k: int, name: str = "raw"):
         import numpy as np
 
         return raw_l2(None if db_inputs is None else np.asarray(db_inputs), query_inputs, k)

@@ -28,6 +28,7 @@ TEXT_DEFAULTS = {
 
 class TextKind(Kind):
     name = "text"
+    codes_of = "word counts"
     noun = "documents"
     default_family = "bow-ae"
     train_defaults = {"epochs": 20, "min_steps": 2500, "max_steps": 8000, "max_epochs": 200,
@@ -165,7 +166,7 @@ class TextKind(Kind):
         raise SemhashError(f"{store.path} is a text collection; search it with text.")
 
     # -- answers --------------------------------------------------------------------------
-    def baseline(self, db_inputs, query_inputs, k: int):
+    def baseline(self, db_inputs, query_inputs, k: int, name: str = "raw"):
         return tfidf_cosine(db_inputs, query_inputs, k)
 
     def raw_features(self, db_inputs, query_inputs):

@@ -49,8 +49,8 @@ def _baselines():
 @click.option(
     "--baseline",
     type=Registered(_baselines),
-    help="Also answer with the raw-data baseline (pixels L2, text TF-IDF cosine), shown "
-    "beside the codes' results.",
+    help="Also answer with a baseline, shown beside the codes' results: raw data (pixels L2, "
+    "text TF-IDF cosine), or on a features collection the backbone's float features (cosine).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query per line.")
 @click.option("--paths", "as_paths", is_flag=True,
@@ -176,9 +176,11 @@ def evaluate(collection, folder, limit, seed, as_json):
     if as_json:
         click.echo(json.dumps({k: v for k, v in result.items() if k != "skipped"}))
     else:
-        raw_name = coll.input_kind.baseline_label
+        kind = coll.input_kind
+        others = {name: b[1] for name, b in kind.baselines.items() if name != "raw"}
         click.echo(f"{result['queries']} queries, {items} items, relevant = same label")
-        echo_scores(result, f"{coll.bits}-bit codes", "  asymmetric", raw_name, width=18)
+        echo_scores(result, f"{coll.bits}-bit codes", "  asymmetric", kind.baseline_label,
+                    width=26 if others else 18, others=others)  # fmt: skip
     report_skipped(result["skipped"])
 
 

@@ -12,6 +12,7 @@ import click
 
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import KINDS, get_kind
+from semantic_hashing.retrieval.kinds.features import feature_choices
 from semantic_hashing.retrieval.params import DEFAULT_BITS
 from semantic_hashing.retrieval.presets import PRESETS
 
@@ -121,7 +122,13 @@ def training_options(fn):
                      help="Epochs (default: a step budget sized to the collection)."),
         click.option("--kind", type=click.Choice(list(KINDS)),
                      help="Collection kind (default: inferred from the files)."),
-        click.option("--image-size", default=0, help="Square input size (28 gray, 32 color)."),
+        click.option("--features", type=click.Choice(feature_choices()),
+                     help="Image folders: codes of the pixels, or of a pretrained backbone's "
+                     "features (sees what is in a photo) [default: $SEMHASH_FEATURES, else "
+                     "auto: the backbone for colour photos when the 'features' extra is "
+                     "installed, pixels for gray images]."),
+        click.option("--image-size", default=0, help="Square input size (28 gray, 32 color; "
+                     "with a backbone, the side it sees: 128)."),
         click.option("--vocab", default=10_000, show_default=True, help="Vocabulary size (text)."),
         click.option("--vocab-by", type=click.Choice(["count", "df"]), default="count",
                      show_default=True, help="Rank words by document frequency or total "
@@ -155,13 +162,14 @@ LISTING_OPTIONS = [
 
 def settings(bits, epochs, kind, image_size, vocab, model_type, seed, device,
               include_hidden, exclude, include, follow_links, workers,
-              vocab_by="count", quality="default") -> dict:  # fmt: skip
+              vocab_by="count", quality="default", features=None) -> dict:  # fmt: skip
     """The training and listing options as keyword settings of `semhash.index` /
     `semhash.train`."""
     return dict(bits=bits, epochs=epochs, kind=kind, image_size=image_size, vocab=vocab,
                 model_type=model_type, seed=seed, device=device, include_hidden=include_hidden,
                 exclude=exclude, include=include, follow_links=follow_links,
-                workers=workers, vocab_by=vocab_by, quality=quality)  # fmt: skip
+                workers=workers, vocab_by=vocab_by, quality=quality,
+                features=features)  # fmt: skip
 
 
 def _strategies():
@@ -238,10 +246,13 @@ def report_skipped(skipped) -> None:
         )
 
 
-def echo_scores(result: dict, codes: str, asymmetric: str, raw: str, width: int = 24) -> None:
+def echo_scores(result: dict, codes: str, asymmetric: str, raw: str, width: int = 24,
+                others: dict | None = None) -> None:  # fmt: skip
     """One line per scored ranking of `evaluate_collection` (the asymmetric one when the
-    model has its level table): P@10, P@100 and mAP@1000."""
-    for name, label in (("codes", codes), ("asymmetric", asymmetric), ("raw", raw)):
+    model has its level table; `others`: more baselines, name -> label): P@10, P@100 and
+    mAP@1000."""
+    named = [("codes", codes), ("asymmetric", asymmetric), ("raw", raw), *(others or {}).items()]
+    for name, label in named:
         if name in result:
             m = result[name]
             click.echo(f"  {label:{width}} P@10 {m['p@10']:.3f}  P@100 {m['p@100']:.3f}"

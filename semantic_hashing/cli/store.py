@@ -27,7 +27,10 @@ log = logging.getLogger("semhash")
 @training_options
 @common
 def train(folder, out, **kwargs):
-    """Train a hashing autoencoder on the images or documents in FOLDER, save it to --out."""
+    """Train a hashing autoencoder on the images or documents in FOLDER, save it to --out.
+
+    FOLDER may be a features collection: the model then trains on the backbone features
+    it keeps, and no file is read again."""
     from semantic_hashing.indexer import api
 
     info = api.train(folder, out, **settings(**kwargs))

@@ -43,7 +43,9 @@ class SearchRequest(BaseModel):
         f"answer holds ranks offset+1 to offset+k; offset+k at most {MAX_PAGE}.",
     )
     radius: int | None = Field(None, description="All within this Hamming distance.")
-    baseline: Literal[BASELINES] | None = Field(None, description="Answer by raw data instead.")
+    baseline: Literal[BASELINES] | None = Field(
+        None, description="Answer by raw data, or a backbone's float features, instead."
+    )
     strategy: Literal[tuple(STRATEGIES)] | None = None  # the registered strategies
     asymmetric: bool = Field(False, description="Re-rank the Hamming shortlist by the distance "
                              "of the unquantised query to each stored code.")  # fmt: skip
