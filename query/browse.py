@@ -211,7 +211,6 @@ class Views:
     def pairs(self) -> PairTable:
         """Every candidate pair at the default radius, with its similarity (once)."""
         from semantic_hashing.query.candidates import self_pairs
-        from semantic_hashing.query.similarity import pair_similarity
 
         with self._lock:
             if self._pairs is None:
@@ -223,7 +222,7 @@ class Views:
                 found = self_pairs(items.ids, items.codes, store.bits, opts.radius,
                                    opts.max_candidates, opts.strategy)  # fmt: skip
                 pa, pb = np.searchsorted(items.ids, found.a), np.searchsorted(items.ids, found.b)
-                sim = pair_similarity(store.kind, items.inputs, items.inputs, pa, pb)
+                sim = store.input_kind.similarity(items.inputs, items.inputs, pa, pb)
                 self._pairs = PairTable(items, pa, pb, np.asarray(found.distance),
                                         np.asarray(sim, np.float32), exact_pairs(items.sha256),
                                         opts.radius, float(opts.threshold))  # fmt: skip

@@ -104,7 +104,6 @@ def selected_groups(store: Store, data: dict, path="the selection") -> list[Dupl
     """The groups of a dedup selection, each member with its Hamming distance and input
     similarity to the kept item, as `semhash dedup` reports them."""
     from semantic_hashing.query.dedup import model_inputs
-    from semantic_hashing.query.similarity import pair_similarity
     from semantic_hashing.retrieval.codes import hamming
 
     ids = [i for g in data["groups"] for i in (g["keep"], *g["duplicates"])]
@@ -126,7 +125,7 @@ def selected_groups(store: Store, data: dict, path="the selection") -> list[Dupl
     for g in data["groups"]:
         k, dups = at[g["keep"]], [at[d] for d in g["duplicates"]]
         dist = hamming(codes[[k]], codes[dups])[0]
-        sims = (pair_similarity(store.kind, inputs, inputs, np.full(len(dups), k), dups)
+        sims = (store.input_kind.similarity(inputs, inputs, np.full(len(dups), k), dups)
                 if inputs is not None else [None] * len(dups))  # fmt: skip
         keep = member(g["keep"], g["keep"], 0, 1.0 if inputs is not None else None)
         out.append(DuplicateGroup(keep, [member(i, g["keep"], dist[j], sims[j])
