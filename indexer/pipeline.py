@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer import repair
+from semantic_hashing.indexer import repair, swap
 from semantic_hashing.indexer.layout import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
 from semantic_hashing.indexer.opening import DB_URL_ENV, new_metadata
 from semantic_hashing.indexer.store import Chunk, Store
@@ -188,8 +188,8 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
         if encoder is not None and opts.rebuild:
             if encoder.config.kind != coll.kind:
                 raise SemhashError(f"the model is a {encoder.config.kind} model, not {coll.kind}.")
-            if encoder.fingerprint() != coll.info["model_fingerprint"]:
-                coll.replace_model(encoder)
+            if encoder.fingerprint() != coll.info["model_fingerprint"] and not swap.can_stage(coll):
+                coll.replace_model(encoder)  # codes outside the folder: re-encoded in place
         elif encoder is not None:
             coll.check_model(encoder)
         elif opts.rebuild:
@@ -197,7 +197,7 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
     except SemhashError:
         coll.close()
         raise
-    return coll, coll.encoder
+    return coll, encoder if encoder is not None and opts.rebuild else coll.encoder
 
 
 def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -> IndexReport:
@@ -208,11 +208,31 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     resolve_workers(opts.workers)  # a bad --workers is refused before anything is opened
     opts.validate()
     coll, encoder = _open(collection, opts)
+    if coll is not None and encoder.fingerprint() != coll.info["model_fingerprint"]:
+        return _rebuild_beside(root, collection, coll, encoder, opts)
     try:
         return _index(root, collection, coll, encoder, opts)
     finally:
         if coll is not None:
             coll.close()
+
+
+def _rebuild_beside(root, collection, coll, encoder, opts) -> IndexReport:
+    """--rebuild with another model: build the new state beside the live one (which
+    readers keep seeing) and swap it in at the end (indexer/swap.py)."""
+    try:
+        staged = swap.stage(coll, encoder)
+    except BaseException:
+        coll.close()
+        raise
+    try:
+        report = _index(root, collection, staged, encoder, opts)
+    except BaseException:
+        swap.discard(staged)
+        coll.close()
+        raise
+    swap.swap_in(coll, staged)
+    return report
 
 
 def _index(root, collection, coll, encoder, opts) -> IndexReport:

@@ -108,9 +108,13 @@ def check(collection, repair, as_json):
     if repair:
         done = {name: n for name, n in result["repaired"].items() if n}
         click.echo(f"repaired: {done or 'nothing to repair'}")
-    after = result.get("problems_after", result["problems"])
+    after = dict(result.get("problems_after", result["problems"]))
+    missing = after.pop("listed items whose files are missing", 0)
     if any(after.values()):
         raise SemhashError("the collection has problems; run `semhash check --repair`.")
+    if missing:
+        raise SemhashError(f"{missing} listed items' files are missing; `semhash index --prune "
+                           "FOLDER` or `semhash remove` forgets them.")  # fmt: skip
     click.echo("ok")
 
 
