@@ -49,6 +49,7 @@ class IndexOptions:
     uri: str | None = None  # Milvus server URI or Milvus Lite file
     listing: ListingRules = field(default_factory=ListingRules)  # which files are taken
     workers: int | None = None  # reading/decoding threads (None: every core)
+    given: tuple[str, ...] = ()  # training settings the user gave (refused when not training)
 
     def validate(self) -> None:
         """Refuse options out of range before reading or training anything."""
@@ -208,6 +209,13 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     resolve_workers(opts.workers)  # a bad --workers is refused before anything is opened
     opts.validate()
     coll, encoder = _open(collection, opts)
+    if encoder is not None:
+        try:
+            _refuse_unused_settings(opts, encoder, collection if coll else opts.model_path)
+        except SemhashError:
+            if coll is not None:
+                coll.close()
+            raise
     if coll is not None and encoder.fingerprint() != coll.info["model_fingerprint"]:
         return _rebuild_beside(root, collection, coll, encoder, opts)
     try:
@@ -215,6 +223,23 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     finally:
         if coll is not None:
             coll.close()
+
+
+def _refuse_unused_settings(opts: IndexOptions, encoder: HashEncoder, where) -> None:
+    """Training settings are refused, never ignored, when no model is trained: the model
+    in use (the collection's or --model) decides them."""
+    spec, cfg = opts.spec, encoder.config
+    for name in opts.given:
+        if name == "bits" and spec.bits == encoder.bits:
+            continue
+        if name == "model_type" and spec.model_type in ("", cfg.model_type):
+            continue
+        have = {"bits": f"{encoder.bits}-bit codes", "model_type": f"a {cfg.model_type} model"}
+        flag = "--" + name.replace("_", "-")
+        made = f" ({have[name]})" if name in have else ""
+        raise SemhashError(f"{flag} is a training setting, but {where} is encoded with an existing "
+                           f"model{made}: leave {flag} out, or train a new model (`semhash train`) "
+                           "and switch with `index --model NEW --rebuild`.")  # fmt: skip
 
 
 def _rebuild_beside(root, collection, coll, encoder, opts) -> IndexReport:

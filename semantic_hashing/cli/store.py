@@ -63,9 +63,12 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, ba
     collection up to date: only new or changed files are encoded."""
     from semantic_hashing.indexer import api
 
+    ctx = click.get_current_context()
+    given = [k for k in api.TRAINING_SETTINGS if k in kwargs and
+             ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]  # fmt: skip
     report = api.index(folder, collection, model=model_path, db_url=db_url, prune=prune,
                        rebuild=rebuild, chunk_size=chunk_size, backend=backend, uri=uri,
-                       **settings(**kwargs))  # fmt: skip
+                       given=given, **settings(**kwargs))  # fmt: skip
     print_index_report(report)
 
 

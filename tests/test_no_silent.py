@@ -1,0 +1,34 @@
+"""No silent acceptance: options that cannot apply are refused with one sentence."""
+
+import shutil
+
+import pytest
+
+from .conftest import assert_user_error, run
+
+
+@pytest.fixture
+def copy(tmp_path, collection):
+    dest = tmp_path / "c.semhash"
+    shutil.copytree(collection, dest)
+    return dest
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--bits", "32"], ["--bits", "16-bit"]),
+        (["--model-type", "vae"], ["--model-type"]),
+        (["--quality", "high"], ["--quality"]),
+        (["--epochs", "5"], ["--epochs"]),
+    ],
+)
+def test_training_settings_on_an_existing_collection_are_refused(copy, image_folder, args, words):
+    before = (copy / "collection.json").read_bytes()
+    result = run("index", image_folder, "-c", copy, *args, ok=False)
+    assert_user_error(result, *words, "--rebuild")
+    assert (copy / "collection.json").read_bytes() == before
+
+
+def test_the_collections_own_bits_are_accepted(copy, image_folder):
+    run("index", image_folder, "-c", copy, "--bits", "16", "-q")
