@@ -32,3 +32,18 @@ def test_training_settings_on_an_existing_collection_are_refused(copy, image_fol
 
 def test_the_collections_own_bits_are_accepted(copy, image_folder):
     run("index", image_folder, "-c", copy, "--bits", "16", "-q")
+
+
+def test_evaluate_on_a_folder_without_label_folders_is_refused(tmp_path, collection, image_folder):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i, png in enumerate(sorted(image_folder.rglob("*.png"))[:6]):
+        shutil.copy(png, flat / f"{i}.png")
+    assert_user_error(run("evaluate", collection, "--queries", flat, ok=False), "label folders")
+    other = tmp_path / "other" / "nolabel"
+    other.mkdir(parents=True)
+    shutil.copy(flat / "0.png", other / "0.png")
+    assert_user_error(run("evaluate", collection, "--queries", other.parent, ok=False), "nolabel")
+    run(
+        "evaluate", collection, "--queries", image_folder, "--limit", "5"
+    )  # a labelled folder is scored
