@@ -85,10 +85,14 @@ def _refuse_unlabelled(coll: Store, folder: Path, labels: list[str]) -> None:
     """Scores need labels: queries in label folders (`<label>/<file>`) whose names are
     labels of the collection; anything else would print scores of 0 computed from nothing."""
     if all(label == "." for label in labels):
-        raise SemhashError(f"the queries in {folder} are not in label folders: put each one in "
-                           "a folder named after its label (<label>/<file>) to score them.")  # fmt: skip
+        raise SemhashError(
+            f"the queries in {folder} are not in label folders: put each one in "
+            "a folder named after its label (<label>/<file>) to score them."
+        )
     known = set(coll.meta.labels().values())
     if not known & set(labels):
         shown = ", ".join(sorted(set(labels) - {"."})[:3])
-        raise SemhashError(f"none of the label folders of {folder} ({shown}) is a label of "
-                           f"{coll.path}: scores would be computed without relevant items.")  # fmt: skip
+        raise SemhashError(
+            f"none of the label folders of {folder} ({shown}) is a label of "
+            f"{coll.path}: scores would be computed without relevant items."
+        )
