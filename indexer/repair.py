@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer import journal, swap
+from semantic_hashing.indexer import journal, staging
 from semantic_hashing.indexer.layout import (
     DB,
     FORMAT,
@@ -151,10 +151,8 @@ def remove_temporary(path: Path) -> int:
 def leftovers(store) -> dict[str, int]:
     """What `check` finds besides the differences of `problems` (a stat per item): items
     whose files are gone, a killed dedup action, and temporary files nobody writes now."""
-    from semantic_hashing.indexer import swap
-
-    writing = swap.in_progress(store.path)  # a running writer's temporaries are its own
-    tmp = 0 if writing else len(temporary_files(store.path)) + len(swap.leftovers(store.path))
+    writing = staging.in_progress(store.path)  # a running writer's temporaries are its own
+    tmp = 0 if writing else len(temporary_files(store.path)) + len(staging.leftovers(store.path))
     return {
         "listed items whose files are missing": sum(
             not os.path.exists(p) for p in store.meta.live()
@@ -191,7 +189,7 @@ def reconcile(store) -> dict[str, int]:
              "unreadable chunks set aside": len(store.raw.quarantine())}  # fmt: skip
     fixed["interrupted dedup moves completed"] = journal.recover(store)
     fixed["temporary files removed"] = remove_temporary(store.path)
-    fixed["unfinished rebuilds removed"] = swap.clear_leftovers(store.path)
+    fixed["unfinished rebuilds removed"] = staging.clear_leftovers(store.path)
     found = problems(store)
     dup = found["duplicate ids in the index"]
     known = uncommitted | set(store.meta.any_by_path().values())  # deleted rows included

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -30,54 +29,17 @@ from semantic_hashing.indexer.layout import DB, INDEX, LOG, MODEL, RAW
 from semantic_hashing.indexer.metadata import MetadataStore
 from semantic_hashing.indexer.opening import acquire_lock, default_db_url
 from semantic_hashing.indexer.raw_store import RawStore
+from semantic_hashing.indexer.staging import PREVIOUS, staging_path
 from semantic_hashing.retrieval.fsutil import fsync_dir
 
 log = logging.getLogger(__name__)
 
-PREVIOUS = ".previous"
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
-
-
-def staging_path(path: Path) -> Path:
-    path = Path(os.path.abspath(path))
-    return path.with_name(f".{path.name}.rebuild.tmp")
 
 
 def can_stage(live) -> bool:
     """Metadata in the SQLite file inside and codes in the FAISS file inside."""
     return not live.info.get("db_url") and store_of(live.info.get("backend")).name == "faiss"
-
-
-def in_progress(folder: Path) -> bool:
-    """True while a process holds the writer's lock of `folder` (a rebuild still running)."""
-    try:
-        fd = os.open(folder / ".lock", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def leftovers(path: Path) -> list[Path]:
-    """What a killed rebuild left: its staging folder, and the previous state kept inside."""
-    found = [p for p in (staging_path(path),) if p.is_dir() and not in_progress(p)]
-    return found
-
-
-def clear_leftovers(path: Path) -> int:
-    """Remove a killed rebuild's staging folder and the previous state (needs the lock)."""
-    n = 0
-    for p in leftovers(path):
-        shutil.rmtree(p, ignore_errors=True)
-        n += 1
-    if (Path(path) / PREVIOUS).is_dir():
-        shutil.rmtree(Path(path) / PREVIOUS, ignore_errors=True)
-    return n
 
 
 def stage(live, encoder):
