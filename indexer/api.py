@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["check", "index", "index_options", "remove", "train"]
 
 
+TRAINING_SETTINGS = ("bits", "epochs", "image_size", "vocab", "vocab_by", "model_type", "seed",
+                     "quality")  # fmt: skip
+
+
 def index_options(*, bits: int = DEFAULT_BITS, epochs: int | None = None, kind: str | None = None,
                   image_size: int = 0, vocab: int = 10_000, vocab_by: str = "count",
                   model_type: str = "", seed: int = 0, quality: str = "default",
@@ -75,7 +79,11 @@ def index(folder: str | Path, collection: str | Path, *, model: str | Path | Non
     follow_links."""
     from semantic_hashing.indexer.pipeline import index_folder
 
+    given = settings.pop("given", None)
+    if given is None:  # from Python: every training setting passed counts as given
+        given = [k for k in TRAINING_SETTINGS if k in settings]
     opts = index_options(**settings, model_path=Path(model) if model else None)
+    opts.given = tuple(given)
     return index_folder(folder, collection, opts)
 
 

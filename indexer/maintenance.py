@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from semantic_hashing.indexer.repair import leftovers
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.errors import SemhashError
 
@@ -44,8 +45,8 @@ def check_collection(collection: str | Path, repair: bool = False) -> dict:
     else:
         try:
             coll.verify_model()
-            found = coll.problems()
-            result = {"items": len(coll.index), "problems": {k: len(v) for k, v in found.items()}}
+            found = {k: len(v) for k, v in coll.problems().items()}
+            result = {"items": len(coll.index), "problems": {**found, **leftovers(coll)}}
         finally:
             coll.close()
     if repair:
@@ -56,7 +57,8 @@ def check_collection(collection: str | Path, repair: bool = False) -> dict:
         coll = Store.open(collection, write=True)  # opening for writing repairs
         try:
             result["repaired"] = {**coll.repairs, **reread_stale(coll)}
-            result["problems_after"] = {k: len(v) for k, v in coll.problems().items()}
+            after = {k: len(v) for k, v in coll.problems().items()}
+            result["problems_after"] = {**after, **leftovers(coll)}
         finally:
             coll.close()
     return result

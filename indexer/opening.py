@@ -78,14 +78,16 @@ def stored_where(path: Path, info: dict) -> tuple[CodeStore, dict]:
     return codes, codes.resolved(entry, path)
 
 
-def load_encoder(path: Path, info: dict, device: str = "cpu") -> HashEncoder:
-    """The model of the collection at `path`, refused unless its codes were made with it."""
+def load_encoder(path: Path, info: dict, device: str = "cpu",
+                 files: Path | None = None) -> HashEncoder:  # fmt: skip
+    """The model of the collection at `path` (read from `files`, the folder a reader
+    opened), refused unless its codes were made with it."""
     from semantic_hashing.retrieval.codes import HashEncoder
     from semantic_hashing.retrieval.training import resolve_device
 
     resolve_device(str(device))  # no GPU for --device cuda: that sentence, not a bad model
     try:
-        encoder = HashEncoder.load(path / MODEL, device)
+        encoder = HashEncoder.load((files or path) / MODEL, device)
     except SemhashError as exc:
         why = str(exc).splitlines()[0][:160]
         raise SemhashError(f"the model of {path} cannot be used ({why}); without it no "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer import repair
+from semantic_hashing.indexer import repair, swap
 from semantic_hashing.indexer.layout import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
 from semantic_hashing.indexer.opening import DB_URL_ENV, new_metadata
 from semantic_hashing.indexer.store import Chunk, Store
@@ -51,6 +51,7 @@ class IndexOptions:
     uri: str | None = None  # Milvus server URI or Milvus Lite file
     listing: ListingRules = field(default_factory=ListingRules)  # which files are taken
     workers: int | None = None  # reading/decoding threads (None: every core)
+    given: tuple[str, ...] = ()  # training settings the user gave (refused when not training)
 
     def validate(self) -> None:
         """Refuse options out of range before reading or training anything."""
@@ -191,8 +192,8 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
         if encoder is not None:
             check_kinds(coll.kind, encoder.config.kind, collection, opts.model_path)
         if encoder is not None and opts.rebuild:
-            if encoder.fingerprint() != coll.info["model_fingerprint"]:
-                _replace_model(coll, encoder)
+            if encoder.fingerprint() != coll.info["model_fingerprint"] and not swap.can_stage(coll):
+                _replace_model(coll, encoder)  # codes outside the folder: re-encoded in place
         elif encoder is not None:
             coll.check_model(encoder)
         elif opts.rebuild:
@@ -200,17 +201,25 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
     except SemhashError:
         coll.close()
         raise
-    return coll, coll.encoder
+    return coll, encoder if encoder is not None and opts.rebuild else coll.encoder
 
 
 def _replace_model(coll: Store, encoder: HashEncoder) -> None:
-    """Start over with another model. Where it takes the stored inputs as they are (the
-    kind's `reencodes`: a features model over the same backbone), every item is encoded
-    again from them and no file is read; otherwise each file is read again on this run.
-    A run killed in between leaves rows marked to read again: the next run does so."""
+    """Start over with another model in place (codes kept outside the folder). Where it
+    takes the stored inputs as they are (the kind's `reencodes`: a features model over the
+    same backbone), every item is encoded again from them and no file is read; otherwise
+    each file is read again on this run. A run killed in between leaves rows marked to read
+    again: the next run does so."""
     reuse = coll.input_kind.reencodes(coll.model_config, encoder.config.to_dict())
-    kept = coll.meta.live() if reuse else {}
     coll.replace_model(encoder)  # empty index, every row marked to encode again
+    if reuse:
+        _encode_stored(coll)
+
+
+def _encode_stored(coll: Store) -> None:
+    """Encode every live row again from its stored input (rows without one stay marked to
+    read again from their files)."""
+    kept = coll.meta.live()
     if not kept:
         return
     restored, unstored = repair.restore_codes(coll, [row[0] for row in kept.values()])
@@ -230,11 +239,58 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     resolve_workers(opts.workers)  # a bad --workers is refused before anything is opened
     opts.validate()
     coll, encoder = _open(collection, opts)
+    if encoder is not None:
+        try:
+            _refuse_unused_settings(opts, encoder, collection if coll else opts.model_path)
+        except SemhashError:
+            if coll is not None:
+                coll.close()
+            raise
+    if coll is not None and encoder.fingerprint() != coll.info["model_fingerprint"]:
+        return _rebuild_beside(root, collection, coll, encoder, opts)
     try:
         return _index(root, collection, coll, encoder, opts)
     finally:
         if coll is not None:
             coll.close()
+
+
+def _refuse_unused_settings(opts: IndexOptions, encoder: HashEncoder, where) -> None:
+    """Training settings are refused, never ignored, when no model is trained: the model
+    in use (the collection's or --model) decides them."""
+    spec, cfg = opts.spec, encoder.config
+    for name in opts.given:
+        if name == "bits" and spec.bits == encoder.bits:
+            continue
+        if name == "model_type" and spec.model_type in ("", cfg.model_type):
+            continue
+        have = {"bits": f"{encoder.bits}-bit codes", "model_type": f"a {cfg.model_type} model"}
+        flag = "--" + name.replace("_", "-")
+        made = f" ({have[name]})" if name in have else ""
+        raise SemhashError(f"{flag} is a training setting, but {where} is encoded with an existing "
+                           f"model{made}: leave {flag} out, or train a new model (`semhash train`) "
+                           "and switch with `index --model NEW --rebuild`.")  # fmt: skip
+
+
+def _rebuild_beside(root, collection, coll, encoder, opts) -> IndexReport:
+    """--rebuild with another model: build the new state beside the live one (which
+    readers keep seeing) and swap it in at the end (indexer/swap.py)."""
+    reuse = coll.input_kind.reencodes(coll.model_config, encoder.config.to_dict())
+    try:
+        staged = swap.stage(coll, encoder, keep_inputs=reuse)
+    except BaseException:
+        coll.close()
+        raise
+    try:
+        if reuse:  # the stored inputs serve the new model as they are: no file is read
+            _encode_stored(staged)
+        report = _index(root, collection, staged, encoder, opts)
+    except BaseException:
+        swap.discard(staged)
+        coll.close()
+        raise
+    swap.swap_in(coll, staged)
+    return report
 
 
 def _index(root, collection, coll, encoder, opts) -> IndexReport:

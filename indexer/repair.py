@@ -20,10 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
+from semantic_hashing.indexer import journal, staging
 from semantic_hashing.indexer.layout import (
     DB,
     FORMAT,
@@ -132,6 +134,34 @@ def restore_codes(coll, ids) -> tuple[int, list[int]]:
     return int(has.sum()), ids[~has].tolist()
 
 
+def temporary_files(path: Path) -> list[Path]:
+    """What a killed or failed write left: `*.tmp` in the collection and in raw/."""
+    path = Path(path)
+    found = [p for p in path.glob("*.tmp") if p.is_file()]
+    return found + [p for p in (path / RAW).glob("*.tmp") if p.is_file()]
+
+
+def remove_temporary(path: Path) -> int:
+    found = temporary_files(path)
+    for tmp in found:
+        tmp.unlink(missing_ok=True)
+    return len(found)
+
+
+def leftovers(store) -> dict[str, int]:
+    """What `check` finds besides the differences of `problems` (a stat per item): items
+    whose files are gone, a killed dedup action, and temporary files nobody writes now."""
+    writing = staging.in_progress(store.path)  # a running writer's temporaries are its own
+    tmp = 0 if writing else len(temporary_files(store.path)) + len(staging.leftovers(store.path))
+    return {
+        "listed items whose files are missing": sum(
+            not os.path.exists(p) for p in store.meta.live()
+        ),
+        "interrupted dedup actions": int(journal.pending(store.path) and not writing),
+        "leftover temporary files": tmp,
+    }
+
+
 def problems(store) -> dict[str, list[int]]:
     """Differences between a store's index, metadata and raw inputs (ids; chunk numbers
     for the chunk entries)."""
@@ -157,8 +187,9 @@ def reconcile(store) -> dict[str, int]:
     uncommitted = set(store.raw.ids_after(committed).tolist())
     fixed = {"raw chunks dropped": store.raw.truncate(committed),
              "unreadable chunks set aside": len(store.raw.quarantine())}  # fmt: skip
-    for tmp in store.path.glob("*.tmp"):
-        tmp.unlink()
+    fixed["interrupted dedup moves completed"] = journal.recover(store)
+    fixed["temporary files removed"] = remove_temporary(store.path)
+    fixed["unfinished rebuilds removed"] = staging.clear_leftovers(store.path)
     found = problems(store)
     dup = found["duplicate ids in the index"]
     known = uncommitted | set(store.meta.any_by_path().values())  # deleted rows included

@@ -96,13 +96,21 @@ class Store:
     save_derived: bool = True
     _derived: dict = field(default_factory=dict, repr=False)
     device: str = "cpu"  # where the model runs once it is loaded
+    # a reader's descriptor of the folder it opened: what it reads later (model, stored
+    # inputs) comes from that state even when a rebuild swaps a new one in meanwhile
+    _dirfd: int | None = field(default=None, repr=False)
+
+    @property
+    def files(self) -> Path:
+        """Where this store reads its files: the folder it opened, even once renamed."""
+        return pinned(self._dirfd) if self._dirfd is not None else self.path
 
     @property
     def encoder(self) -> HashEncoder:
         """The collection's model, loaded on first use and checked against the codes:
         commands that need no model (info, check, remove) never import torch."""
         if self.loaded_encoder is None:
-            self.loaded_encoder = load_encoder(self.path, self.info, self.device)
+            self.loaded_encoder = load_encoder(self.path, self.info, self.device, self.files)
         return self.loaded_encoder
 
     @encoder.setter
@@ -113,7 +121,7 @@ class Store:
         """Refuse a model file that is not the one the codes were made with: cheaply by its
         sha256 when the sidecar records it, else by loading it."""
         recorded = self.info.get("model_sha256")
-        if self.loaded_encoder is None and not (recorded and recorded == model_sha(self.path)):
+        if self.loaded_encoder is None and not (recorded and recorded == model_sha(self.files)):
             self.encoder  # noqa: B018 (loads and checks)
 
     @property
@@ -192,23 +200,32 @@ class Store:
         if not (path / SIDECAR).is_file() and not repair.holds_data(path):
             raise SemhashError(f"{path} is not a semhash collection (no {SIDECAR}).")
         lock = acquire_lock(path) if write else None
+        dirfd = None if write else pin(path)
         try:
-            return cls._open(path, device, write, db_url, uri, lock)
+            coll = cls._open(path, device, write, db_url, uri, lock, dirfd)
         except BaseException:
             if lock is not None:
                 os.close(lock)
+            if dirfd is not None:
+                os.close(dirfd)
             raise
+        return coll
 
     @classmethod
     def _open(cls, path: Path, device, write: bool, db_url: str | None, uri: str | None,
-              lock: int | None):  # fmt: skip
-        info, rebuilt = repair.read_sidecar(path, recover=write)
+              lock: int | None, dirfd: int | None = None):  # fmt: skip
+        files = pinned(dirfd) if dirfd is not None else path
+        try:
+            info, rebuilt = repair.read_sidecar(files, recover=write)
+        except SemhashError as exc:
+            raise SemhashError(str(exc).replace(str(files), str(path))) from None
         if info.get("format") != FORMAT:
             raise SemhashError(f"{path} has collection format {info.get('format')}; "
                                f"this semhash reads format {FORMAT}: index it again.")  # fmt: skip
         meta = open_metadata(path, info.get("db_url") or "", db_url, info)
         try:
-            index, lost = cls._open_index(path, info, write, uri), None
+            at = files if store_of(info.get("backend")).name == "faiss" else path
+            index, lost = cls._open_index(at, info, write, uri), None
         except IndexLost as exc:
             if not write or uri:
                 meta.close()
@@ -219,8 +236,8 @@ class Store:
             raise SemhashError(
                 f"the index in {path} holds {index.bits}-bit codes, not {info['bits']}."
             )
-        coll = cls(path, info, None, index, meta, RawStore(path / RAW), write, lock)
-        coll.device = str(device)
+        coll = cls(path, info, None, index, meta, RawStore(files / RAW), write, lock)
+        coll.device, coll._dirfd = str(device), dirfd
         if write:  # the model is checked before anything changes; readers load it on use
             try:
                 coll.verify_model()
@@ -332,10 +349,10 @@ class Store:
             return self.index
         params = params or StrategyParams()
         if self.save_derived:
-            return open_secondary(self.path, strategy, self.index, params)
+            return open_secondary(self.files, strategy, self.index, params)
         key = (strategy, repr(params))
         if key not in self._derived:
-            self._derived[key] = open_secondary(self.path, strategy, self.index, params, False)
+            self._derived[key] = open_secondary(self.files, strategy, self.index, params, False)
         return self._derived[key]
 
     def model_inputs(self, ids) -> object:
@@ -382,3 +399,20 @@ class Store:
         if self._lock is not None:
             os.close(self._lock)  # releases the flock
             self._lock = None
+        if self._dirfd is not None:
+            os.close(self._dirfd)
+            self._dirfd = None
+
+
+def pin(path: Path) -> int | None:
+    """A descriptor of the folder `path` names now (None where /proc/self/fd is missing)."""
+    if not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def pinned(fd: int) -> Path:
+    return Path(f"/proc/self/fd/{fd}")

@@ -25,6 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from semantic_hashing.indexer import journal
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DuplicateGroup
 from semantic_hashing.retrieval.errors import SemhashError
@@ -138,7 +139,10 @@ def _source_problem(src: Path, root: Path) -> str:
 
 def act(store: Store, groups: list[DuplicateGroup], action: str, target: str | Path,
         dry_run: bool = False) -> ActReport:  # fmt: skip
-    """Move or link the duplicates of `groups` below `target` (see module doc)."""
+    """Move or link the duplicates of `groups` below `target` (see module doc). The
+    collection's writer's lock is held from before the first file moves until the moved
+    items are forgotten; the plan is written to the collection's journal first, so a killed
+    action is completed by the next writer (`check --repair`, a rerun, `index`)."""
     if action not in ACTIONS:
         raise SemhashError(f"unknown action {action!r}; choose move or link.")
     if any(d.id is None for g in groups for d in g.duplicates):
@@ -146,23 +150,42 @@ def act(store: Store, groups: list[DuplicateGroup], action: str, target: str | P
     root = indexed_root(store)
     real = check_target(Path(target), root, store, dry_run)
     report = ActReport(action, real, root, plan(groups, root, real), dry_run)
+    if dry_run:
+        _refuse_clash(report)
+        return report
+    writer = store if store.writable else Store.open(store.path, write=True)
+    try:  # under the lock: items another writer moved or removed meanwhile are skipped
+        live = writer.meta.get([s.id for s in report.steps if s.id is not None])
+        for step in report.steps:
+            if not step.skipped and step.id not in live:
+                step.skipped = "no longer in the collection (moved or removed meanwhile)"
+            elif not step.skipped:
+                step.skipped = _source_problem(Path(step.source), root)
+        _refuse_clash(report)
+        todo = [s for s in report.steps if not s.skipped]
+        if not todo:
+            return report
+        journal.write(writer.path, action, [(s.id, s.source, s.target) for s in todo])
+        try:
+            for step in todo:
+                _do(action, step)
+        finally:
+            moved = [s.id for s in report.done if action == "move"]
+            if moved:
+                report.removed = writer.remove(moved)
+                writer.log_event(f"dedup moved {report.removed} items out")
+            journal.clear(writer.path)
+    finally:
+        if writer is not store:
+            writer.close()
+    return report
+
+
+def _refuse_clash(report: ActReport) -> None:
     clash = next((s for s in report.steps if not s.skipped and os.path.lexists(s.target)), None)
     if clash is not None:
         raise SemhashError(f"{clash.target} already exists; semhash never overwrites a file: "
                            "choose an empty target folder.")  # fmt: skip
-    if dry_run or not any(not s.skipped for s in report.steps):
-        return report
-    if action == "move":
-        Store.open(store.path, write=True).close()  # refuse now if another writer runs
-    try:
-        for step in report.steps:
-            if not step.skipped:
-                _do(action, step)
-    finally:
-        moved = [s.id for s in report.done if action == "move"]
-        if moved:
-            report.removed = _forget(store, moved)
-    return report
 
 
 def _do(action: str, step: Step) -> None:
@@ -202,16 +225,3 @@ def _move(src: Path, dst: Path) -> None:
     fsync_dir(dst.parent)
     os.unlink(src)
     fsync_dir(src.parent)
-
-
-def _forget(store: Store, ids: list[int]) -> int:
-    """Remove moved items from the collection the way `semhash remove` does."""
-    from semantic_hashing.indexer.maintenance import remove_items
-
-    if store.writable:
-        n = store.remove(ids)
-        store.log_event(f"dedup moved {n} items out")
-        return n
-    n = remove_items(store.path, ids)
-    log.info("removed %d moved items from %s", n, store.path)
-    return n

@@ -73,6 +73,7 @@ def evaluate_folder(coll: Store, folder: str | Path, limit: int | None = None,
         raise SemhashError(f"--seed must be from 0 to {2**32 - 1}, not {seed}.")
     queries = load_queries(coll, folder)
     labels = [str(Path(name).parent.relative_to(folder)) for name in queries.names]
+    _refuse_unlabelled(coll, folder, labels)
     picks = np.arange(len(labels))
     if limit is not None and limit < len(labels):
         picks = np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
@@ -81,3 +82,20 @@ def evaluate_folder(coll: Store, folder: str | Path, limit: int | None = None,
     result["queries"] = len(picks)
     result["skipped"] = queries.skipped
     return result
+
+
+def _refuse_unlabelled(coll: Store, folder: Path, labels: list[str]) -> None:
+    """Scores need labels: queries in label folders (`<label>/<file>`) whose names are
+    labels of the collection; anything else would print scores of 0 computed from nothing."""
+    if all(label == "." for label in labels):
+        raise SemhashError(
+            f"the queries in {folder} are not in label folders: put each one in "
+            "a folder named after its label (<label>/<file>) to score them."
+        )
+    known = set(coll.meta.labels().values())
+    if not known & set(labels):
+        shown = ", ".join(sorted(set(labels) - {"."})[:3])
+        raise SemhashError(
+            f"none of the label folders of {folder} ({shown}) is a label of "
+            f"{coll.path}: scores would be computed without relevant items."
+        )

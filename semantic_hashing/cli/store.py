@@ -66,9 +66,12 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, ba
     collection up to date: only new or changed files are encoded."""
     from semantic_hashing.indexer import api
 
+    ctx = click.get_current_context()
+    given = [k for k in api.TRAINING_SETTINGS if k in kwargs and
+             ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]  # fmt: skip
     report = api.index(folder, collection, model=model_path, db_url=db_url, prune=prune,
                        rebuild=rebuild, chunk_size=chunk_size, backend=backend, uri=uri,
-                       **settings(**kwargs))  # fmt: skip
+                       given=given, **settings(**kwargs))  # fmt: skip
     print_index_report(report)
 
 
@@ -111,9 +114,13 @@ def check(collection, repair, as_json):
     if repair:
         done = {name: n for name, n in result["repaired"].items() if n}
         click.echo(f"repaired: {done or 'nothing to repair'}")
-    after = result.get("problems_after", result["problems"])
+    after = dict(result.get("problems_after", result["problems"]))
+    missing = after.pop("listed items whose files are missing", 0)
     if any(after.values()):
         raise SemhashError("the collection has problems; run `semhash check --repair`.")
+    if missing:
+        raise SemhashError(f"{missing} listed items' files are missing; `semhash index --prune "
+                           "FOLDER` or `semhash remove` forgets them.")  # fmt: skip
     click.echo("ok")
 
 
