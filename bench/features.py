@@ -91,9 +91,10 @@ def features_data(data, name: str, input_size: int = 0, timings: dict | None = N
     from dataclasses import replace
 
     from semantic_hashing.retrieval.backbones import get_backbone
+    from semantic_hashing.retrieval.kinds import get_kind
     from semantic_hashing.retrieval.kinds.features import DEFAULT_INPUT_SIZE, pack
 
-    if data.kind != "image":
+    if not get_kind(data.kind).takes_images:
         raise SemhashError(f"--features reads images; {data.kind} data has none.")
     backbone = get_backbone(name, input_size=input_size or DEFAULT_INPUT_SIZE)
     rows = {}

@@ -23,6 +23,7 @@ from semantic_hashing.bench.eval import (
     time_queries,
 )
 from semantic_hashing.bench.hashing import HASHERS
+from semantic_hashing.bench.options import FLOAT_FEATURES
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.families import get_family
 from semantic_hashing.retrieval.kinds import get_kind
@@ -48,9 +49,9 @@ def run_methods(data: BenchData, opts: BenchOptions, timings: dict) -> list[dict
                          train=0.0, encode=feature_seconds))  # fmt: skip
     if feats is not None:
         fdb, fq = float_features(feats)
-        if "features" in names:
+        if FLOAT_FEATURES in names:
             space = Space("ip", unit_rows(fdb), unit_rows(fq))
-            rows.append(_row("features", None, space, data, opts, timings, train=0.0,
+            rows.append(_row(FLOAT_FEATURES, None, space, data, opts, timings, train=0.0,
                              encode=_extract_rate(timings)))  # fmt: skip
         db, q = fdb, fq  # LSH, PCA and ITQ are fitted on the backbone's features
     families = list(dict.fromkeys(m.family for m in opts.methods if m.family))

@@ -10,6 +10,7 @@ from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.families import FAMILIES, MODEL_TYPES
 from semantic_hashing.retrieval.params import check_bits
 
+FLOAT_FEATURES = "features"  # the method that ranks by the backbone's float features
 DEFAULT_METHODS = "ae:conv-dae,ae-asym:conv-dae,ae-rerank:conv-dae,ae-real:conv-dae,raw,lsh,pca,itq"
 FEATURE_METHODS = "ae:feature-dae,ae-asym:feature-dae,features,ae:conv-dae,raw"
 AE_KINDS = ("ae", "ae-real", "ae-rerank", "ae-asym", "ae-tfidf")
@@ -39,7 +40,7 @@ def parse_methods(text: str) -> list[Method]:
                     f"{item!r}: write {kind}:FAMILY with FAMILY one of {names}, all."
                 )
             out += [Method(kind, f) for f in families]
-        elif kind in ("raw", "features", *HASHERS) and not family:
+        elif kind in ("raw", FLOAT_FEATURES, *HASHERS) and not family:
             out.append(Method(kind))
         else:
             raise SemhashError(

@@ -36,7 +36,7 @@ from pathlib import Path
 from semantic_hashing.bench import report as report_mod
 from semantic_hashing.bench.data import BenchData, load_bench_data
 from semantic_hashing.bench.methods import run_methods
-from semantic_hashing.bench.options import BenchOptions, Method
+from semantic_hashing.bench.options import FLOAT_FEATURES, BenchOptions, Method
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import get_kind
 from semantic_hashing.retrieval.progress import timed
@@ -80,7 +80,7 @@ def bench(data: BenchData, opts: BenchOptions, timings: dict | None = None,
 
         with timed("features", timings):
             data.features = features_data(data, opts.features, opts.input_size, timings)
-    elif any(m.kind == "features" or m.family == "feature-dae" for m in opts.methods):
+    elif any(m.kind == FLOAT_FEATURES or m.family == "feature-dae" for m in opts.methods):
         raise SemhashError("the features method and feature-dae need --features NAME.")
     rows = run_methods(data, opts, timings)
     order = {m.name: i for i, m in enumerate(opts.methods)}

@@ -25,8 +25,8 @@ from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable
-from semantic_hashing.retrieval.kinds import Loaded, get_kind, infer_kind
-from semantic_hashing.retrieval.kinds.features import check_features, check_kinds
+from semantic_hashing.retrieval.kinds import Loaded, check_kinds, get_kind, infer_kind
+from semantic_hashing.retrieval.kinds.features import check_features
 from semantic_hashing.retrieval.kinds.features import resolve as resolve_features
 from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.pool import resolve_workers

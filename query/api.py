@@ -300,8 +300,8 @@ class Collection:
         from semantic_hashing.query.browse import document
 
         row = self.item(item_id)
-        if self.kind != "text":
-            raise SemhashError(f"{self.path} is an image collection; its items are images.")
+        if not self.input_kind.word_counts:
+            raise SemhashError(f"{self.path} holds {self.input_kind.noun}, not documents.")
         return document(row["path"])
 
     # -- lifetime -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
+from semantic_hashing.retrieval.devices import resolve_device  # noqa: F401 (callers' import)
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import KINDS, get_kind
 from semantic_hashing.retrieval.models import HashingAutoencoder
@@ -87,19 +88,6 @@ def step_budget(per_epoch: int, epochs: int, cfg: TrainConfig, explicit: bool = 
 
 # The defaults of every input kind by its name (each kind keeps its own, Kind.train_defaults).
 KIND_DEFAULTS = {name: kind.train_defaults for name, kind in KINDS.items()}
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """`auto` picks the GPU when one is present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise SemhashError(f"unknown device {name!r}; use auto, cpu or cuda.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SemhashError("--device cuda was asked for, but no GPU is available here.")
-    return device
 
 
 def train(

@@ -49,3 +49,15 @@ def infer_kind(root: Path, rules: ListingRules | None = None) -> str:
         if kind.found_in(root, rules):
             return kind.name
     raise SemhashError(f"no {' or '.join(k.name for k in guessed)} files were found in {root}.")
+
+
+def check_kinds(coll_kind: str, model_kind: str, collection, model_path) -> None:
+    """Refuse a model whose codes are made from other inputs than a collection's."""
+    if coll_kind == model_kind:
+        return
+    theirs, mine = get_kind(coll_kind).codes_of, get_kind(model_kind).codes_of
+    raise SemhashError(
+        f"{collection} holds codes of {theirs} and the model {model_path} makes codes "
+        f"of {mine}; they cannot be compared: give a model of {theirs}, or index into a new "
+        "collection."
+    )

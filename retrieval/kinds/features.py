@@ -27,6 +27,7 @@ import weakref
 from pathlib import Path
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.inputs import unpack_features  # noqa: F401 (stored rows)
 from semantic_hashing.retrieval.kinds.base import Loaded, Training
 from semantic_hashing.retrieval.kinds.image import ImageKind
 
@@ -147,7 +148,7 @@ class FeaturesKind(ImageKind):
         name = getattr(spec, "features", "") or DEFAULT_BACKBONE
         if name in ("auto", "pixels"):
             name = DEFAULT_BACKBONE
-        from semantic_hashing.retrieval.training import resolve_device
+        from semantic_hashing.retrieval.devices import resolve_device
 
         device = resolve_device(getattr(spec, "device", "auto"))
         return shared_backbone(name, self._backbone_size(None, spec), None, str(device))
@@ -325,14 +326,6 @@ def empty_rows(backbone):
     import numpy as np
 
     return np.zeros((0, row_width(backbone.dim)), np.uint8)
-
-
-def unpack_features(rows, dim: int):
-    """The float32 (N, dim) features of stored rows."""
-    import numpy as np
-
-    rows = np.asarray(rows)
-    return np.ascontiguousarray(rows[:, : 2 * dim]).view(np.float16).astype(np.float32)
 
 
 def unpack_pixels(rows, dim: int):
@@ -539,17 +532,3 @@ def check_features(kind: str, model: dict, features: str, what: str,
 
 def _inputs(features: str) -> str:
     return "pixels" if features == "pixels" else f"{features} features"
-
-
-def check_kinds(coll_kind: str, model_kind: str, collection, model_path) -> None:
-    """Refuse a model whose codes are made from other inputs than a collection's."""
-    from semantic_hashing.retrieval.kinds import get_kind
-
-    if coll_kind == model_kind:
-        return
-    theirs, mine = get_kind(coll_kind).codes_of, get_kind(model_kind).codes_of
-    raise SemhashError(
-        f"{collection} holds codes of {theirs} and the model {model_path} makes codes "
-        f"of {mine}; they cannot be compared: give a model of {theirs}, or index into a new "
-        "collection."
-    )

@@ -133,8 +133,7 @@ async def reconstruction_png(request: Request, name: str, item_id: int = ItemId,
 
     coll = served(request, name)
     item_row(coll, item_id)
-    if coll.kind != "image":
-        raise SemhashError("a text item's reconstruction is words: ask for /reconstruction.")
+    coll.input_kind.check_sheet()  # only a kind whose items are pictures draws them
     rec = (await in_thread(request, coll.reconstruct, [item_id]))[0]
     return Response(reconstruction_strip(rec, size), media_type="image/png",
                     headers={"Cache-Control": "no-cache"})  # fmt: skip
@@ -171,7 +170,7 @@ def file(request: Request, name: str, item_id: int = ItemId) -> Response:
                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}  # fmt: skip
     if suffix in INLINE:
         return FileResponse(path, media_type=INLINE[suffix], headers=headers)
-    if coll.kind == "text":
+    if coll.input_kind.word_counts:
         return FileResponse(path, media_type="text/plain; charset=utf-8", headers=headers)
     kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
     return FileResponse(path, media_type=kind, headers=headers, filename=FsPath(path).name,

@@ -84,6 +84,9 @@ def describe(name: str, coll) -> dict:
         "model_fingerprint": info.get("model_fingerprint"),
         "backend": coll.store.backend, "default_strategy": default_strategy(len(coll)),
         **coll.input_kind.page_fields(model),
+        "pictures": coll.input_kind.takes_images,  # items shown as pictures, image queries
+        "baseline": coll.input_kind.page_baseline,
+        "baseline_caption": coll.input_kind.baselines[coll.input_kind.page_baseline][2],
         "updated_at": info.get("updated_at"), "info": info,
     }  # fmt: skip
 

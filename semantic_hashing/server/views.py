@@ -128,7 +128,7 @@ def home(request: Request, c: str | None = None):
     return RedirectResponse(f"{root_of(request)}/c/{name}", status_code=303)
 
 
-def parse_q(q: str, kind: str) -> dict:
+def parse_q(q: str, kind) -> dict:
     """`id:42` searches with a stored item; on a text collection anything else is text."""
     q = q.strip()
     head, _, rest = q.partition(":")
@@ -139,7 +139,7 @@ def parse_q(q: str, kind: str) -> dict:
         return {"id": item_id}
     if not q:
         raise SemhashError("the search is empty.")
-    if kind != "text":
+    if not kind.word_counts:
         raise SemhashError("an image collection is searched by example: drop an image, or "
                            "give q=id:N to search with a stored item.")  # fmt: skip
     return {"text": q}
@@ -171,11 +171,11 @@ def run_search(coll, query: dict, how: dict, image: bytes | None = None) -> dict
     out = {"codes": codes, "hits": codes.results[how["offset"] :], "ms": ms, "raw": None}
     if how["baseline"]:
         started = time.perf_counter()
-        raw = coll.search(image, **query, k=depth, baseline="raw")
+        raw = coll.search(image, **query, k=depth, baseline=coll.input_kind.page_baseline)
         out.update(raw=raw, raw_hits=raw.results[how["offset"] :],
                    raw_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
     out["more"] = len(codes.results) == depth and depth < MAX_RESULTS
-    if coll.kind == "text":
+    if coll.input_kind.word_counts:
         shown = out["hits"] + out.get("raw_hits", [])
         out["previews"] = {h.id: coll.preview(h.id) for h in shown}
     return out
@@ -199,14 +199,14 @@ async def workspace(
     how = search_options(k, page, radius, strategy, asym, baseline, coll.bits)
     ctx.update(how=how, sort=sort, order=order, per=per, q=q or "")
     if q:
-        query = parse_q(q, coll.kind)
+        query = parse_q(q, coll.input_kind)
         if "id" in query:
             ctx["query_row"] = item_row(coll, query["id"])
         ctx["found"] = await in_thread(request, run_search, coll, query, how)
         return render(request, "workspace.html", **ctx)
     listing = await in_thread(request, coll.items_page, (page - 1) * per, per, sort=sort,
                               descending=order == "desc")  # fmt: skip
-    if coll.kind == "text":
+    if coll.input_kind.word_counts:
         ctx["previews"] = {r["id"]: coll.preview(r["id"]) for r in listing["items"]}
     ctx.update(listing=listing, page=page, pages=pages(listing["total"], per))
     return render(request, "workspace.html", **ctx)
@@ -267,7 +267,7 @@ async def item(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID)
                "document": None, "words": None}  # fmt: skip
         if coll.outlier_scores_known:
             out["rank"] = coll.outlier_rank(item_id)
-        if coll.kind == "text":
+        if coll.input_kind.word_counts:
             out["document"] = coll.document(item_id)
             out["words"] = coll.reconstruct([item_id])[0].words
             out["previews"] = {h.id: coll.preview(h.id) for h in out["near"]}
@@ -303,7 +303,7 @@ async def outliers(request: Request, name: str, page: int = Query(1, ge=1, le=MA
     coll = ctx["coll"]
     listing = await in_thread(request, coll.items_page, (page - 1) * per, per, sort="outlier",
                               descending=True)  # fmt: skip
-    if coll.kind == "text":
+    if coll.input_kind.word_counts:
         ctx["previews"] = {r["id"]: coll.preview(r["id"]) for r in listing["items"]}
     ctx.update(listing=listing, page=page, per=per, pages=pages(listing["total"], per))
     return render(request, "outliers.html", **ctx)
