@@ -89,7 +89,7 @@ def index(folder: str | Path, collection: str | Path, *, model: str | Path | Non
 
 def train(folder: str | Path, out: str | Path, **settings) -> dict:
     """Train a model on the items below `folder` and save it to `out` (no collection)."""
-    from semantic_hashing.indexer.pipeline import train_folder
+    from semantic_hashing.indexer.training import train_folder
 
     return train_folder(folder, out, index_options(**settings))
 

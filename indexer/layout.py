@@ -2,6 +2,7 @@
 a damaged one is set aside."""
 
 import logging
+import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -24,3 +25,17 @@ def set_aside(path: Path) -> Path | None:
     path.replace(dest)
     log.warning("set the damaged %s aside as %s", path, dest.name)
     return dest
+
+
+def pin(path: Path) -> int | None:
+    """A descriptor of the folder `path` names now (None where /proc/self/fd is missing)."""
+    if not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def pinned(fd: int) -> Path:
+    return Path(f"/proc/self/fd/{fd}")

@@ -50,7 +50,7 @@ def check_collection(collection: str | Path, repair: bool = False) -> dict:
         finally:
             coll.close()
     if repair:
-        from semantic_hashing.indexer.pipeline import (
+        from semantic_hashing.indexer.training import (
             reread_stale,  # reading files again needs the readers
         )
 

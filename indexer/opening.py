@@ -143,3 +143,15 @@ def acquire_lock(path: Path) -> int:
 def now() -> str:
     """UTC now, to the second, as the sidecar and the log record it."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def new_folder(path: Path) -> Path:
+    """`path` made ready for a new collection: refused unless missing or empty."""
+    if (path / SIDECAR).exists():
+        raise SemhashError(f"{path} already holds a collection.")
+    if path.exists() and not path.is_dir():
+        raise SemhashError(f"{path} exists and is not a folder.")
+    if path.exists() and any(p.name != LOCK for p in path.iterdir()):
+        raise SemhashError(f"{path} exists and is not an empty folder or a collection.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

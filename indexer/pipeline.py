@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semantic_hashing.indexer import repair, swap
+from semantic_hashing.indexer import rebuild, repair, swap
 from semantic_hashing.indexer.layout import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
 from semantic_hashing.indexer.opening import DB_URL_ENV, new_metadata
 from semantic_hashing.indexer.store import Chunk, Store
@@ -193,7 +193,9 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
             check_kinds(coll.kind, encoder.config.kind, collection, opts.model_path)
         if encoder is not None and opts.rebuild:
             if encoder.fingerprint() != coll.info["model_fingerprint"] and not swap.can_stage(coll):
-                _replace_model(coll, encoder)  # codes outside the folder: re-encoded in place
+                rebuild.replace_model(
+                    coll, encoder
+                )  # codes outside the folder: re-encoded in place
         elif encoder is not None:
             coll.check_model(encoder)
         elif opts.rebuild:
@@ -202,33 +204,6 @@ def _open(collection: Path, opts: IndexOptions) -> tuple[Store | None, HashEncod
         coll.close()
         raise
     return coll, encoder if encoder is not None and opts.rebuild else coll.encoder
-
-
-def _replace_model(coll: Store, encoder: HashEncoder) -> None:
-    """Start over with another model in place (codes kept outside the folder). Where it
-    takes the stored inputs as they are (the kind's `reencodes`: a features model over the
-    same backbone), every item is encoded again from them and no file is read; otherwise
-    each file is read again on this run. A run killed in between leaves rows marked to read
-    again: the next run does so."""
-    reuse = coll.input_kind.reencodes(coll.model_config, encoder.config.to_dict())
-    coll.replace_model(encoder)  # empty index, every row marked to encode again
-    if reuse:
-        _encode_stored(coll)
-
-
-def _encode_stored(coll: Store) -> None:
-    """Encode every live row again from its stored input (rows without one stay marked to
-    read again from their files)."""
-    kept = coll.meta.live()
-    if not kept:
-        return
-    restored, unstored = repair.restore_codes(coll, [row[0] for row in kept.values()])
-    coll.index.save(coll.path / INDEX)
-    gone = set(unstored)
-    rows = [{"id": i, "sha256": sha, "size": size, "mtime": mtime}
-            for i, sha, size, mtime in kept.values() if i not in gone]  # fmt: skip
-    coll.meta.commit(changed=rows)
-    coll.log_event(f"re-encoded {restored} items from their stored inputs with the new model")
 
 
 def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -> IndexReport:
@@ -241,7 +216,7 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
     coll, encoder = _open(collection, opts)
     if encoder is not None:
         try:
-            _refuse_unused_settings(opts, encoder, collection if coll else opts.model_path)
+            rebuild.refuse_unused_settings(opts, encoder, collection if coll else opts.model_path)
         except SemhashError:
             if coll is not None:
                 coll.close()
@@ -255,23 +230,6 @@ def index_folder(root: str | Path, collection: str | Path, opts: IndexOptions) -
             coll.close()
 
 
-def _refuse_unused_settings(opts: IndexOptions, encoder: HashEncoder, where) -> None:
-    """Training settings are refused, never ignored, when no model is trained: the model
-    in use (the collection's or --model) decides them."""
-    spec, cfg = opts.spec, encoder.config
-    for name in opts.given:
-        if name == "bits" and spec.bits == encoder.bits:
-            continue
-        if name == "model_type" and spec.model_type in ("", cfg.model_type):
-            continue
-        have = {"bits": f"{encoder.bits}-bit codes", "model_type": f"a {cfg.model_type} model"}
-        flag = "--" + name.replace("_", "-")
-        made = f" ({have[name]})" if name in have else ""
-        raise SemhashError(f"{flag} is a training setting, but {where} is encoded with an existing "
-                           f"model{made}: leave {flag} out, or train a new model (`semhash train`) "
-                           "and switch with `index --model NEW --rebuild`.")  # fmt: skip
-
-
 def _rebuild_beside(root, collection, coll, encoder, opts) -> IndexReport:
     """--rebuild with another model: build the new state beside the live one (which
     readers keep seeing) and swap it in at the end (indexer/swap.py)."""
@@ -283,7 +241,7 @@ def _rebuild_beside(root, collection, coll, encoder, opts) -> IndexReport:
         raise
     try:
         if reuse:  # the stored inputs serve the new model as they are: no file is read
-            _encode_stored(staged)
+            rebuild.encode_stored(staged)
         report = _index(root, collection, staged, encoder, opts)
     except BaseException:
         swap.discard(staged)
@@ -442,79 +400,3 @@ def _label(path: Path, root: Path) -> str:
     except ValueError:  # a symlinked file: use the folder it is listed in
         parent = Path(os.path.relpath(path.parent, root))
     return "" if str(parent) == "." else str(parent)
-
-
-def reread_stale(coll: Store) -> dict:
-    """Read again, under their own ids, the files of live rows that a repair marked for
-    encoding again (their code or stored input was lost). Files that are gone or cannot be
-    read stay marked; the next `index` of their folder tries again."""
-    rows = coll.meta.stale()
-    paths = {Path(r.path): r for r in rows if Path(r.path).is_file()}
-    report = IndexReport(coll.path, coll.kind)
-    if paths:
-        source = coll.input_kind
-        loaded = source.read(list(paths), coll.encoder, TrainSpec(), show=False)
-        report.skipped += loaded.skipped
-        if loaded.paths:
-            inputs = source.features(loaded, coll.encoder)
-            loaded, inputs = _drop_unencodable(source, loaded, inputs, report)
-        if loaded.paths:
-            changed = []
-            for path, meta in zip(loaded.paths, loaded.meta, strict=True):
-                size, mtime = _stat(path)
-                old = paths[path]
-                changed.append({"id": old.id, "path": old.path, "label": old.label,
-                                "size": size, "mtime": mtime, **meta})  # fmt: skip
-            ids = np.array([r["id"] for r in changed], dtype=np.int64)
-            coll.write(Chunk(ids, coll.encoder.encode(inputs), inputs, [], changed))
-            report.changed = len(changed)
-    for path, reason in report.skipped:
-        coll.log_event(f"repair could not read {path}: {reason}")
-    return {"rows read again from their files": report.changed,
-            "rows whose files are gone or unreadable": len(rows) - report.changed}  # fmt: skip
-
-
-def train_folder(root: str | Path, out: str | Path, opts: IndexOptions) -> dict:
-    """Train a model on the items below `root` and save it to `out` (no collection)."""
-    root, out = Path(root), Path(out)
-    if not root.exists():
-        raise SemhashError(f"{root} does not exist.")
-    if (out.parent / SIDECAR).exists():
-        raise SemhashError(
-            f"{out} is inside the collection {out.parent}, whose codes were made with its own "
-            "model; write the new model elsewhere (then `index --model NEW --rebuild` switches)."
-        )
-    check_writable(out, "--out")
-    opts.validate()
-    if (root / SIDECAR).is_file():  # a collection: its stored inputs, no file read
-        return _train_on_collection(root, out, opts)
-    kind = opts.kind or infer_kind(root, opts.listing)
-    paths = get_kind(kind).list(root, opts.listing)
-    kind = _features_kind(kind, paths, opts)
-    source = get_kind(kind)
-    loaded = source.read(paths, None, opts.spec, workers=resolve_workers(opts.workers))
-    if len(loaded.paths) < 2:
-        raise SemhashError(f"fewer than two readable {kind} files in {root}.")
-    encoder, info = fit_encoder(source, loaded, opts.spec)
-    encoder.save(out, info)
-    return {"items": len(loaded.paths), "skipped": loaded.skipped,
-            "fingerprint": encoder.fingerprint(), **info}  # fmt: skip
-
-
-def _train_on_collection(path: Path, out: Path, opts: IndexOptions) -> dict:
-    """Train a model on the stored inputs of the collection at `path` (where its kind
-    allows: a features collection's backbone features), without reading a file."""
-    from semantic_hashing.retrieval.fitting import fit
-
-    with Store.open(path, opts.spec.device) as coll:
-        kind = coll.input_kind
-        if opts.kind and opts.kind != kind.name:
-            raise SemhashError(f"{path} is a {kind.name} collection, not a {opts.kind} one.")
-        check_features(kind.name, coll.model_config, opts.spec.features, str(path))
-        ids, rows = coll.live_inputs()
-        if rows is None or len(ids) < 2:
-            raise SemhashError(f"fewer than two stored items in {path}.")
-        training = kind.stored_training(rows, coll.model_config)
-        encoder, info = fit(training, opts.spec)
-    encoder.save(out, info)
-    return {"items": len(ids), "skipped": [], "fingerprint": encoder.fingerprint(), **info}

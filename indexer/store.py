@@ -35,7 +35,16 @@ import numpy as np
 
 from semantic_hashing.indexer import repair
 from semantic_hashing.indexer.backends import CodeIndex, CodeStore, code_store, store_of
-from semantic_hashing.indexer.layout import FORMAT, INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
+from semantic_hashing.indexer.layout import (
+    FORMAT,
+    INDEX,
+    LOG,
+    MODEL,
+    RAW,
+    SIDECAR,
+    pin,
+    pinned,
+)
 from semantic_hashing.indexer.metadata import MetadataStore, safe_url
 from semantic_hashing.indexer.opening import (
     DB_URL_ENV,
@@ -44,6 +53,7 @@ from semantic_hashing.indexer.opening import (
     load_encoder,
     lost_hint,
     model_sha,
+    new_folder,
     new_metadata,
     now,
     open_metadata,
@@ -160,14 +170,7 @@ class Store:
         """A new collection; metadata in `db_url` (else $SEMHASH_DB_URL, else SQLite inside),
         which must be an empty database; codes in the code store `backend` (None: the
         default one)."""
-        path = Path(path)
-        if (path / SIDECAR).exists():
-            raise SemhashError(f"{path} already holds a collection.")
-        if path.exists() and not path.is_dir():
-            raise SemhashError(f"{path} exists and is not a folder.")
-        if path.exists() and any(p.name != LOCK for p in path.iterdir()):
-            raise SemhashError(f"{path} exists and is not an empty folder or a collection.")
-        path.mkdir(parents=True, exist_ok=True)
+        path = new_folder(Path(path))
         db_url = db_url or os.environ.get(DB_URL_ENV) or None
         lock = acquire_lock(path)
         try:
@@ -402,17 +405,3 @@ class Store:
         if self._dirfd is not None:
             os.close(self._dirfd)
             self._dirfd = None
-
-
-def pin(path: Path) -> int | None:
-    """A descriptor of the folder `path` names now (None where /proc/self/fd is missing)."""
-    if not os.path.isdir("/proc/self/fd"):
-        return None
-    try:
-        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return None
-
-
-def pinned(fd: int) -> Path:
-    return Path(f"/proc/self/fd/{fd}")
