@@ -24,7 +24,7 @@ from semantic_hashing.indexer.store import Chunk, Store
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
-from semantic_hashing.retrieval.fsutil import check_writable
+from semantic_hashing.retrieval.fsutil import check_writable, folder_label
 from semantic_hashing.retrieval.kinds import Loaded, check_kinds, get_kind, infer_kind
 from semantic_hashing.retrieval.kinds.features import check_features
 from semantic_hashing.retrieval.kinds.features import resolve as resolve_features
@@ -335,7 +335,7 @@ def _write_chunk(coll: Store, source, loaded: Loaded, root: Path, work: Plan, re
     ids, new_rows, changed_rows = [], [], []
     for path, meta in zip(loaded.paths, loaded.meta, strict=True):
         size, mtime = _stat(path)
-        row = {"path": _key(path, root, base), "label": _label(path, root), "size": size,
+        row = {"path": _key(path, root, base), "label": folder_label(path, root), "size": size,
                "mtime": mtime, **meta}  # fmt: skip
         if path in work.keep_id:
             row["id"] = work.keep_id[path]
@@ -389,14 +389,3 @@ def _features_kind(kind: str, paths: list[Path], opts: IndexOptions) -> str:
     kind, backbone = resolve_features(kind, opts.spec.features, paths, bool(opts.kind))
     opts.spec.features = backbone or "pixels"
     return kind
-
-
-def _label(path: Path, root: Path) -> str:
-    """The parent folder relative to the indexed root ('' for files directly in it)."""
-    if not root.is_dir():
-        return ""
-    try:
-        parent = path.parent.resolve().relative_to(root.resolve())
-    except ValueError:  # a symlinked file: use the folder it is listed in
-        parent = Path(os.path.relpath(path.parent, root))
-    return "" if str(parent) == "." else str(parent)

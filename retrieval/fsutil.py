@@ -43,3 +43,14 @@ def check_writable(path: Path, what: str) -> None:
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise SemhashError(f"{what} {path} cannot be written: {parent} is not a writable folder.")
+
+
+def folder_label(path: Path, root: Path) -> str:
+    """The parent folder relative to the indexed root ('' for files directly in it)."""
+    if not root.is_dir():
+        return ""
+    try:
+        parent = path.parent.resolve().relative_to(root.resolve())
+    except ValueError:  # a symlinked file: use the folder it is listed in
+        parent = Path(os.path.relpath(path.parent, root))
+    return "" if str(parent) == "." else str(parent)
