@@ -145,8 +145,9 @@ def _features_model(path: Path, opts: IndexingBenchOptions) -> Path:
     from semantic_hashing.bench.features import small_pixels
     from semantic_hashing.retrieval.fitting import TrainSpec, fit
     from semantic_hashing.retrieval.kinds import get_kind
+    from semantic_hashing.retrieval.kinds.choice import resolve
     from semantic_hashing.retrieval.kinds.features import extract as run_backbone
-    from semantic_hashing.retrieval.kinds.features import pack, resolve, shared_backbone
+    from semantic_hashing.retrieval.kinds.features import pack, shared_backbone
     from semantic_hashing.retrieval.training import TrainConfig
 
     kind, name = resolve("image", opts.features)

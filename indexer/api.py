@@ -56,7 +56,8 @@ def _features(value: str | None) -> str:
     """--features as given, else $SEMHASH_FEATURES, else auto; refused unless known."""
     import os
 
-    from semantic_hashing.retrieval.kinds.features import FEATURES_ENV, feature_choices
+    from semantic_hashing.retrieval.kinds.choice import feature_choices
+    from semantic_hashing.retrieval.kinds.features import FEATURES_ENV
 
     value = value or os.environ.get(FEATURES_ENV) or "auto"
     if value not in feature_choices():

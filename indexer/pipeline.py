@@ -26,8 +26,8 @@ from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable, folder_label
 from semantic_hashing.retrieval.kinds import Loaded, check_kinds, get_kind, infer_kind
-from semantic_hashing.retrieval.kinds.features import check_features
-from semantic_hashing.retrieval.kinds.features import resolve as resolve_features
+from semantic_hashing.retrieval.kinds.choice import check_features
+from semantic_hashing.retrieval.kinds.choice import resolve as resolve_features
 from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.pool import resolve_workers
 from semantic_hashing.retrieval.presets import get_preset
@@ -234,6 +234,7 @@ def _rebuild_beside(root, collection, coll, encoder, opts) -> IndexReport:
     """--rebuild with another model: build the new state beside the live one (which
     readers keep seeing) and swap it in at the end (indexer/swap.py)."""
     reuse = coll.input_kind.reencodes(coll.model_config, encoder.config.to_dict())
+    kept = coll.meta.live() if reuse else {}  # the rows as they are, before staging marks them
     try:
         staged = swap.stage(coll, encoder, keep_inputs=reuse)
     except BaseException:
@@ -241,7 +242,7 @@ def _rebuild_beside(root, collection, coll, encoder, opts) -> IndexReport:
         raise
     try:
         if reuse:  # the stored inputs serve the new model as they are: no file is read
-            rebuild.encode_stored(staged)
+            rebuild.encode_stored(staged, kept)
         report = _index(root, collection, staged, encoder, opts)
     except BaseException:
         swap.discard(staged)

@@ -21,15 +21,15 @@ def replace_model(coll: Store, encoder: HashEncoder) -> None:
     each file is read again on this run. A run killed in between leaves rows marked to read
     again: the next run does so."""
     reuse = coll.input_kind.reencodes(coll.model_config, encoder.config.to_dict())
+    kept = coll.meta.live() if reuse else {}  # read before the rows are marked
     coll.replace_model(encoder)  # empty index, every row marked to encode again
-    if reuse:
-        encode_stored(coll)
+    encode_stored(coll, kept)
 
 
-def encode_stored(coll: Store) -> None:
-    """Encode every live row again from its stored input (rows without one stay marked to
-    read again from their files)."""
-    kept = coll.meta.live()
+def encode_stored(coll: Store, kept: dict) -> None:
+    """Encode the rows `kept` (`meta.live()` as it was before a new model marked every row
+    to encode again) from their stored inputs; rows without one stay marked, to be read
+    again from their files."""
     if not kept:
         return
     restored, unstored = repair.restore_codes(coll, [row[0] for row in kept.values()])

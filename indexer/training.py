@@ -20,7 +20,7 @@ from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable
 from semantic_hashing.retrieval.kinds import get_kind, infer_kind
-from semantic_hashing.retrieval.kinds.features import check_features
+from semantic_hashing.retrieval.kinds.choice import check_features
 from semantic_hashing.retrieval.pool import resolve_workers
 
 

@@ -25,8 +25,8 @@ from semantic_hashing.query import api
 from semantic_hashing.query.search import id_queries, load_queries, object_query
 from semantic_hashing.retrieval.backbones import BACKBONES
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.kinds import choice, get_kind
 from semantic_hashing.retrieval.kinds import features as fk
-from semantic_hashing.retrieval.kinds import get_kind
 
 from .conftest import assert_user_error, make_image_folder
 
@@ -161,14 +161,14 @@ def test_features_choice_resolves_per_folder(tmp_path, monkeypatch):
     color = make_image_folder(tmp_path / "color", per_class=2, rgb=True)
     paths = {f: sorted(f.rglob("*.png")) for f in (gray, color)}
     if BACKBONES["efficientnet-lite0"].available():
-        assert fk.resolve("image", "auto", paths[color]) == ("features", "efficientnet-lite0")
-    assert fk.resolve("image", "auto", paths[gray]) == ("image", "")
-    assert fk.resolve("image", "pixels", paths[color]) == ("image", "")
-    assert fk.resolve("text", "auto", []) == ("text", "")
+        assert choice.resolve("image", "auto", paths[color]) == ("features", "efficientnet-lite0")
+    assert choice.resolve("image", "auto", paths[gray]) == ("image", "")
+    assert choice.resolve("image", "pixels", paths[color]) == ("image", "")
+    assert choice.resolve("text", "auto", []) == ("text", "")
     with pytest.raises(SemhashError, match="--features efficientnet-lite0 reads photos"):
-        fk.resolve("text", "efficientnet-lite0", [])
+        choice.resolve("text", "efficientnet-lite0", [])
     with pytest.raises(SemhashError, match="unknown --features"):
-        fk.resolve("image", "resnet", [])
+        choice.resolve("image", "resnet", [])
 
 
 # -- the missing extra ------------------------------------------------------------------------

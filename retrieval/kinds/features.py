@@ -23,12 +23,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
-from pathlib import Path
 
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.inputs import unpack_features  # noqa: F401 (stored rows)
 from semantic_hashing.retrieval.kinds.base import Loaded, Training
+from semantic_hashing.retrieval.kinds.feature_rows import (  # noqa: F401 (the kind's rows)
+    PIXELS,
+    cosine_index,
+    derived,
+    dim_of,
+    empty_rows,
+    pack,
+    row_width,
+    unit_rows,
+    unpack_pixels,
+)
 from semantic_hashing.retrieval.kinds.image import ImageKind
 
 log = logging.getLogger(__name__)
@@ -38,7 +47,6 @@ DEFAULT_BACKBONE = "efficientnet-lite0"
 # 128 px ~116-141, 96 px ~237-370; on 3,000 CIFAR-10 items the float features' P@100 was
 # 0.449 at 224 px against 0.426 at 128. See the README for what the input size costs.
 DEFAULT_INPUT_SIZE = 128
-PIXELS = 32  # side of the small RGB copy each row keeps (raw baseline, thumbnails)
 SUB_CHUNK = 256  # files extracted together while the readers read ahead
 FEATURE_CORRUPTIONS = ("gaussian", "mask", "none")
 # `--features auto` on an image folder: the backbone where it wins clearly (measured on
@@ -246,18 +254,18 @@ class FeaturesKind(ImageKind):
 
         if db_inputs is None or not len(db_inputs):
             raise SemhashError("this collection keeps no stored inputs for the baseline.")
-        dim = _dim_of(db_inputs)
+        dim = dim_of(db_inputs)
         if name == "features":
-            index = _derived(db_inputs, "cosine", lambda r: _cosine_index(r, dim))
+            index = derived(db_inputs, "cosine", lambda r: cosine_index(r, dim))
             q = unit_rows(unpack_features(np.asarray(query_inputs), dim))
             D, I = index.search(q, min(k, index.ntotal))
             return 1.0 - D, I.astype(np.int64)
-        pixels = _derived(db_inputs, "pixels", lambda r: unpack_pixels(r, dim).reshape(len(r), -1))
+        pixels = derived(db_inputs, "pixels", lambda r: unpack_pixels(r, dim).reshape(len(r), -1))
         return raw_l2(pixels, unpack_pixels(np.asarray(query_inputs), dim), k)
 
     def raw_features(self, db_inputs, query_inputs):
         """The small pixels in [0, 1], compared by Euclidean distance (the raw row)."""
-        dim = _dim_of(db_inputs)
+        dim = dim_of(db_inputs)
         return super().raw_features(unpack_pixels(db_inputs, dim),
                                     unpack_pixels(query_inputs, dim))  # fmt: skip
 
@@ -265,7 +273,7 @@ class FeaturesKind(ImageKind):
         """The cosine of the two items' backbone features."""
         import numpy as np
 
-        dim = _dim_of(inputs_a)
+        dim = dim_of(inputs_a)
         a = unit_rows(unpack_features(np.asarray(inputs_a)[rows_a], dim))
         b = unit_rows(unpack_features(np.asarray(inputs_b)[rows_b], dim))
         return np.einsum("ij,ij->i", a, b).astype(np.float32)
@@ -298,49 +306,6 @@ class FeaturesKind(ImageKind):
                 "as an image; without --sheet, reconstruct prints each item's reconstruction "
                 "error."
             )
-
-
-# -- rows: float16 features, then the small pixels --------------------------------------------
-def row_width(dim: int) -> int:
-    return 2 * dim + 3 * PIXELS * PIXELS
-
-
-def _dim_of(rows) -> int:
-    width = rows.shape[1]
-    dim = (width - 3 * PIXELS * PIXELS) // 2
-    if dim < 1 or row_width(dim) != width:
-        raise SemhashError(f"stored rows of width {width} are not features rows.")
-    return dim
-
-
-def pack(features, pixels):
-    """float32 (N, dim) features and uint8 (N, 3, PIXELS, PIXELS) pixels -> uint8 rows."""
-    import numpy as np
-
-    f16 = np.ascontiguousarray(features, dtype=np.float16).view(np.uint8)
-    flat = np.ascontiguousarray(pixels, dtype=np.uint8).reshape(len(pixels), -1)
-    return np.concatenate([f16.reshape(len(features), -1), flat], axis=1)
-
-
-def empty_rows(backbone):
-    import numpy as np
-
-    return np.zeros((0, row_width(backbone.dim)), np.uint8)
-
-
-def unpack_pixels(rows, dim: int):
-    """The uint8 (N, 3, PIXELS, PIXELS) small copies of stored rows."""
-    import numpy as np
-
-    rows = np.asarray(rows)
-    return np.ascontiguousarray(rows[:, 2 * dim :]).reshape(len(rows), 3, PIXELS, PIXELS)
-
-
-def unit_rows(x):
-    import numpy as np
-
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x / np.maximum(norm, 1e-12), dtype=np.float32)
 
 
 def load_photo(path, size: int, side: int):
@@ -430,105 +395,3 @@ def _same_backbone(a: dict, b: dict) -> bool:
 
 def _describe(fp: dict) -> str:
     return f"{fp.get('name')} at {fp.get('input_size')} px ({fp.get('weights_sha256')})"
-
-
-# -- derived arrays of stored rows, kept while the rows live --------------------------------
-_DERIVED: dict = {}
-
-
-def _derived(rows, what: str, make):
-    """`make(rows)`, computed once per array of stored rows (a server keeps its rows and
-    answers each baseline query without unpacking them again)."""
-    key = (id(rows), what)
-    if key not in _DERIVED:
-        _DERIVED[key] = make(rows)
-        weakref.finalize(rows, _DERIVED.pop, key, None)
-    return _DERIVED[key]
-
-
-def _cosine_index(rows, dim: int):
-    import faiss
-
-    feats = unit_rows(unpack_features(rows, dim))
-    index = faiss.IndexFlatIP(dim)
-    index.add(feats)
-    return index
-
-
-# -- --features: which kind reads an image folder ---------------------------------------------
-def feature_choices() -> tuple[str, ...]:
-    from semantic_hashing.retrieval.backbones import BACKBONES
-
-    return ("auto", "pixels", *BACKBONES)
-
-
-def resolve(kind: str, features: str, paths: list[Path] | None = None,
-            explicit_kind: bool = False) -> tuple[str, str]:  # fmt: skip
-    """(the kind, the backbone or "") that reads a folder of `kind` under `--features`
-    (auto, pixels or a backbone name). Image folders take the backbone when one is named,
-    pixels when asked, and with `auto` the backbone where it wins (`AUTO_BACKBONE`: colour
-    photos) when its extra is installed, else pixels with a warning naming the extra."""
-    from semantic_hashing.retrieval.backbones import BACKBONES, missing_extra_error
-
-    if features not in feature_choices():
-        raise SemhashError(f"unknown --features {features!r}; choose one of "
-                           f"{', '.join(feature_choices())}.")  # fmt: skip
-    if kind == FeaturesKind.name:
-        if features == "pixels":
-            raise SemhashError("--kind features reads photos through a backbone; --features "
-                               "pixels asks for the image kind.")  # fmt: skip
-        name = DEFAULT_BACKBONE if features == "auto" else features
-        if not BACKBONES[name].available():
-            raise missing_extra_error(name)
-        return kind, name
-    if kind != ImageKind.name or (explicit_kind and features == "auto"):
-        if features not in ("auto", "pixels") and kind != ImageKind.name:
-            raise SemhashError(f"--features {features} reads photos; these are {kind} files.")
-        return kind, ""
-    if features == "pixels":
-        return kind, ""
-    if features != "auto":
-        if not BACKBONES[features].available():
-            raise missing_extra_error(features)
-        return FeaturesKind.name, features
-    from semantic_hashing.retrieval.images import sniff_channels
-
-    inputs = "color" if paths and sniff_channels(paths) == 3 else "gray"
-    if not AUTO_BACKBONE[inputs]:
-        return kind, ""
-    if not BACKBONES[DEFAULT_BACKBONE].available():
-        log.warning("indexing by pixels: codes that see what is in a photo need the %s "
-                    "backbone, in the 'features' extra: pip install "
-                    "'semantic-hashing[features]'", DEFAULT_BACKBONE)  # fmt: skip
-        return kind, ""
-    return FeaturesKind.name, DEFAULT_BACKBONE
-
-
-def built_with(kind: str, model: dict) -> str:
-    """What `--features` a collection or model of `kind` was made with ("" if none)."""
-    if kind == FeaturesKind.name:
-        return (model.get("backbone") or {}).get("name", "")
-    return "pixels" if kind == ImageKind.name else ""
-
-
-def check_features(kind: str, model: dict, features: str, what: str,
-                   collection: bool = True) -> None:  # fmt: skip
-    """Refuse an explicit `--features` other than the one `what` (an existing collection,
-    or with `collection` false a given model, of `kind` with config `model`) was made with:
-    codes of two extractors never mix."""
-    if features in ("auto", None, ""):
-        return
-    built = built_with(kind, model)
-    verb = "holds" if collection else "makes"
-    if not built:
-        raise SemhashError(f"--features reads photos; {what} {verb} codes of {kind} items.")
-    if features != built:
-        fix = ("index into a new collection to change that" if collection
-               else "leave out --features or --model")  # fmt: skip
-        raise SemhashError(
-            f"{what} {verb} codes of {_inputs(built)}, not of {_inputs(features)}; {fix}."
-        )
-
-
-def _inputs(features: str) -> str:
-    return "pixels" if features == "pixels" else f"{features} features"

@@ -12,7 +12,7 @@ import click
 
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds import KINDS, get_kind
-from semantic_hashing.retrieval.kinds.features import feature_choices
+from semantic_hashing.retrieval.kinds.choice import feature_choices
 from semantic_hashing.retrieval.params import DEFAULT_BITS
 from semantic_hashing.retrieval.presets import PRESETS
 
