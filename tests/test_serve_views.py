@@ -228,6 +228,8 @@ BAD_PAGES = [
     ("/c/tiny?q=id:5&strategy=kdtree", 422, "strategy:"),
     ("/c/tiny?q=stripes", 400, "searched by example"),
     ("/c/tiny?q=id:99999", 404, "not in"),
+    ("/c/tiny?q=id:99999999999999999999", 422, "out of range"),
+    ("/c/tiny?q=id:%C2%B2", 400, "searched by example"),
     ("/c/tiny/item/99999", 404, "not in"),
     ("/c/tiny/item/-2", 422, "item_id:"),
     ("/c/tiny/duplicates?threshold=7", 422, "threshold:"),

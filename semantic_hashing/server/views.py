@@ -21,6 +21,7 @@ Every number from the URL is range-checked before it reaches the collection.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from pathlib import Path as FsPath
@@ -116,8 +117,6 @@ def base(request: Request, name: str, view: str) -> dict:
 
     served_ = request.app.state.served
     coll = served_.get(name)
-    if not hasattr(served_, "panels"):
-        served_.panels = {}  # name -> (the store it describes, the info panel)
     store, info = served_.panels.get(name, (None, None))
     if store is not coll.store:
         info = describe(name, coll)
@@ -134,7 +133,7 @@ class Warming(threading.Thread):
 
     def __init__(self, coll, what: str):
         super().__init__(daemon=True, name=f"semhash-{what}")
-        self.coll, self.what, self.error = coll, what, None
+        self.coll, self.store, self.what, self.error = coll, coll.store, what, None
 
     def run(self):  # FAISS may use every core here: a one-off job, not a query
         try:
@@ -157,11 +156,9 @@ async def warming(request: Request, ctx: dict, what: str) -> HTMLResponse | None
     if coll.browse_ready(what):
         return None
     served_ = request.app.state.served
-    if not hasattr(served_, "warming"):
-        served_.warming = {}
     key = (ctx["name"], what)
     job = served_.warming.get(key)
-    if job is not None and job.coll.store is not coll.store:
+    if job is not None and job.store is not coll.store:
         job = None  # an older state's
     if job is None or (not job.is_alive() and job.error is None):
         job = served_.warming[key] = Warming(coll, what)
@@ -190,12 +187,11 @@ def home(request: Request, c: str | None = None):
 def parse_q(q: str, kind: str) -> dict:
     """`id:42` searches with a stored item; on a text collection anything else is text."""
     q = q.strip()
-    head, _, rest = q.partition(":")
-    if head.strip().lower() == "id" and rest.strip().isdigit():
-        item_id = int(rest.strip())
-        if item_id > MAX_ID:
-            raise SemhashError(f"id {rest.strip()} is out of range.")
-        return {"id": item_id}
+    found = re.fullmatch(r"id:\s*([0-9]{1,25})", q, re.IGNORECASE)
+    if found:
+        if int(found[1]) > MAX_ID:
+            raise HTTPException(422, f"id {found[1]} is out of range.")
+        return {"id": int(found[1])}
     if not q:
         raise SemhashError("the search is empty.")
     if kind != "text":

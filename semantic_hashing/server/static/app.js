@@ -50,6 +50,7 @@ async function go(url, push = true, keepScroll = false) {
     if (mine === generation) {
       document.body.classList.remove("busy");
       showError(`the server could not be reached (${e.message}).`);
+      lookAgain(); // a view being computed keeps looking
     }
     return false;
   }
