@@ -250,50 +250,43 @@ class Collection:
 
     # -- browsing (the web page's views) -------------------------------------------------
     def _browse(self):
-        """The browsing caches of the current state (a reopened store gets new ones)."""
+        """The browsing caches (query/browse.py) of the current store, used without the
+        collection's lock: other queries are answered while a costly part is computed."""
         from semantic_hashing.query.browse import Views
 
-        if self._views is None or self._views.store is not self.store:
-            self._views = Views(self.store)
-        return self._views
+        with self._lock:
+            if self._views is None or self._views.store is not self.store:
+                self._views = Views(self.store)
+            return self._views
 
     def items_page(self, offset: int = 0, limit: int = 60, *, sort: str = "id",
                    descending: bool = False) -> dict:  # fmt: skip
-        """A page of the live items: `{total, offset, limit, sort, descending, items}`, the
-        items as `item()` rows, sorted by "id", "path", "added" (date indexed) or
-        "outlier" (score; every item's score is computed on first use and kept until the
-        collection changes). Once the scores are known each row carries its `score` and
-        `percentile` (the share of the collection, in %, that scores no higher)."""
-        with self._lock:
-            return self._browse().page(offset, limit, sort, descending)
+        """`{total, offset, limit, sort, descending, items}`: `item()` rows sorted by "id",
+        "path", "added" (date indexed) or "outlier" (scores computed once per state); once
+        scores are known each row has its `score` and `percentile` (share scoring no higher)."""
+        return self._browse().page(offset, limit, sort, descending)
 
     def outlier_rank(self, item_id: int) -> dict:
-        """`{score, percentile}` of one item among all (computes every score once)."""
-        with self._lock:
-            return self._browse().rank(int(item_id))
+        """`{score, percentile}` of one item among all (every score is computed once)."""
+        return self._browse().rank(int(item_id))
 
-    @property
-    def outlier_scores_known(self) -> bool:
-        """Whether every item's outlier score is already computed (ranking is then cheap)."""
-        with self._lock:
-            return self._browse().scores_known
+    def browse_ready(self, what: str) -> bool:
+        """Whether "outliers" (every item's score) or "duplicates" (every candidate pair
+        and its similarity) is computed for the current state: asking for it is quick."""
+        return self._browse().ready(what)
 
     def duplicate_view(self, *, threshold: float | None = None, keep: str = "first",
                        offset: int = 0, limit: int = 20, least: int = 12):  # fmt: skip
-        """A page of duplicate groups at `threshold` (default: the kind's) with the `keep`
-        rule applied, and the `least` similar pairs above the threshold (`DuplicateView`).
-        Every candidate pair and its similarity is computed once per collection state, so
-        another threshold only regroups."""
-        with self._lock:
-            return self._browse().duplicate_view(threshold, keep, offset, limit, least)
+        """A page of the groups at `threshold` (default: the kind's) by the `keep` rule, and
+        the `least` similar pairs above it (`DuplicateView`); another threshold regroups."""
+        return self._browse().duplicate_view(threshold, keep, offset, limit, least)
 
     def code(self, item_id: int) -> str:
         """The item's binary code as hex."""
         from semantic_hashing.query.browse import code_hex
 
         self.item(item_id)
-        with self._lock:
-            return code_hex(self.store, item_id)
+        return code_hex(self.store, item_id)
 
     def document(self, item_id: int) -> dict:
         """A text item's whole body: `{title, text, truncated}` ({} when its file is gone)."""

@@ -118,18 +118,21 @@ def row_dict(row) -> dict:
 
 
 class Views:
-    """What browsing needs of one opened store, computed on first use and kept. Callers
-    hold the collection's lock; the lock here only keeps two first uses from both
-    computing."""
+    """What browsing needs of one opened store, computed on first use and kept. Each of
+    the costly parts has its own lock, which only keeps two first uses from both
+    computing it: a page that needs none of them never waits for one being computed."""
 
     def __init__(self, store: Store):
         self.store = store
         self._lock = threading.RLock()
+        self._scores_lock = threading.Lock()
+        self._pairs_lock = threading.Lock()
         self._listing: tuple[np.ndarray, list[str], np.ndarray] | None = None
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
         self._scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._pairs: PairTable | None = None
         self._groups: OrderedDict = OrderedDict()  # (threshold, keep) -> groups
+        self._least: dict = {}  # (threshold, n) -> (least similar pairs, duplicates)
 
     # -- items in pages -----------------------------------------------------------------
     def listing(self) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -147,6 +150,8 @@ class Views:
         if sort not in SORTS:
             raise SemhashError(f"unknown sort {sort!r}; choose one of {', '.join(SORTS)}.")
         key = (sort, bool(descending))
+        if sort == "outlier":
+            self.scores()  # computed first, outside the lock of the quick parts
         with self._lock:
             if key not in self._orders:
                 self._orders[key] = self._make_order(sort, descending)
@@ -186,7 +191,7 @@ class Views:
         """(ids ascending, each item's outlier score, the scores sorted)."""
         from semantic_hashing.query.outliers import outlier_scores
 
-        with self._lock:
+        with self._scores_lock:
             if self._scores is None:
                 ids, scores = outlier_scores(self.store, "loss", show=False)
                 self._scores = (ids, scores, np.sort(scores))
@@ -195,6 +200,12 @@ class Views:
     @property
     def scores_known(self) -> bool:
         return self._scores is not None
+
+    def ready(self, what: str) -> bool:
+        """Whether "outliers" (the scores) or "duplicates" (the pairs) is computed."""
+        if what not in ("outliers", "duplicates"):
+            raise SemhashError(f"unknown part {what!r}; choose outliers or duplicates.")
+        return (self._scores if what == "outliers" else self._pairs) is not None
 
     def rank(self, item_id: int) -> dict:
         """{score, percentile}: the item's outlier score and the share of the collection
@@ -212,7 +223,7 @@ class Views:
         """Every candidate pair at the default radius, with its similarity (once)."""
         from semantic_hashing.query.candidates import self_pairs
 
-        with self._lock:
+        with self._pairs_lock:
             if self._pairs is None:
                 store = self.store
                 opts = DedupOptions().resolved(store)
@@ -234,11 +245,11 @@ class Views:
         if keep not in KEEP:
             raise SemhashError(f"unknown keep rule {keep!r}; choose one of {', '.join(KEEP)}.")
         key = (threshold, keep)
+        t = self.pairs()
         with self._lock:
             if key in self._groups:
                 self._groups.move_to_end(key)
                 return self._groups[key]
-            t = self.pairs()
             ok = t.similarity >= threshold
             found = star_groups(t.items, (t.a[ok], t.b[ok]), [t.exact], keep)
             groups = [_group(self.store.kind, t.items, members, kept) for kept, members in found]
@@ -271,12 +282,19 @@ class Views:
         t = self.pairs()
         threshold = t.threshold if threshold is None else check_threshold(threshold)
         groups = self.groups(threshold, keep)
+        key = (threshold, least)
+        with self._lock:
+            if key not in self._least:
+                self._least[key] = (self.least_similar(threshold, least),
+                                    sum(len(g.duplicates) for g in groups))  # fmt: skip
+                while len(self._least) > 8:
+                    self._least.pop(next(iter(self._least)))
+            pairs, dups = self._least[key]
         shown = groups[offset : offset + limit]
-        pos = {int(i): p for p, i in enumerate(t.items.ids)}
-        sha = {m.id: t.items.sha256[pos[m.id]] for g in shown for m in g.members if m.id in pos}
-        return DuplicateView(threshold, t.threshold, keep, t.radius, offset, len(groups),
-                             sum(len(g.duplicates) for g in groups), shown,
-                             self.least_similar(threshold, least), sha)  # fmt: skip
+        at = np.searchsorted(t.items.ids, [m.id for g in shown for m in g.members])
+        sha = {int(t.items.ids[p]): t.items.sha256[p] for p in at}
+        return DuplicateView(threshold, t.threshold, keep, t.radius, offset, len(groups), dups,
+                             shown, pairs, sha)  # fmt: skip
 
 
 # -- one item -------------------------------------------------------------------------

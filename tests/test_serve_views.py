@@ -228,6 +228,8 @@ BAD_PAGES = [
     ("/c/tiny?q=id:5&strategy=kdtree", 422, "strategy:"),
     ("/c/tiny?q=stripes", 400, "searched by example"),
     ("/c/tiny?q=id:99999", 404, "not in"),
+    ("/c/tiny?q=id:99999999999999999999", 422, "out of range"),
+    ("/c/tiny?q=id:%C2%B2", 400, "searched by example"),
     ("/c/tiny/item/99999", 404, "not in"),
     ("/c/tiny/item/-2", 422, "item_id:"),
     ("/c/tiny/duplicates?threshold=7", 422, "threshold:"),
@@ -277,3 +279,47 @@ def test_a_database_that_is_down_is_a_503(tmp_path, collection):
         finally:
             coll.store.meta.engine = good
         assert c.get(f"{API}/items/3").status_code == 200  # back when it is
+
+
+def test_a_costly_view_is_computed_in_the_background(collection, monkeypatch):
+    import threading
+    import time
+
+    from semantic_hashing.query import browse
+    from semantic_hashing.server import views
+
+    monkeypatch.setattr(views, "WAIT_S", 0.05)
+    real, gate = browse.Views.scores, threading.Event()
+
+    def slow(self):
+        gate.wait(30)
+        return real(self)
+
+    monkeypatch.setattr(browse.Views, "scores", slow)
+    with TestClient(create_app([collection])) as c:
+        first = c.get("/c/tiny/outliers")
+        assert first.status_code == 202 and "Computing the outlier score" in first.text
+        assert 'id="warming"' in first.text
+        assert c.get("/c/tiny?q=id:3").status_code == 200  # the rest is answered meanwhile
+        assert c.get("/c/tiny?sort=outlier").status_code == 202  # the same job, not another
+        gate.set()
+        deadline = time.monotonic() + 30
+        while (page := c.get("/c/tiny/outliers")).status_code == 202:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert page.status_code == 200 and page.text.count('class="card') == 48
+
+
+def test_a_group_is_selectable_whole_when_only_part_is_drawn(client, monkeypatch):
+    import json
+
+    from semantic_hashing.server import views
+
+    monkeypatch.setattr(views, "SHOWN_PER_GROUP", 1)
+    groups = client.get(f"{API}/duplicates?threshold=0.8&limit=5").json()["groups"]
+    big = next(g for g in groups if len(g["duplicates"]) > 1)
+    page = client.get("/c/tiny/duplicates?threshold=0.8&per=5").text
+    block = page.split(f'data-keep="{big["keep"]["id"]}" data-members="', 1)[1]
+    members = json.loads(html.unescape(block.split('"', 1)[0]))
+    assert members == {str(d["id"]): d["sha256"] for d in big["duplicates"]}
+    assert f"and {len(big['duplicates']) - 1} more" in page

@@ -105,23 +105,28 @@ def search(collection, query_path, query_text, item_ids, k, radius, baseline, as
 
         batch = answer(how)
         raw = answer(dataclasses.replace(how, baseline=baseline)) if baseline else None
-    results = batch.results
+    _show(batch.results, raw.results if raw else None, as_json, as_paths, sheet)
+    report_skipped(batch.skipped)
+
+
+def _show(results, raw, as_json: bool, as_paths: bool, sheet) -> None:
+    """Print the results (the raw baseline's beside them) and draw the sheet."""
+    from semantic_hashing.query import render
+
     if as_paths:
         click.echo("\n".join(h.path for r in results for h in r.results))
     elif raw is not None:
-        click.echo(render.as_json_lines_beside(results, raw.results) if as_json
-                   else render.beside_table(results, raw.results))  # fmt: skip
+        click.echo(render.as_json_lines_beside(results, raw) if as_json
+                   else render.beside_table(results, raw))  # fmt: skip
     else:
         click.echo(render.as_json_lines(results) if as_json else render.as_table(results))
     if sheet:
-        shown = results if raw is None else [x for pair in zip(results, raw.results, strict=True)
-                                              for x in pair]  # fmt: skip
+        shown = results if raw is None else [x for p in zip(results, raw, strict=True) for x in p]
         if any(r.results for r in shown):
             render.contact_sheet(shown, sheet)
             log.info("contact sheet written to %s", sheet)
         else:
             click.echo(f"no results to draw: {sheet} not written.", err=True)
-    report_skipped(batch.skipped)
 
 
 @click.command()

@@ -22,10 +22,11 @@ from semantic_hashing.cli.options import common
                    "localhost, 127.0.0.1, ::1].")  # fmt: skip
 @common
 def serve(collections, host, port, allowed_hosts):
-    """Serve a web page and a JSON API to search COLLECTION(s) by example (read-only).
+    """Serve a workspace and a JSON API over COLLECTION(s) (read-only).
 
-    Open http://127.0.0.1:8000/ to drop an image (or type text) and browse neighbours;
-    the API is documented at /docs."""
+    Open http://127.0.0.1:8000/ to browse each collection a page at a time, search it by
+    example (drop an image, or type text), open items, review duplicates, outliers and
+    reconstructions; every view has its own address. The API is documented at /docs."""
     from semantic_hashing.server.run import serve as run
 
     def ready(url, names):

@@ -20,6 +20,8 @@ class Served:
             raise SemhashError("give at least one collection to serve.")
         self.collections: dict = {}
         self.one_thread = False
+        self.panels: dict = {}  # name -> (the store it describes, its info panel): the pages'
+        self.warming: dict = {}  # (name, part) -> the thread computing it (server/views.py)
         try:
             for path in paths:
                 coll = api.open(path, save_derived=False)  # serve writes nothing

@@ -21,6 +21,8 @@ Every number from the URL is range-checked before it reaches the collection.
 from __future__ import annotations
 
 import math
+import re
+import threading
 import time
 from pathlib import Path as FsPath
 from typing import Literal
@@ -41,6 +43,7 @@ HERE = FsPath(__file__).parent
 FRAGMENT = "X-Semhash-Fragment"
 PAGE_START, PAGE_END = "<!--page-->", "<!--/page-->"  # what a fragment is cut from
 MAX_RESULTS = 1000  # ranks reachable by paging (the API's MAX_K)
+SHOWN_PER_GROUP = 24  # duplicates drawn per group (a group is selected whole)
 MAX_PAGE_NO = 1_000_000
 Sort = Literal["id", "path", "added", "outlier"]
 Order = Literal["asc", "desc"]
@@ -108,13 +111,66 @@ def error_page(request: Request, status: int, text: str) -> HTMLResponse | None:
 
 
 def base(request: Request, name: str, view: str) -> dict:
-    """What every page of a collection shows: the picker, the tabs, the info panel."""
+    """What every page of a collection shows: the picker, the tabs, the info panel (made
+    once per state of the collection: counting its labels reads every row)."""
     from semantic_hashing.server.routes import describe
 
     served_ = request.app.state.served
     coll = served_.get(name)
-    return {"names": list(served_.collections), "name": name, "info": describe(name, coll),
+    store, info = served_.panels.get(name, (None, None))
+    if store is not coll.store:
+        info = describe(name, coll)
+        served_.panels[name] = (coll.store, info)
+    return {"names": list(served_.collections), "name": name, "info": info,
             "view": view, "path": str(coll.path.resolve()), "coll": coll}  # fmt: skip
+
+
+WAIT_S = 2.0  # a part that takes longer is computed in the background meanwhile
+
+
+class Warming(threading.Thread):
+    """Computes a costly part of browsing for one state of a collection."""
+
+    def __init__(self, coll, what: str):
+        super().__init__(daemon=True, name=f"semhash-{what}")
+        self.coll, self.store, self.what, self.error = coll, coll.store, what, None
+
+    def run(self):  # FAISS may use every core here: a one-off job, not a query
+        try:
+            if self.what == "outliers":
+                self.coll.items_page(0, 1, sort="outlier")
+            else:
+                self.coll.duplicate_view(limit=1)
+        except Exception as exc:  # shown to the next request
+            self.error = exc
+
+
+async def warming(request: Request, ctx: dict, what: str) -> HTMLResponse | None:
+    """None once `what` ("outliers" or "duplicates") is computed for the collection's
+    current state. Else it is computed in the background (once), and when that takes more
+    than a moment the answer is a page saying so, which looks again every few seconds:
+    the server goes on answering everything else meanwhile."""
+    from starlette.concurrency import run_in_threadpool
+
+    coll = ctx["coll"]
+    if coll.browse_ready(what):
+        return None
+    served_ = request.app.state.served
+    key = (ctx["name"], what)
+    job = served_.warming.get(key)
+    if job is not None and job.store is not coll.store:
+        job = None  # an older state's
+    if job is None or (not job.is_alive() and job.error is None):
+        job = served_.warming[key] = Warming(coll, what)
+        job.start()
+    await run_in_threadpool(job.join, WAIT_S)
+    if job.error is not None:
+        del served_.warming[key]
+        raise job.error
+    if not job.is_alive():
+        return None
+    return render(request, "warming.html", 202, **ctx, what=what,
+                  items=ctx["info"]["items"])  # fmt: skip
 
 
 def pages(total: int, per: int) -> int:
@@ -131,12 +187,11 @@ def home(request: Request, c: str | None = None):
 def parse_q(q: str, kind) -> dict:
     """`id:42` searches with a stored item; on a text collection anything else is text."""
     q = q.strip()
-    head, _, rest = q.partition(":")
-    if head.strip().lower() == "id" and rest.strip().isdigit():
-        item_id = int(rest.strip())
-        if item_id > MAX_ID:
-            raise SemhashError(f"id {rest.strip()} is out of range.")
-        return {"id": item_id}
+    found = re.fullmatch(r"id:\s*([0-9]{1,25})", q, re.IGNORECASE)
+    if found:
+        if int(found[1]) > MAX_ID:
+            raise HTTPException(422, f"id {found[1]} is out of range.")
+        return {"id": int(found[1])}
     if not q:
         raise SemhashError("the search is empty.")
     if not kind.word_counts:
@@ -198,6 +253,8 @@ async def workspace(
     coll = ctx["coll"]
     how = search_options(k, page, radius, strategy, asym, baseline, coll.bits)
     ctx.update(how=how, sort=sort, order=order, per=per, q=q or "")
+    if not q and sort == "outlier" and (wait := await warming(request, ctx, "outliers")):
+        return wait
     if q:
         query = parse_q(q, coll.input_kind)
         if "id" in query:
@@ -265,7 +322,7 @@ async def item(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID)
         out = {"near": [h for h in near.results if h.id != item_id][:k], "method": near.method,
                "code": coll.code(item_id), "score": coll.score(item_id), "rank": None,
                "document": None, "words": None}  # fmt: skip
-        if coll.outlier_scores_known:
+        if coll.browse_ready("outliers"):
             out["rank"] = coll.outlier_rank(item_id)
         if coll.input_kind.word_counts:
             out["document"] = coll.document(item_id)
@@ -289,9 +346,12 @@ async def duplicates(request: Request, name: str,
     above the threshold, and a selection to act on with the command line."""
     ctx = base(request, name, "duplicates")
     coll = ctx["coll"]
+    if wait := await warming(request, ctx, "duplicates"):
+        return wait
     view = await in_thread(request, coll.duplicate_view, threshold=threshold, keep=keep,
                            offset=(page - 1) * per, limit=per)  # fmt: skip
-    ctx.update(dv=view, page=page, per=per, pages=pages(view.total_groups, per), keep=keep)
+    ctx.update(dv=view, page=page, per=per, pages=pages(view.total_groups, per), keep=keep,
+               shown=SHOWN_PER_GROUP)  # fmt: skip
     return render(request, "duplicates.html", **ctx)
 
 
@@ -301,6 +361,8 @@ async def outliers(request: Request, name: str, page: int = Query(1, ge=1, le=MA
     """The items by outlier score, worst first, each with its percentile."""
     ctx = base(request, name, "outliers")
     coll = ctx["coll"]
+    if wait := await warming(request, ctx, "outliers"):
+        return wait
     listing = await in_thread(request, coll.items_page, (page - 1) * per, per, sort="outlier",
                               descending=True)  # fmt: skip
     if coll.input_kind.word_counts:
@@ -316,6 +378,8 @@ async def reconstructions(request: Request, name: str, sort: Sort = "id", order:
     """Items beside what the model makes of them (images: the pictures; text: the words)."""
     ctx = base(request, name, "reconstructions")
     coll = ctx["coll"]
+    if sort == "outlier" and (wait := await warming(request, ctx, "outliers")):
+        return wait
 
     def work():
         listing = coll.items_page((page - 1) * per, per, sort=sort, descending=order == "desc")

@@ -50,6 +50,7 @@ async function go(url, push = true, keepScroll = false) {
     if (mine === generation) {
       document.body.classList.remove("busy");
       showError(`the server could not be reached (${e.message}).`);
+      lookAgain(); // a view being computed keeps looking
     }
     return false;
   }
@@ -66,7 +67,7 @@ async function go(url, push = true, keepScroll = false) {
   if (push) history.pushState({}, "", shown);
   else history.replaceState({}, "", shown);
   if (!keepScroll) window.scrollTo(0, 0);
-  restoreSelection();
+  afterSwap();
   return true;
 }
 
@@ -280,23 +281,39 @@ function picked(box) {
   if (box.classList.contains("pick-box")) { // an outlier
     const id = box.dataset.id;
     if (box.checked) { s.items[id] = true; s.sha256[id] = box.dataset.sha256; } else delete s.items[id];
-  } else {
+  } else { // a group: all its duplicates (also those not drawn), or the ticked ones
     const keep = box.dataset.keep;
     const group = box.closest(".group");
+    const members = JSON.parse(group.dataset.members); // every duplicate's id -> sha256
+    const all = Object.keys(members).map(Number);
+    const boxes = [...group.querySelectorAll(".dup-box")];
+    let chosen;
     if (box.classList.contains("group-box")) {
-      group.querySelectorAll(".dup-box").forEach((d) => { d.checked = box.checked; });
+      boxes.forEach((d) => { d.checked = box.checked; });
+      chosen = box.checked ? all : [];
+    } else {
+      const drawn = new Set(boxes.map((d) => Number(d.dataset.id)));
+      const before = new Set(s.groups[keep] || []);
+      chosen = all.filter((i) => (drawn.has(i)
+        ? boxes.find((d) => Number(d.dataset.id) === i).checked : before.has(i)));
     }
-    const dups = [...group.querySelectorAll(".dup-box")];
-    const chosen = dups.filter((d) => d.checked).map((d) => Number(d.dataset.id));
-    group.querySelector(".group-box").checked = chosen.length === dups.length;
-    group.querySelector(".group-box").indeterminate = chosen.length > 0 && chosen.length < dups.length;
+    const groupBox = group.querySelector(".group-box");
+    groupBox.checked = chosen.length === all.length;
+    groupBox.indeterminate = chosen.length > 0 && chosen.length < all.length;
     if (chosen.length) {
       s.groups[keep] = chosen;
-      s.sha256[keep] = group.querySelector(".group-box").dataset.sha256;
-      dups.forEach((d) => { s.sha256[d.dataset.id] = d.dataset.sha256; });
+      s.sha256[keep] = groupBox.dataset.sha256;
+      chosen.forEach((i) => { s.sha256[i] = members[i]; });
     } else delete s.groups[keep];
   }
   saveSelection(sel);
+}
+
+let again = null; // a view still being computed looks again shortly
+function lookAgain() {
+  clearTimeout(again);
+  const box = $("warming");
+  if (box) again = setTimeout(() => go(location.href, false, true), Number(box.dataset.again));
 }
 
 function restoreSelection() {
@@ -306,12 +323,11 @@ function restoreSelection() {
   document.querySelectorAll(".pick-box").forEach((b) => { b.checked = Boolean(s.items[b.dataset.id]); });
   document.querySelectorAll(".group").forEach((g) => {
     const chosen = new Set(s.groups[g.dataset.keep] || []);
-    const dups = [...g.querySelectorAll(".dup-box")];
-    dups.forEach((d) => { d.checked = chosen.has(Number(d.dataset.id)); });
+    g.querySelectorAll(".dup-box").forEach((d) => { d.checked = chosen.has(Number(d.dataset.id)); });
     const box = g.querySelector(".group-box");
-    const n = dups.filter((d) => d.checked).length;
-    box.checked = n === dups.length && n > 0;
-    box.indeterminate = n > 0 && n < dups.length;
+    const all = Object.keys(JSON.parse(g.dataset.members)).length;
+    box.checked = chosen.size === all && all > 0;
+    box.indeterminate = chosen.size > 0 && chosen.size < all;
   });
   $("selection").hidden = false;
   showSelection(sel);
@@ -392,4 +408,9 @@ function selectText() { // no clipboard here: select the command to copy it by h
   s.addRange(range);
 }
 
-restoreSelection();
+function afterSwap() { // what a newly shown view needs
+  lookAgain();
+  restoreSelection();
+}
+
+afterSwap();
