@@ -4,7 +4,8 @@ set as a features collection would store it (`semhash bench --features NAME`).
 Extracting 60,000 images takes minutes on a small CPU, so `semhash bench --features NAME`
 keeps what it extracted in the cache folder (`retrieval.datasets.cache_dir()`), one `.npy`
 per array of images, keyed by the backbone's fingerprint (name, input size, dimension,
-weights, pass size) and the images' bytes: a rerun reads the file instead.
+weights, pass size) and the images' bytes: a rerun reads the file instead, and an
+interrupted one resumes from the blocks it kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from semantic_hashing.retrieval.progress import progress
 
 log = logging.getLogger(__name__)
 
-CHUNK = 512  # images resized and extracted together (the backbone pads only the last pass)
+BLOCK = 2048  # images extracted and kept together (an interrupted run resumes by blocks)
 
 
 def cache_key(images: np.ndarray, fingerprint: dict) -> str:
@@ -36,7 +37,11 @@ def cache_key(images: np.ndarray, fingerprint: dict) -> str:
 
 def cached_features(images: np.ndarray, backbone, show: bool = True,
                     timings: dict | None = None) -> np.ndarray:  # fmt: skip
-    """`backbone.extract(images)` (float32 (N, dim)), from the cache when it was done."""
+    """The backbone's float32 (N, dim) features of `images` (as the features kind extracts
+    them: `retrieval.kinds.features.extract`), from the cache when it was done. Work in
+    progress is kept in blocks, so an interrupted run resumes where it stopped."""
+    from semantic_hashing.retrieval.kinds.features import extract
+
     fp = backbone.fingerprint
     folder = cache_dir() / "features"
     path = folder / f"{fp['name']}-{fp['input_size']}px-{cache_key(images, fp)}.npy"
@@ -45,25 +50,43 @@ def cached_features(images: np.ndarray, backbone, show: bool = True,
         if feats.shape == (len(images), backbone.dim):
             log.info("features of %d images read from %s", len(images), path)
             return feats
+    parts = path.with_suffix(".parts")
+    parts.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    feats = np.empty((len(images), backbone.dim), np.float32)
+    done = 0
     bar = progress(total=len(images), show=show, desc="extracting", unit="img")
-    for i in range(0, len(images), CHUNK):
-        feats[i : i + CHUNK] = backbone.extract(images[i : i + CHUNK])
-        bar.update(len(feats[i : i + CHUNK]))
+    blocks = []
+    for i in range(0, len(images), BLOCK):
+        block = parts / f"{i:08d}.npy"
+        if block.is_file():
+            blocks.append(np.load(block))
+        else:
+            blocks.append(extract(backbone, images[i : i + BLOCK]))
+            _save(block, blocks[-1])
+            done += len(blocks[-1])
+            if done and not show:
+                log.info("extracted %d of %d images", i + len(blocks[-1]), len(images))
+        bar.update(len(blocks[-1]))
     bar.close()
+    feats = np.concatenate(blocks) if blocks else np.zeros((0, backbone.dim), np.float32)
     seconds = time.perf_counter() - start
     if timings is not None:
         timings["extract"] = timings.get("extract", 0.0) + seconds
-    log.info("extracted %d images in %.0f s (%.1f img/s)", len(images), seconds,
-             len(images) / max(seconds, 1e-9))  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
+    log.info("extracted %d images in %.0f s (%.1f img/s)", done, seconds,
+             done / max(seconds, 1e-9))  # fmt: skip
+    _save(path, feats)
+    for block in parts.glob("*.npy"):
+        block.unlink()
+    parts.rmdir()
+    return feats
+
+
+def _save(path, array: np.ndarray) -> None:
     import io
 
     buf = io.BytesIO()
-    np.save(buf, feats)
+    np.save(buf, array)
     atomic_write(path, buf.getvalue())
-    return feats
 
 
 def small_pixels(images: np.ndarray) -> np.ndarray:
