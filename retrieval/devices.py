@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import torch
-
 from semantic_hashing.retrieval.errors import SemhashError
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """`auto` picks the GPU when one is present, else the CPU."""
+def resolve_device(name: str = "auto"):
+    """`auto` picks the GPU when one is present, else the CPU (a torch.device)."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -106,6 +106,8 @@ class FeatureInput(nn.Module):
 
     def prepare(self, batch, device: torch.device) -> torch.Tensor:
 
+        from semantic_hashing.retrieval.kinds.feature_rows import unpack_features
+
         feats = to_device(unpack_features(np.asarray(batch), self.dim), device)
         return (feats - self.mean) / self.std
 
@@ -125,11 +127,3 @@ class FeatureInput(nn.Module):
         if metric == "mse":
             return (out - x).pow(2).mean(1)
         return self.item_loss(out, x)
-
-
-def unpack_features(rows, dim: int):
-    """The float32 (N, dim) features of stored rows."""
-    import numpy as np
-
-    rows = np.asarray(rows)
-    return np.ascontiguousarray(rows[:, : 2 * dim]).view(np.float16).astype(np.float32)

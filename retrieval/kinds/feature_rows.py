@@ -7,9 +7,16 @@ from __future__ import annotations
 import weakref
 
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.inputs import unpack_features
 
 PIXELS = 32  # side of the small RGB copy each row keeps (raw baseline, thumbnails)
+
+
+def unpack_features(rows, dim: int):
+    """The float32 (N, dim) features of stored rows."""
+    import numpy as np
+
+    rows = np.asarray(rows)
+    return np.ascontiguousarray(rows[:, : 2 * dim]).view(np.float16).astype(np.float32)
 
 
 # -- rows: float16 features, then the small pixels --------------------------------------------

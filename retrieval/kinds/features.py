@@ -25,7 +25,6 @@ import logging
 import threading
 
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.inputs import unpack_features  # noqa: F401 (stored rows)
 from semantic_hashing.retrieval.kinds.base import Loaded, Training
 from semantic_hashing.retrieval.kinds.feature_rows import (  # noqa: F401 (the kind's rows)
     PIXELS,
@@ -36,6 +35,7 @@ from semantic_hashing.retrieval.kinds.feature_rows import (  # noqa: F401 (the k
     pack,
     row_width,
     unit_rows,
+    unpack_features,
     unpack_pixels,
 )
 from semantic_hashing.retrieval.kinds.image import ImageKind
