@@ -70,7 +70,7 @@ def test_one_default_k_and_one_max_k():
         ({"k": 2.5}, "-k must be from 1 to 1,000,000, not 2.5."),
         ({"radius": -1}, "--radius must be from 0 to 16 (the code length), not -1."),
         ({"radius": 17}, "--radius must be from 0 to 16 (the code length), not 17."),
-        ({"baseline": "pixels"}, "unknown baseline 'pixels'; choose one of raw."),
+        ({"baseline": "pixels"}, "unknown baseline 'pixels'; choose one of raw, features."),
         ({"strategy": "kdtree"}, "unknown strategy 'kdtree'; choose one of flat, hash, ivf, hnsw."),
         ({"radius": 2, "strategy": "hnsw"},
          "--radius needs the flat, hash or ivf strategy, not hnsw."),
