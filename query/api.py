@@ -294,7 +294,7 @@ class Collection:
 
         row = self.item(item_id)
         if not self.input_kind.word_counts:
-            raise SemhashError(f"{self.path} holds {self.input_kind.noun}, not documents.")
+            raise SemhashError(f"{self.path} is an image collection: its items are not documents.")
         return document(row["path"])
 
     # -- lifetime -----------------------------------------------------------------------

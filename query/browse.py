@@ -252,7 +252,9 @@ class Views:
                 return self._groups[key]
             ok = t.similarity >= threshold
             found = star_groups(t.items, (t.a[ok], t.b[ok]), [t.exact], keep)
-            groups = [_group(self.store.kind, t.items, members, kept) for kept, members in found]
+            groups = [
+                _group(self.store.input_kind, t.items, members, kept) for kept, members in found
+            ]
             self._groups[key] = groups
             while len(self._groups) > 8:
                 self._groups.popitem(last=False)

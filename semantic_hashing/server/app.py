@@ -89,8 +89,8 @@ def _error_handlers(app: FastAPI, page) -> None:
     @app.exception_handler(OptionError)
     async def bad_option(request, exc):  # a value no collection takes: the request is invalid
         if exc.anywhere:
-            return sentence(422, f"{exc.option}: {exc}")
-        return sentence(400, str(exc))
+            return sentence(request, 422, f"{exc.option}: {exc}")
+        return sentence(request, 400, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):

@@ -133,7 +133,9 @@ async def reconstruction_png(request: Request, name: str, item_id: int = ItemId,
 
     coll = served(request, name)
     item_row(coll, item_id)
-    coll.input_kind.check_sheet()  # only a kind whose items are pictures draws them
+    if coll.input_kind.word_counts:
+        raise SemhashError("a text item's reconstruction is words: ask for /reconstruction.")
+    coll.input_kind.check_sheet("reconstruction")  # a features model's cannot be drawn
     rec = (await in_thread(request, coll.reconstruct, [item_id]))[0]
     return Response(reconstruction_strip(rec, size), media_type="image/png",
                     headers={"Cache-Control": "no-cache"})  # fmt: skip
