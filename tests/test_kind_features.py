@@ -123,8 +123,8 @@ def test_rows_pack_features_and_small_pixels():
     np.testing.assert_array_equal(fk.unpack_pixels(rows, 1280), pixels)
     np.testing.assert_allclose(fk.unpack_features(rows, 1280), feats, rtol=1e-3, atol=1e-3)
     kind = get_kind("features")
-    sims = kind.similarity(rows, rows)
-    np.testing.assert_allclose(sims, 1.0, atol=1e-5)
+    np.testing.assert_allclose(kind.similarity(rows, rows), 1.0, atol=1e-5)  # small copies
+    assert kind.similarity(rows[:1], rows[1:2])[0] < 0.5  # two different random pictures
     db, q, metric = kind.raw_features(rows, rows[:1])  # the raw row: pixels, Euclidean
     assert metric == "l2" and db.shape == (3, 3 * fk.PIXELS**2) and db.max() <= 1.0
 
