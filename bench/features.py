@@ -38,9 +38,9 @@ def cache_key(images: np.ndarray, fingerprint: dict) -> str:
 def cached_features(images: np.ndarray, backbone, show: bool = True,
                     timings: dict | None = None) -> np.ndarray:  # fmt: skip
     """The backbone's float32 (N, dim) features of `images` (as the features kind extracts
-    them: `retrieval.kinds.features.extract`), from the cache when it was done. Work in
+    them: `retrieval.extraction.extract`), from the cache when it was done. Work in
     progress is kept in blocks, so an interrupted run resumes where it stopped."""
-    from semantic_hashing.retrieval.kinds.features import extract
+    from semantic_hashing.retrieval.extraction import extract
 
     fp = backbone.fingerprint
     folder = cache_dir() / "features"

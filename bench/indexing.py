@@ -143,11 +143,12 @@ def _features_model(path: Path, opts: IndexingBenchOptions) -> Path:
     if path.exists():
         return path
     from semantic_hashing.bench.features import small_pixels
+    from semantic_hashing.retrieval.extraction import extract as run_backbone
+    from semantic_hashing.retrieval.extraction import shared_backbone
     from semantic_hashing.retrieval.fitting import TrainSpec, fit
     from semantic_hashing.retrieval.kinds import get_kind
     from semantic_hashing.retrieval.kinds.choice import resolve
-    from semantic_hashing.retrieval.kinds.features import extract as run_backbone
-    from semantic_hashing.retrieval.kinds.features import pack, shared_backbone
+    from semantic_hashing.retrieval.kinds.feature_rows import pack
     from semantic_hashing.retrieval.training import TrainConfig
 
     kind, name = resolve("image", opts.features)
@@ -167,8 +168,8 @@ def backbone_speed(opts: IndexingBenchOptions) -> dict:
     size, on every core) at each input size, after one warm-up pass."""
     import numpy as np
 
-    from semantic_hashing.retrieval.kinds.features import extract as run_backbone
-    from semantic_hashing.retrieval.kinds.features import shared_backbone
+    from semantic_hashing.retrieval.extraction import extract as run_backbone
+    from semantic_hashing.retrieval.extraction import shared_backbone
 
     rng = np.random.default_rng(opts.seed)
     out = {}

@@ -35,16 +35,7 @@ import numpy as np
 
 from semantic_hashing.indexer import repair
 from semantic_hashing.indexer.backends import CodeIndex, CodeStore, code_store, store_of
-from semantic_hashing.indexer.layout import (
-    FORMAT,
-    INDEX,
-    LOG,
-    MODEL,
-    RAW,
-    SIDECAR,
-    pin,
-    pinned,
-)
+from semantic_hashing.indexer.layout import FORMAT, INDEX, LOG, MODEL, RAW, SIDECAR, pin, pinned
 from semantic_hashing.indexer.metadata import MetadataStore, safe_url
 from semantic_hashing.indexer.opening import (
     DB_URL_ENV,
