@@ -68,6 +68,10 @@ BENCH_ARGS ?=
 # The same sets with a seeded 4,000-item database: a small folder must train enough too.
 BENCH_SMALL ?= fashion-mnist cifar10
 BENCH_SMALL_SIZE ?= 4000
+# The image sets again through the frozen backbone (`--features`): its codes, re-ranked codes and
+# float features beside the pixel rows, into report/<dataset>-features/ and -4000-features/.
+BENCH_FEATURES ?= efficientnet-lite0
+BENCH_FEATURE_DATASETS ?= cifar10 fashion-mnist
 # e.g. --baseline-code DIR (older code, for a before/after ratio) or --photos 600
 BENCH_INDEXING_ARGS ?=
 bench: $(STAMP) data
@@ -81,9 +85,19 @@ bench: $(STAMP) data
 	  $(BIN)/semhash bench --dataset $$d --db-size $(BENCH_SMALL_SIZE) --bits $(BENCH_BITS) \
 	    --out report/$$d-$(BENCH_SMALL_SIZE) $(BENCH_ARGS) || failed="$$failed $$d-small"; \
 	done; \
+	for d in $(BENCH_FEATURE_DATASETS); do \
+	  echo "== semhash bench --dataset $$d --features $(BENCH_FEATURES)"; \
+	  $(BIN)/semhash bench --dataset $$d --bits $(BENCH_BITS) --features $(BENCH_FEATURES) \
+	    --out report/$$d-features $(BENCH_ARGS) || failed="$$failed $$d-features"; \
+	  $(BIN)/semhash bench --dataset $$d --db-size $(BENCH_SMALL_SIZE) --bits $(BENCH_BITS) \
+	    --features $(BENCH_FEATURES) --out report/$$d-$(BENCH_SMALL_SIZE)-features $(BENCH_ARGS) \
+	    || failed="$$failed $$d-small-features"; \
+	done; \
 	echo "== semhash bench --task indexing"; \
 	$(BIN)/semhash bench --task indexing --out report/indexing $(BENCH_INDEXING_ARGS) \
 	  || failed="$$failed indexing"; \
+	$(BIN)/semhash bench --task indexing --features $(BENCH_FEATURES) \
+	  --out report/indexing-features $(BENCH_INDEXING_ARGS) || failed="$$failed indexing-features"; \
 	$(MAKE) bench-jobs || failed="$$failed jobs"; \
 	if [ -n "$$failed" ]; then echo "bench failed for:$$failed"; exit 1; fi
 
@@ -91,6 +105,8 @@ bench: $(STAMP) data
 bench-jobs: $(STAMP) data
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/semhash bench --task dedup --dataset cifar10 --out report/dedup-cifar10
+	$(BIN)/semhash bench --task dedup --dataset cifar10 --features $(BENCH_FEATURES) \
+	  --out report/dedup-cifar10-features
 	$(BIN)/semhash bench --task dedup --dataset 20news --out report/dedup-20news
 	$(BIN)/semhash bench --task outliers --out report/outliers
 
