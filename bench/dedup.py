@@ -29,7 +29,13 @@ from semantic_hashing.bench.dedup_data import build_near_duplicates, group_pairs
 from semantic_hashing.indexer.pipeline import IndexOptions, index_folder
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.candidates import self_pairs
-from semantic_hashing.query.dedup import collection_items, exact_pairs, find_duplicates
+from semantic_hashing.query.dedup import (
+    candidate_bits,
+    collection_items,
+    dedup_items,
+    exact_pairs,
+    find_duplicates,
+)
 from semantic_hashing.retrieval import datasets
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec
@@ -121,9 +127,9 @@ def calibrate(coll: Path, groups_truth: list[list[str]]) -> list[dict]:
     """Edge-level P/R/F1 of semhash's candidates over a grid of radius and threshold."""
     truth = group_pairs(groups_truth)
     with Store.open(coll) as store:
-        items = collection_items(store, need_inputs=True)
+        items = dedup_items(store, need_inputs=True)
         names = np.array([Path(p).name for p in items.paths])
-        pairs = self_pairs(items.ids, items.codes, store.bits, 20, 50)
+        pairs = self_pairs(items.ids, items.codes, candidate_bits(store), 20, 50)
         pa, pb = np.searchsorted(items.ids, pairs.a), np.searchsorted(items.ids, pairs.b)
         sim = store.input_kind.pair_similarity(items.inputs, items.inputs, pa, pb)
         ea, eb = exact_pairs(items.sha256)

@@ -24,7 +24,8 @@ from semantic_hashing.query.dedup import (
     DuplicateGroup,
     Items,
     _group,
-    collection_items,
+    candidate_bits,
+    dedup_items,
     exact_pairs,
     star_groups,
 )
@@ -227,10 +228,10 @@ class Views:
             if self._pairs is None:
                 store = self.store
                 opts = DedupOptions().resolved(store)
-                items = collection_items(store, need_inputs=True)
+                items = dedup_items(store, need_inputs=True)
                 if not len(items.ids):
                     raise SemhashError(f"{store.path} holds no items to compare.")
-                found = self_pairs(items.ids, items.codes, store.bits, opts.radius,
+                found = self_pairs(items.ids, items.codes, candidate_bits(store), opts.radius,
                                    opts.max_candidates, opts.strategy)  # fmt: skip
                 pa, pb = np.searchsorted(items.ids, found.a), np.searchsorted(items.ids, found.b)
                 sim = store.input_kind.similarity(items.inputs, items.inputs, pa, pb)

@@ -18,7 +18,6 @@ verified match here, and the groups are the collection's items with the outside 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -40,6 +39,7 @@ from semantic_hashing.query.candidates import (
 )
 from semantic_hashing.retrieval.codes import hamming
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import file_sha256
 from semantic_hashing.retrieval.kinds import Kind
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,12 @@ class DedupOptions:
 
     def resolved(self, store: Store) -> DedupOptions:
         out = DedupOptions(**asdict(self))
+        kind = store.input_kind
         if out.radius is None:
-            out.radius = max(1, round(RADIUS_PER_64_BITS * store.bits / 64))
-        check_radius(out.radius, store.bits)
+            out.radius = kind.candidate_radius or max(
+                1, round(RADIUS_PER_64_BITS * store.bits / 64)
+            )
+        check_radius(out.radius, candidate_bits(store))
         if out.verify not in VERIFY:
             raise SemhashError(f"unknown --verify {out.verify!r}; choose raw or none.")
         if out.keep not in KEEP:
@@ -134,18 +137,6 @@ class Items:
     pixels: np.ndarray | None = None
 
 
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks ("" when it cannot be read)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return ""
-    return digest.hexdigest()
-
-
 def collection_items(store: Store, need_inputs: bool) -> Items:
     """Every live item of `store` with its code (and stored input when `need_inputs`)."""
     ids, codes = store.index.ids(), store.index.codes()
@@ -173,6 +164,26 @@ def collection_items(store: Store, need_inputs: bool) -> Items:
                  np.array([rows[int(i)].width * rows[int(i)].height for i in ids]))  # fmt: skip
 
 
+def candidate_bits(store: Store) -> int:
+    """The width of the codes dedup looks near copies up by."""
+    return store.input_kind.candidate_bits or store.bits
+
+
+def with_candidate_codes(store: Store, items: Items) -> Items:
+    """`items` with the codes dedup looks near copies up by: the kind's own candidate
+    codes of their stored inputs where it has them, else the collection's codes."""
+    kind = store.input_kind
+    if kind.candidate_bits and items.inputs is not None and len(items.paths):
+        items.codes = kind.candidate_codes(items.inputs)
+    return items
+
+
+def dedup_items(store: Store, need_inputs: bool) -> Items:
+    """`collection_items` as dedup compares them (`with_candidate_codes`)."""
+    need = need_inputs or bool(store.input_kind.candidate_bits)
+    return with_candidate_codes(store, collection_items(store, need))
+
+
 def model_inputs(store: Store, rows):
     """Stored rows as model input: images (N, C, S, S) uint8, text counts as they are."""
     return rows if rows is None else store.input_kind.model_input(rows, store)
@@ -191,7 +202,7 @@ def find_duplicates(store: Store, against: Items | Store | None = None,
     opts = DedupOptions(**{**asdict(opts), **overrides}).resolved(store)
     stats = stats if stats is not None else {}
     t0 = time.perf_counter()
-    items = collection_items(store, opts.verify == "raw")
+    items = dedup_items(store, opts.verify == "raw")
     if not len(items.ids):
         raise SemhashError(f"{store.path} holds no items to compare.")
     stats["items"] = len(items.ids)
@@ -217,8 +228,8 @@ def _verified(kind: Kind, opts: DedupOptions, inputs_a, inputs_b, pairs: Pairs, 
 
 def _within(store: Store, items: Items, opts: DedupOptions, stats: dict):
     t0 = time.perf_counter()
-    pairs = self_pairs(items.ids, items.codes, store.bits, opts.radius, opts.max_candidates,
-                       opts.strategy)  # fmt: skip
+    pairs = self_pairs(items.ids, items.codes, candidate_bits(store), opts.radius,
+                       opts.max_candidates, opts.strategy)  # fmt: skip
     stats["candidate_pairs"] = len(pairs)
     stats["candidates_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -323,7 +334,7 @@ def other_items(store: Store, other: Store, opts: DedupOptions) -> Items:
     inputs = _as_model_input(store, other, got.inputs)
     got.codes = store.encoder.encode(inputs) if len(got.ids) else got.codes
     got.inputs = inputs
-    return got
+    return with_candidate_codes(store, got)
 
 
 def _as_model_input(store: Store, other: Store, inputs):
@@ -340,15 +351,15 @@ def folder_items(store: Store, folder: str | Path) -> tuple[Items, list[tuple[st
     size = np.array([os.path.getsize(p) for p in queries.names])
     items = Items(np.full(n, -1, np.int64), queries.names, store.encoder.encode(queries.inputs),
                   queries.inputs, sha, [""] * n, size, np.zeros(n), np.zeros(n))  # fmt: skip
-    return items, queries.skipped
+    return with_candidate_codes(store, items), queries.skipped
 
 
 def _against(store: Store, items: Items, other: Items, opts: DedupOptions, stats: dict):
     if not len(other.paths):
         return []
     t0 = time.perf_counter()
-    index = lookup_index(store.bits, items.codes, np.arange(len(items.ids)), opts.radius,
-                         opts.strategy)  # fmt: skip
+    index = lookup_index(candidate_bits(store), items.codes, np.arange(len(items.ids)),
+                         opts.radius, opts.strategy)  # fmt: skip
     found = neighbours(index, other.codes, opts.radius, opts.max_candidates)
     stats["candidate_pairs"] = len(found)
     stats["candidates_s"] = time.perf_counter() - t0

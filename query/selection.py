@@ -114,6 +114,8 @@ def selected_groups(store: Store, data: dict, path="the selection") -> list[Dupl
         inputs = model_inputs(store, store.inputs(ids))
     except SemhashError:
         inputs = None
+    if inputs is not None and store.input_kind.candidate_bits:  # distances as dedup's
+        codes = store.input_kind.candidate_codes(inputs)
 
     def member(i, kept, d=0, s=None):
         row = rows[i]

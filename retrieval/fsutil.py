@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -54,3 +55,20 @@ def folder_label(path: Path, root: Path) -> str:
     except ValueError:  # a symlinked file: use the folder it is listed in
         parent = Path(os.path.relpath(path.parent, root))
     return "" if str(parent) == "." else str(parent)
+
+
+def sha256_of(path: str | Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (OSError when it cannot be read)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """`sha256_of`, or "" when the file cannot be read."""
+    try:
+        return sha256_of(path)
+    except OSError:
+        return ""

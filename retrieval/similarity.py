@@ -11,6 +11,9 @@ collection keeps (raw/). Each input kind verifies with its own (`Kind.pair_simil
            the standardisation ignores brightness and contrast, the pooling most JPEG
            artefacts and the blur of rescaling
     text   cosine of the log(1 + counts) vectors: the same words in the same numbers
+
+`dct_hash` gives near copies codes a few bits apart (the low frequencies of the gray image
+against their median, as a perceptual hash does), for kinds whose own codes do not.
 """
 
 from __future__ import annotations
@@ -146,3 +149,22 @@ def text_pairs(inputs_a, inputs_b, rows_a, rows_b, chunk: int = 20000) -> np.nda
     parts = [text_similarity(inputs_a[rows_a[s : s + chunk]], inputs_b[rows_b[s : s + chunk]])
              for s in range(0, len(rows_a), chunk)]  # fmt: skip
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    """The orthonormal DCT-II matrix (n, n)."""
+    k, i = np.arange(n)[:, None], np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m.astype(np.float32)
+
+
+def dct_hash(x: np.ndarray, side: int = 8) -> np.ndarray:
+    """(N, C, H, W) uint8 images -> (N, side * side / 8) packed codes: the side x side
+    lowest 2-D DCT frequencies of the gray image, each above or below the median of all
+    but the constant one. Data-independent: a file gets one code in any collection."""
+    x = np.asarray(x, dtype=np.float32)
+    gray = x[:, 0] if x.shape[1] < 3 else 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    rows, cols = _dct_matrix(gray.shape[1]), _dct_matrix(gray.shape[2])
+    coef = (rows[:side] @ gray @ cols[:side].T).reshape(len(gray), side * side)
+    return np.packbits(coef > np.median(coef[:, 1:], axis=1, keepdims=True), axis=1)

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import sha256_of
 from semantic_hashing.retrieval.walk import ListingRules, walk
 
 TEXT_EXTENSIONS = {".txt", ".md", ".text", ".rst"}
@@ -105,16 +106,8 @@ def read_document(path: str | Path, strip_headers: bool = True) -> Document:
     title = fields.get("subject") or next(
         (ln.strip() for ln in body.splitlines() if ln.strip()), ""
     )
-    digest = hashlib.sha256(data).hexdigest() if size <= MAX_BYTES else _file_sha256(path)
+    digest = hashlib.sha256(data).hexdigest() if size <= MAX_BYTES else sha256_of(path)
     return Document(body, title[:200], digest, size)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_text_path(path: Path) -> bool:

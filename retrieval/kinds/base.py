@@ -61,6 +61,10 @@ class Kind:
     default_family = ""  # the model family trained unless --model-type says otherwise
     train_defaults: dict = {}  # TrainConfig defaults: epochs, steps, batch, lr, schedule
     dedup_threshold = 0.9  # the pair similarity at which two items are duplicates
+    # Near-copy candidates of dedup: by default the collection's own codes. A kind whose
+    # codes do not keep near copies together sets these and implements `candidate_codes`.
+    candidate_bits: int | None = None  # width of its candidate codes
+    candidate_radius: int | None = None  # their default Hamming radius
     baseline_method = ""  # the raw baseline's method name in results ("raw-l2")
     baseline_label = ""  # and as `evaluate` prints it ("raw pixels (L2)")
     baseline_caption = ""  # and as the page captions it ("pixels, L2")
@@ -225,6 +229,11 @@ class Kind:
     def pair_similarity(self, inputs_a, inputs_b, rows_a, rows_b):
         """Similarity in [-1, 1] of `inputs_a[rows_a[i]]` and `inputs_b[rows_b[i]]` (model
         inputs), (P,) float32: how duplicate finding verifies a candidate pair."""
+        raise NotImplementedError
+
+    def candidate_codes(self, inputs):
+        """Packed codes (N, candidate_bits / 8) of stored model inputs whose Hamming
+        neighbours are the near-copy candidates of dedup (kinds that set candidate_bits)."""
         raise NotImplementedError
 
     def similarity(self, inputs_a, inputs_b, rows_a=None, rows_b=None):
