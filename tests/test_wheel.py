@@ -41,6 +41,27 @@ def test_the_wheel_installs_one_import_name_of_our_own(wheel):
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
 
 
+# where each folder of the checkout lands in the installed package
+FOLDERS = {"semantic_hashing": "semantic_hashing", "retrieval": "semantic_hashing/retrieval",
+           "indexer": "semantic_hashing/indexer", "query": "semantic_hashing/query",
+           "bench": "semantic_hashing/bench"}  # fmt: skip
+
+
+def test_the_wheel_holds_every_module_of_the_checkout(wheel):
+    """Every .py file of the product and the bench wing, subpackages included, is in the
+    wheel (a subpackage missing from `packages` installs a command that cannot start)."""
+    listed = subprocess.run(["git", "ls-files", *FOLDERS], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split()  # fmt: skip
+    want = set()
+    for name in listed:
+        top, _, rest = name.partition("/")
+        if name.endswith(".py") and not any(p.startswith(".") for p in rest.split("/")):
+            want.add(f"{FOLDERS[top]}/{rest}")
+    assert "semantic_hashing/retrieval/kinds/__init__.py" in want
+    missing = want - set(zipfile.ZipFile(wheel).namelist())
+    assert not missing, sorted(missing)
+
+
 def test_the_wheel_declares_the_command_and_the_bench_plugin(wheel):
     with zipfile.ZipFile(wheel) as z:
         (points,) = [n for n in z.namelist() if n.endswith(".dist-info/entry_points.txt")]
