@@ -231,6 +231,21 @@ class MetadataStore:
             return default if found is None else found.value
 
     @_guarded
+    def states(self, prefix: str) -> dict[str, str]:
+        """Every state key starting with `prefix`, with its value."""
+        with Session(self.engine) as session:
+            rows = session.execute(select(State.key, State.value))
+            return {k: v for k, v in rows if k.startswith(prefix)}
+
+    @_guarded
+    def drop_states(self, keys: Iterable[str]) -> None:
+        with Session(self.engine) as session, session.begin():
+            for key in keys:
+                found = session.get(State, key)
+                if found is not None:
+                    session.delete(found)
+
+    @_guarded
     def soft_delete(self, ids: Sequence[int]) -> int:
         """Mark rows deleted (they stay for the record, search never returns them)."""
         ids = [int(i) for i in ids]
