@@ -366,8 +366,8 @@ def _drop_unencodable(source, loaded: Loaded, inputs, report: IndexReport):
     found = source.unencodable(inputs)
     if found is None or not found[0].any():
         return loaded, inputs
-    empty, reason = found
-    report.skipped += [(str(p), reason) for p, e in zip(loaded.paths, empty, strict=True) if e]
+    empty, why = found
+    report.skipped += [(str(loaded.paths[i]), why[i]) for i in np.flatnonzero(empty)]
     keep = np.flatnonzero(~empty)
     items = (
         loaded.items[keep]
