@@ -29,7 +29,7 @@ from semantic_hashing.indexer import journal
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DuplicateGroup
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.fsutil import fsync_dir
+from semantic_hashing.retrieval.fsutil import fsync_dir, printable
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,11 @@ class ActReport:
         head = "would " + verb if self.dry_run else verb + "d" if verb == "move" else "linked"
         out = []
         for s in self.steps:
+            src = printable(s.source)
             if s.skipped:
-                out.append(f"skip {s.source}: {s.skipped}")
+                out.append(f"skip {src}: {printable(s.skipped)}")
             else:
-                out.append(f"{head} {s.source} -> {s.target}")
+                out.append(f"{head} {src} -> {printable(s.target)}")
         return out
 
 

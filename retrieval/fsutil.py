@@ -54,3 +54,14 @@ def folder_label(path: Path, root: Path) -> str:
     except ValueError:  # a symlinked file: use the folder it is listed in
         parent = Path(os.path.relpath(path.parent, root))
     return "" if str(parent) == "." else str(parent)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROL.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+
+
+def printable(name: object) -> str:
+    """`name` for a line of plain-text output: control characters (C0, DEL, C1) escaped as
+    `\\n`, `\\t`, `\\r` or `\\xNN`, so a file name can neither break a line nor send a
+    terminal escape sequence. JSON output keeps names exact."""
+    return str(name).translate(_CONTROL)

@@ -21,6 +21,7 @@ from semantic_hashing.cli.options import (
 )
 from semantic_hashing.query.options import DEFAULT_K
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 from semantic_hashing.retrieval.params import DEFAULT_BITS
 
 log = logging.getLogger("semhash")
@@ -114,7 +115,7 @@ def _show(results, raw, as_json: bool, as_paths: bool, sheet) -> None:
     from semantic_hashing.query import render
 
     if as_paths:
-        click.echo("\n".join(h.path for r in results for h in r.results))
+        click.echo("\n".join(printable(h.path) for r in results for h in r.results))
     elif raw is not None:
         click.echo(render.as_json_lines_beside(results, raw) if as_json
                    else render.beside_table(results, raw))  # fmt: skip

@@ -11,6 +11,7 @@ import sys
 import click
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 from semantic_hashing.retrieval.kinds import KINDS, get_kind
 from semantic_hashing.retrieval.kinds.choice import feature_choices
 from semantic_hashing.retrieval.params import DEFAULT_BITS
@@ -26,12 +27,12 @@ class SemhashGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SemhashError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(exc)) from None
         except BrokenPipeError:  # `semhash ... | head`: the reader has seen enough
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
         except OSError as exc:  # a read-only folder, a full disk: one sentence too
-            where = f" {exc.filename}" if exc.filename else ""
+            where = f" {printable(exc.filename)}" if exc.filename else ""
             raise click.ClickException(
                 f"cannot write or read{where}: {exc.strerror or exc}."
             ) from None
@@ -217,7 +218,7 @@ def strategy_params(nhash, hash_bits, hash_radius, nlist, nprobe, hnsw_m, ef_sea
 def print_index_report(report) -> None:
     t = report.timings
     click.echo(
-        f"{report.collection}: added {report.added}, changed {report.changed}, "
+        f"{printable(report.collection)}: added {report.added}, changed {report.changed}, "
         f"unchanged {report.unchanged}, removed {report.removed}, "
         f"skipped {len(report.skipped)}; {report.total} items in the collection"
     )
@@ -239,7 +240,7 @@ def print_index_report(report) -> None:
 
 def report_skipped(skipped) -> None:
     for path, reason in skipped[:20]:
-        click.echo(f"skipped {path}: {reason}", err=True)
+        click.echo(f"skipped {printable(path)}: {printable(reason)}", err=True)
     if len(skipped) > 20:
         click.echo(
             f"... and {len(skipped) - 20} more skipped (see the collection's index.log)", err=True

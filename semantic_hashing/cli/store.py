@@ -17,6 +17,7 @@ from semantic_hashing.cli.options import (
     training_options,
 )
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 
 log = logging.getLogger("semhash")
 
@@ -92,7 +93,7 @@ def remove(collection, path, item_ids):
     if path is None and not item_ids:
         raise SemhashError("give --path or --id.")
     n = api.remove(collection, item_ids, path)
-    click.echo(f"removed {n} items from {collection}")
+    click.echo(f"removed {n} items from {printable(collection)}")
 
 
 @click.command()
@@ -108,7 +109,7 @@ def check(collection, repair, as_json):
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(f"{collection}: {result['items']} items")
+    click.echo(f"{printable(collection)}: {result['items']} items")
     for name, n in result["problems"].items():
         click.echo(f"  {name}: {n}")
     if repair:
