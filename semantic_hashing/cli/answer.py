@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from semantic_hashing.cli.options import (
+    ITEM_ID,
     Registered,
     backend_options,
     common,
@@ -42,7 +43,7 @@ def _baselines():
     help="A file, or a folder of files (one result set each).",
 )
 @click.option("--text", "query_text", help="Search a text collection with this text.")
-@click.option("--id", "item_ids", type=int, multiple=True, help="Search with a stored item.")
+@click.option("--id", "item_ids", type=ITEM_ID, multiple=True, help="Search with a stored item.")
 @click.option(
     "-k", "k", type=int, help=f"Number of neighbours [default: {DEFAULT_K}; with --radius: all]."
 )

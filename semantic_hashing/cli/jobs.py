@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from semantic_hashing.cli.options import Registered, common, report_skipped
+from semantic_hashing.cli.options import ITEM_ID, Registered, common, report_skipped
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fsutil import printable
 
@@ -155,7 +155,7 @@ def outliers(collection, top, metric, as_json, sheet, selection, as_paths, devic
 
 @click.command()
 @click.argument("collection", type=click.Path(path_type=Path))
-@click.option("--id", "item_ids", type=int, multiple=True, help="A stored item (repeatable).")
+@click.option("--id", "item_ids", type=ITEM_ID, multiple=True, help="A stored item (repeatable).")
 @click.option("--query", "query", type=click.Path(path_type=Path),
               help="A file, or a folder of files, read as the collection's items.")  # fmt: skip
 @click.option("--sheet", type=click.Path(path_type=Path),

@@ -14,7 +14,7 @@ from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fsutil import printable
 from semantic_hashing.retrieval.kinds import KINDS, get_kind
 from semantic_hashing.retrieval.kinds.choice import feature_choices
-from semantic_hashing.retrieval.params import DEFAULT_BITS
+from semantic_hashing.retrieval.params import DEFAULT_BITS, MAX_ID
 from semantic_hashing.retrieval.presets import PRESETS
 
 log = logging.getLogger("semhash")
@@ -68,6 +68,15 @@ def common(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+class ItemId(click.IntRange):
+    """An item id on the command line: an integer 0..2**63-1, else one sentence."""
+
+    name = "item id"
+
+
+ITEM_ID = ItemId(0, MAX_ID)
 
 
 class Registered(click.Choice):

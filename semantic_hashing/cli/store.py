@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from semantic_hashing.cli.options import (
+    ITEM_ID,
     backend_options,
     common,
     print_index_report,
@@ -84,7 +85,7 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, ba
     type=click.Path(path_type=Path),
     help="Remove everything indexed at or below this path.",
 )
-@click.option("--id", "item_ids", type=int, multiple=True, help="Remove this item.")
+@click.option("--id", "item_ids", type=ITEM_ID, multiple=True, help="Remove this item.")
 @common
 def remove(collection, path, item_ids):
     """Remove items from COLLECTION by path or id (search never returns them again)."""
