@@ -3,6 +3,7 @@ the lines they print. Every command module imports from here; nothing here impor
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -20,6 +21,13 @@ from semantic_hashing.retrieval.presets import PRESETS
 log = logging.getLogger("semhash")
 
 
+FULL_DISK = (
+    "the disk is full (no space left on device): free some space, run `semhash check "
+    "--repair` on the collection (it removes what was left half-written), then the command "
+    "again."
+)
+
+
 class SemhashGroup(click.Group):
     """Turns user mistakes into one sentence on stderr and exit code 1."""
 
@@ -32,6 +40,8 @@ class SemhashGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
         except OSError as exc:  # a read-only folder, a full disk: one sentence too
+            if exc.errno == errno.ENOSPC:
+                raise click.ClickException(FULL_DISK) from None
             where = f" {printable(exc.filename)}" if exc.filename else ""
             raise click.ClickException(
                 f"cannot write or read{where}: {exc.strerror or exc}."
