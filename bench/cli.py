@@ -306,4 +306,24 @@ def bench_serve(collection, n, clients, concurrent_requests, cli_runs, out):
     click.echo(f"report: {out / 'serve-bench.json'}")
 
 
-COMMANDS = [bench, bench_jobs, bench_scale, bench_milvus, bench_serve]
+@click.command("bench-flood")
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.option("--requests", "n", default=2000, show_default=True, help="Requests in all.")
+@click.option("--disconnects", default=300, show_default=True,
+              help="Of them, sent half-way and then closed.")  # fmt: skip
+@click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
+@click.option("--log", "log_file", default="serve-flood.log", show_default=True,
+              type=click.Path(path_type=Path), help="The server's log.")  # fmt: skip
+@common
+def bench_flood(collection, n, disconnects, clients, log_file):
+    """Flood `semhash serve` on COLLECTION with uploads, some disconnected half-way; count
+    the tracebacks in its log and its memory (VmRSS) before and after."""
+    from semantic_hashing.bench.flood import flood
+
+    if n < 1 or clients < 1:
+        raise click.BadParameter("--requests and --clients must be at least 1.")
+    report = flood(Path(collection), n, disconnects, clients, log_file)
+    click.echo(json.dumps(report.to_dict()))
+
+
+COMMANDS = [bench, bench_jobs, bench_scale, bench_milvus, bench_serve, bench_flood]

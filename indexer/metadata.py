@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from semantic_hashing.retrieval.errors import SemhashError, Unavailable
+from semantic_hashing.retrieval.params import MAX_ID
 
 NAMES_KEY = "names"  # state key: file names are stored through `to_db`
 
@@ -231,6 +232,21 @@ class MetadataStore:
             return default if found is None else found.value
 
     @_guarded
+    def states(self, prefix: str) -> dict[str, str]:
+        """Every state key starting with `prefix`, with its value."""
+        with Session(self.engine) as session:
+            rows = session.execute(select(State.key, State.value))
+            return {k: v for k, v in rows if k.startswith(prefix)}
+
+    @_guarded
+    def drop_states(self, keys: Iterable[str]) -> None:
+        with Session(self.engine) as session, session.begin():
+            for key in keys:
+                found = session.get(State, key)
+                if found is not None:
+                    session.delete(found)
+
+    @_guarded
     def soft_delete(self, ids: Sequence[int]) -> int:
         """Mark rows deleted (they stay for the record, search never returns them)."""
         ids = [int(i) for i in ids]
@@ -288,7 +304,7 @@ class MetadataStore:
     @_guarded
     def get(self, ids: Sequence[int]) -> dict[int, ItemRow]:
         """Rows for `ids` that exist and are not deleted, keyed by id."""
-        wanted = [int(i) for i in ids if int(i) >= 0]
+        wanted = [int(i) for i in ids if 0 <= int(i) <= MAX_ID]  # others cannot exist
         out: dict[int, ItemRow] = {}
         with Session(self.engine) as session:
             for start in range(0, len(wanted), 900):  # stay below SQLite's parameter limit

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from semantic_hashing.indexer import links as via
 from semantic_hashing.indexer import rebuild, repair, swap
 from semantic_hashing.indexer.layout import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
 from semantic_hashing.indexer.opening import DB_URL_ENV, new_metadata
@@ -102,6 +103,8 @@ class Plan:
     unchanged: int
     gone: list[int]
     base: Path | None = None  # the resolved root, when no linked folder was followed
+    links: dict[str, str] = field(default_factory=dict)  # listed path -> real path outside
+    stale_links: list[str] = field(default_factory=list)  # link records to drop (links.py)
 
 
 def _key(path: Path, root: Path | None = None, resolved_root: Path | None = None) -> str:
@@ -134,10 +137,12 @@ def plan(
     """What to read of `paths` (`links`: the walk followed linked folders, so every path
     is resolved on its own); a file listed twice (through links) is read once."""
     live, every = (coll.meta.live(), coll.meta.any_by_path()) if coll else ({}, {})
-    todo, keep_id, unchanged, seen = [], {}, 0, set()
-    base = None if links else root.resolve()
+    todo, keep_id, unchanged, seen, outside = [], {}, 0, set(), {}
+    base, prefix = None if links else root.resolve(), _key(root)
     for path in paths:
         key = _key(path, root, base)
+        if (listed := via.outside(path, key, prefix)) is not None:
+            outside[listed] = key
         if key in seen:
             continue
         seen.add(key)
@@ -148,12 +153,14 @@ def plan(
         if key in every:
             keep_id[path] = every[key]
         todo.append(path)
-    gone = []
+    gone, stale = [], []
     if prune:
-        prefix = _key(root)
         gone = [row[0] for key, row in live.items() if key not in seen and
                 (key == prefix or key.startswith(prefix.rstrip("/") + "/"))]  # fmt: skip
-    return Plan(todo, keep_id, unchanged, gone, base)
+        if coll is not None:  # items outside that only a vanished link reached
+            linked, stale = via.gone(coll.meta, live, root, outside, seen)
+            gone = sorted(set(gone) | set(linked))
+    return Plan(todo, keep_id, unchanged, gone, base, outside, stale)
 
 
 def _clear_half_created(collection: Path) -> None:
@@ -359,8 +366,8 @@ def _drop_unencodable(source, loaded: Loaded, inputs, report: IndexReport):
     found = source.unencodable(inputs)
     if found is None or not found[0].any():
         return loaded, inputs
-    empty, reason = found
-    report.skipped += [(str(p), reason) for p, e in zip(loaded.paths, empty, strict=True) if e]
+    empty, why = found
+    report.skipped += [(str(loaded.paths[i]), why[i]) for i in np.flatnonzero(empty)]
     keep = np.flatnonzero(~empty)
     items = (
         loaded.items[keep]
@@ -374,6 +381,7 @@ def _drop_unencodable(source, loaded: Loaded, inputs, report: IndexReport):
 def _finish(coll: Store, root: Path, work: Plan, report: IndexReport) -> IndexReport:
     if work.gone:
         report.removed = coll.remove(work.gone)
+    via.record(coll.meta, work.links, work.stale_links)
     report.total = len(coll.index)
     coll.log_event(f"index {root}: added {report.added}, changed {report.changed}, "
                    f"unchanged {report.unchanged}, removed {report.removed}, "

@@ -29,7 +29,7 @@ from semantic_hashing.indexer import journal
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DuplicateGroup
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.fsutil import fsync_dir
+from semantic_hashing.retrieval.fsutil import fsync_dir, printable
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,11 @@ class ActReport:
         head = "would " + verb if self.dry_run else verb + "d" if verb == "move" else "linked"
         out = []
         for s in self.steps:
+            src = printable(s.source)
             if s.skipped:
-                out.append(f"skip {s.source}: {s.skipped}")
+                out.append(f"skip {src}: {printable(s.skipped)}")
             else:
-                out.append(f"{head} {s.source} -> {s.target}")
+                out.append(f"{head} {src} -> {printable(s.target)}")
         return out
 
 
@@ -151,6 +152,7 @@ def act(store: Store, groups: list[DuplicateGroup], action: str, target: str | P
     real = check_target(Path(target), root, store, dry_run)
     report = ActReport(action, real, root, plan(groups, root, real), dry_run)
     if dry_run:
+        _mark_earlier_links(report)
         _refuse_clash(report)
         return report
     writer = store if store.writable else Store.open(store.path, write=True)
@@ -161,6 +163,7 @@ def act(store: Store, groups: list[DuplicateGroup], action: str, target: str | P
                 step.skipped = "no longer in the collection (moved or removed meanwhile)"
             elif not step.skipped:
                 step.skipped = _source_problem(Path(step.source), root)
+        _mark_earlier_links(report)
         _refuse_clash(report)
         todo = [s for s in report.steps if not s.skipped]
         if not todo:
@@ -179,6 +182,15 @@ def act(store: Store, groups: list[DuplicateGroup], action: str, target: str | P
         if writer is not store:
             writer.close()
     return report
+
+
+def _mark_earlier_links(report: ActReport) -> None:
+    """A link an earlier run (perhaps killed) already made is not a clash: a rerun goes on."""
+    if report.action != "link":
+        return
+    for s in report.steps:
+        if not s.skipped and os.path.islink(s.target) and os.readlink(s.target) == s.source:
+            s.skipped = "already linked (by an earlier run)"
 
 
 def _refuse_clash(report: ActReport) -> None:

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from semantic_hashing.query.dedup import DuplicateGroup
 from semantic_hashing.query.render import THUMB, _thumb, file_label, save_sheet
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 
 
 def _sim(value) -> str:
@@ -22,11 +23,11 @@ def as_lines(groups: list[DuplicateGroup]) -> str:
     out = []
     for g in groups:
         dups = "  ".join(
-            f"{'' if d.id is None else d.id} {d.path} (d={d.distance}, sim={_sim(d.similarity)}"
-            f"{', exact' if d.exact else ''})"
+            f"{'' if d.id is None else d.id} {printable(d.path)} (d={d.distance}, "
+            f"sim={_sim(d.similarity)}{', exact' if d.exact else ''})"
             for d in g.duplicates
         )
-        out.append(f"keep {g.keep.id} {g.keep.path}  <=  {dups}")
+        out.append(f"keep {g.keep.id} {printable(g.keep.path)}  <=  {dups}")
     return "\n".join(out)
 
 

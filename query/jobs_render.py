@@ -11,6 +11,7 @@ from semantic_hashing.query.outliers import Outlier
 from semantic_hashing.query.reconstruct import Reconstruction
 from semantic_hashing.query.render import THUMB, _thumb, file_label, save_sheet
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 from semantic_hashing.retrieval.kinds import get_kind
 
 COLUMNS = (("input", "input"), ("corrupted", "corrupted"), ("reconstruction", "from corrupted"),
@@ -18,10 +19,11 @@ COLUMNS = (("input", "input"), ("corrupted", "corrupted"), ("reconstruction", "f
 
 
 def outlier_table(outliers: list[Outlier]) -> str:
-    width = max([5, *(len(o.label) for o in outliers)])  # labels whole
+    labels = [printable(o.label) for o in outliers]
+    width = max([5, *map(len, labels)])  # labels whole
     lines = [f"{'rank':>4}  {'id':>8}  {'score':>10}  {'label':<{width}}  path"]
-    lines += [f"{o.rank:>4}  {o.id:>8}  {o.score:>10.3f}  {o.label:<{width}}  {o.path}"
-              for o in outliers]  # fmt: skip
+    lines += [f"{o.rank:>4}  {o.id:>8}  {o.score:>10.3f}  {label:<{width}}  {printable(o.path)}"
+              for o, label in zip(outliers, labels, strict=True)]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -77,7 +79,7 @@ def words_table(recs: list[Reconstruction]) -> str:
     """Text: the document's top words against the reconstructed top words."""
     blocks = []
     for rec in recs:
-        lines = [f"{rec.name}  (id {rec.id}, reconstruction error {rec.score:.3f})"]
+        lines = [f"{printable(rec.name)}  (id {rec.id}, reconstruction error {rec.score:.3f})"]
         for key, title in COLUMNS:
             words = ", ".join(w for w, _ in rec.words.get(key, []))
             lines.append(f"  {title:>15}: {words}")

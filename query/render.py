@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from semantic_hashing.query.search import QueryResult
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.retrieval.fsutil import check_writable
+from semantic_hashing.retrieval.fsutil import check_writable, printable
 
 THUMB = 96
 
@@ -36,15 +36,16 @@ def as_table(results: list[QueryResult], root: str | None = None) -> str:
     Labels are shown whole (the column is as wide as the longest)."""
     blocks = []
     for res in results:
-        lines = [f"query: {res.query}  ({res.method}, {len(res.results)} results)"]
+        lines = [f"query: {printable(res.query)}  ({res.method}, {len(res.results)} results)"]
         has_title = any(h.title and h.title != Path(h.path).name for h in res.results)
-        width = max([5, *(len(h.label) for h in res.results)])
+        width = max([5, *(len(printable(h.label)) for h in res.results)])
         header = f"{'rank':>4}  {'id':>8}  {'distance':>9}  {'label':<{width}}  path"
         lines.append(header + ("  title" if has_title else ""))
         for rank, hit in enumerate(res.results, 1):
             path = _short(hit.path, root)
-            line = f"{rank:>4}  {hit.id:>8}  {hit.distance:>9}  {hit.label:<{width}}  {path}"
-            lines.append(line + (f"  {hit.title[:60]}" if has_title else ""))
+            label = printable(hit.label)
+            line = f"{rank:>4}  {hit.id:>8}  {hit.distance:>9}  {label:<{width}}  {path}"
+            lines.append(line + (f"  {printable(hit.title[:60])}" if has_title else ""))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -66,7 +67,8 @@ def beside_table(codes: list[QueryResult], raw: list[QueryResult]) -> str:
             return f"{cells[0]:>{w[0]}}  {cells[1]:>{w[1]}}  {cells[2]:<{w[2]}}  {cells[3]:<{w[3]}}"
 
         span = len(side(("", "", "", "")))
-        lines = [f"query: {c.query}" + (f"  (paths below {root})" if root else ""),
+        below = f"  (paths below {printable(root)})" if root else ""
+        lines = [f"query: {printable(c.query)}" + below,
                  f"{'':>4}  {c.method + ' (codes)':<{span}}  |  {r.method} (baseline)",
                  f"{'rank':>4}  {side(('id', 'distance', 'label', 'path'))}  |  "
                  f"{side(('id', 'distance', 'label', 'path'))}".rstrip()]  # fmt: skip
@@ -81,7 +83,7 @@ def beside_table(codes: list[QueryResult], raw: list[QueryResult]) -> str:
 
 
 def _cells(hit, root: str | None) -> tuple[str, str, str, str]:
-    return (str(hit.id), str(hit.distance), hit.label, _short(hit.path, root))
+    return (str(hit.id), str(hit.distance), printable(hit.label), _short(hit.path, root))
 
 
 def _common_folder(paths: list[str]) -> str | None:
@@ -97,10 +99,10 @@ def _common_folder(paths: list[str]) -> str | None:
 def _short(path: str, root: str | None) -> str:
     if root:
         try:
-            return os.path.relpath(path, root)
+            return printable(os.path.relpath(path, root))
         except ValueError:
             pass
-    return path
+    return printable(path)
 
 
 def file_label(path: str, width: int = THUMB) -> str:

@@ -26,6 +26,7 @@ from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DuplicateGroup, Member
 from semantic_hashing.query.outliers import Outlier
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.params import MAX_ID
 
 VERSION = 1
 JOBS = ("dedup", "outliers")
@@ -77,7 +78,7 @@ def read_selection(path: str | Path, job: str) -> dict:
 
 
 def _is_id(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
 
 
 def _check_items(store: Store, data: dict, ids: list[int], path) -> dict:

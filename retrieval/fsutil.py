@@ -72,3 +72,14 @@ def file_sha256(path: str | Path) -> str:
         return sha256_of(path)
     except OSError:
         return ""
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROL.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+
+
+def printable(name: object) -> str:
+    """`name` for a line of plain-text output: control characters (C0, DEL, C1) escaped as
+    `\\n`, `\\t`, `\\r` or `\\xNN`, so a file name can neither break a line nor send a
+    terminal escape sequence. JSON output keeps names exact."""
+    return str(name).translate(_CONTROL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from semantic_hashing.retrieval.errors import SemhashError
 
 DEFAULT_BITS = 64  # code length of a new model
+MAX_ID = 2**63 - 1  # item ids are SQL BIGINTs and FAISS int64 labels: 0..MAX_ID
 MIN_BITS, MAX_BITS = 8, 1024
 
 

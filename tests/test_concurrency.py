@@ -19,8 +19,7 @@ from semantic_hashing.indexer.maintenance import check_collection
 from semantic_hashing.indexer.pipeline import index_folder
 from semantic_hashing.indexer.store import Store
 
-from .conftest import fast_options, make_image_folder
-from .test_dedup import make_dup_folder
+from .conftest import fast_options, make_dup_folder, make_image_folder
 
 SEMHASH = [sys.executable, "-m", "semantic_hashing"]
 

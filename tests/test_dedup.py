@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -23,50 +22,7 @@ from semantic_hashing.query.dedup import collection_items, find_duplicates
 from semantic_hashing.retrieval.codes import hamming
 from semantic_hashing.retrieval.similarity import image_similarity
 
-from .conftest import fast_options
-
-
-def smooth_image(rng: np.random.Generator, size: int = 28) -> Image.Image:
-    """A random smooth gray image: distinct ones are uncorrelated."""
-    low = rng.uniform(0, 255, (7, 7)).astype(np.uint8)
-    return Image.fromarray(low).resize((size, size), Image.Resampling.BICUBIC)
-
-
-def copy_of(img: Image.Image, how: int) -> tuple[bytes, str]:
-    buf = io.BytesIO()
-    if how == 0:
-        img.save(buf, "JPEG", quality=50)
-        return buf.getvalue(), "jpg"
-    if how == 1:
-        img.point(lambda v: min(255, int(v * 1.15))).save(buf, "PNG")
-    else:
-        w, h = img.size
-        img.crop((1, 1, w - 1, h - 2)).resize((w * 2, h * 2)).save(buf, "PNG")
-    return buf.getvalue(), "png"
-
-
-def make_dup_folder(root: Path, n: int = 60, seed: int = 0) -> dict[str, list[str]]:
-    """`n` distinct images; the first 10 get one or two near copies, two get byte copies.
-    Returns {original name: [its copies]}."""
-    rng = np.random.default_rng(seed)
-    (root / "a").mkdir(parents=True)
-    (root / "b").mkdir()
-    truth: dict[str, list[str]] = {}
-    for i in range(n):
-        img = smooth_image(rng)
-        name = f"a/img{i:03d}.png"
-        img.save(root / name)
-        if i < 10:
-            truth[name] = []
-            for k in range(1 + i % 2):
-                data, ext = copy_of(img, (i + k) % 3)
-                copy = f"b/img{i:03d}-copy{k}.{ext}"
-                (root / copy).write_bytes(data)
-                truth[name].append(copy)
-        elif i < 12:
-            shutil.copyfile(root / name, root / f"b/img{i:03d}-same.png")
-            truth[name] = [f"b/img{i:03d}-same.png"]
-    return truth
+from .conftest import fast_options, make_dup_folder, smooth_image
 
 
 @pytest.fixture(scope="session")

@@ -54,8 +54,11 @@ def test_listing_reading_and_features(folder):
     assert {m["title"] for m in loaded.meta} >= {"launch"}  # the Subject: line is the title
     counts = TEXT.features(loaded, store().encoder)
     assert counts.shape == (3, len(WORDS)) and counts.sum() > 0
-    empty, reason = TEXT.unencodable(sparse.csr_matrix([[0, 1.0], [0, 0]]))
-    assert empty.tolist() == [False, True] and reason == "no word of the model's vocabulary"
+    empty, reasons = TEXT.unencodable(sparse.csr_matrix([[1.0, 1, 2, 0], [0, 0, 0, 0],
+                                                         [0, 5.0, 0, 1]]))  # fmt: skip
+    assert empty.tolist() == [False, True, True]
+    assert reasons[1] == "no word of the model's vocabulary"
+    assert reasons[2].startswith("too few words of the model's vocabulary to compare (2 of")
     assert TEXT.item_bytes(None, None) > 0
 
 

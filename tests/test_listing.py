@@ -117,3 +117,44 @@ def test_cli_listing_options_and_summary(library, tmp_path, collection):
                           "--workers", "0"], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 1 and "Error: --workers must be" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "d").exists()
+
+
+def _live_paths(coll: Path) -> set[str]:
+    from semantic_hashing.indexer.store import Store
+
+    with Store.open(coll) as store:
+        return set(store.meta.live())
+
+
+def test_prune_forgets_the_outside_item_of_a_removed_file_link(tmp_path, collection):
+    root, outside = tmp_path / "lib", png(tmp_path / "elsewhere" / "o.png", 7)
+    png(root / "a.png", 1), png(root / "sub" / "b.png", 2)
+    (root / "sub" / "link.png").symlink_to(outside)
+    coll, opts = tmp_path / "c.semhash", fast_options()
+    opts.model_path, opts.prune = collection / "model.pt", True
+    index_folder(root, coll, opts)
+    assert str(outside.resolve()) in _live_paths(coll)  # stored under its real path
+    index_folder(root, coll, opts)  # unchanged, link still there: kept
+    assert str(outside.resolve()) in _live_paths(coll)
+    (root / "sub" / "link.png").unlink()
+    report = index_folder(root, coll, opts)
+    assert report.removed == 1 and str(outside.resolve()) not in _live_paths(coll)
+    assert _live_paths(coll) == {str((root / "a.png").resolve()),
+                                 str((root / "sub" / "b.png").resolve())}  # fmt: skip
+
+
+def test_prune_of_one_folder_keeps_what_another_folder_links(tmp_path, collection):
+    outside = png(tmp_path / "elsewhere" / "o.png", 7)
+    one, two = tmp_path / "one", tmp_path / "two"
+    png(one / "a.png", 1), png(two / "b.png", 2)
+    (two / "link.png").symlink_to(outside)
+    coll, opts = tmp_path / "c.semhash", fast_options()
+    opts.model_path, opts.prune = collection / "model.pt", True
+    index_folder(two, coll, opts)
+    report = index_folder(one, coll, opts)  # the other folder's link is not this one's
+    assert report.removed == 0 and str(outside.resolve()) in _live_paths(coll)
+    (two / "link.png").unlink()
+    (two / "link.png").symlink_to(png(tmp_path / "elsewhere" / "p.png", 8))  # now elsewhere
+    report = index_folder(two, coll, opts)
+    assert str(outside.resolve()) not in _live_paths(coll)
+    assert str((tmp_path / "elsewhere" / "p.png").resolve()) in _live_paths(coll)

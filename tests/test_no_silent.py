@@ -2,10 +2,14 @@
 
 import json
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from .conftest import assert_user_error, run
+from .conftest import TOPICS, assert_user_error, run
+
+TOPIC = TOPICS["space"].split()
 
 
 @pytest.fixture
@@ -50,3 +54,29 @@ def test_evaluate_on_a_folder_without_label_folders_is_refused(tmp_path, collect
     run(
         "evaluate", collection, "--queries", image_folder, "--limit", "5"
     )  # a labelled folder is scored
+
+
+def test_a_one_word_note_is_skipped_not_a_duplicate_of_a_long_post(tmp_path):
+    """A note of one known word was a 1.000-similar duplicate of a 300-word post sharing
+    only that word; documents with too few known words are now skipped with the reason."""
+    from .conftest import make_corpus
+
+    corpus = make_corpus(tmp_path / "news", per_topic=12)
+    model = tmp_path / "m.pt"
+    run("train", corpus, "--out", model, "--bits", "16", "--epochs", "1", "-q")
+    rng = np.random.default_rng(0)
+    junk = " ".join(f"zq{n:05d}" for n in rng.integers(0, 99999, 299))  # unknown words
+    (corpus / "space" / "long").write_text(f"Subject: a long post\n\norbit {junk}\n")
+    (corpus / "space" / "note").write_text("orbit\n")
+    (corpus / "space" / "pair").write_text("nasa rocket nasa\n")
+    good = " ".join(rng.choice(TOPIC, 300))
+    (corpus / "space" / "real").write_text(f"Subject: a real post\n\n{good}\n")
+    coll = tmp_path / "c.semhash"
+    out = run("index", corpus, "-c", coll, "--model", model).output
+    for name, n in (("long", 1), ("note", 1), ("pair", 2)):
+        assert f"skipped {corpus / 'space' / name}: too few words of the model's vocabulary " \
+               f"to compare ({n} of at least 3" in out, out  # fmt: skip
+    assert "added 37," in out  # 36 posts and the real one
+    groups = run("dedup", coll, "--json", "--threshold", "0.5").output.splitlines()
+    names = {Path(d["path"]).name for g in map(json.loads, groups) for d in g["duplicates"]}
+    assert not names & {"long", "note", "pair"}

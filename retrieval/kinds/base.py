@@ -117,7 +117,8 @@ class Kind:
         raise NotImplementedError
 
     def unencodable(self, inputs) -> tuple[object, str] | None:
-        """(mask of rows with nothing to encode, the reason), or None when every row can be."""
+        """(mask of rows with nothing to encode, each row's reason), or None when every row
+        can be encoded."""
         raise NotImplementedError
 
     def listing(self, root: Path, rules: ListingRules | None = None) -> Listing:

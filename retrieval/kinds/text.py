@@ -13,6 +13,9 @@ from pathlib import Path
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.kinds.base import Kind, Loaded, Training
 
+# A document needs this many different words of the model's vocabulary to be indexed.
+MIN_KNOWN_WORDS = 3
+
 # The recipe that measured best on 20 Newsgroups (see README): straight-through Bernoulli
 # codes, half of the words dropped from the input, a light bit-balance penalty, median
 # thresholds (the image models' thermometer quantiser measured P@100 0.433 against the
@@ -83,8 +86,18 @@ class TextKind(Kind):
 
     def unencodable(self, inputs):
         """Documents with no word of the model's vocabulary have nothing to encode: their
-        code would be the code of an empty text, close to every other such document."""
-        return inputs.getnnz(axis=1) == 0, "no word of the model's vocabulary"
+        code would be the code of an empty text, close to every other such document. With
+        fewer than `MIN_KNOWN_WORDS` different known words there is too little to compare:
+        a one-word note would be a 1.000-similar duplicate of any long post whose only known
+        word it shares."""
+        known = inputs.getnnz(axis=1)
+        reasons = [
+            "no word of the model's vocabulary" if n == 0 else
+            f"too few words of the model's vocabulary to compare ({n} of at least "
+            f"{MIN_KNOWN_WORDS} different ones)"
+            for n in known.tolist()
+        ]  # fmt: skip
+        return known < MIN_KNOWN_WORDS, reasons
 
     # -- the model ------------------------------------------------------------------------
     def input_shape(self, config) -> tuple[int, ...]:

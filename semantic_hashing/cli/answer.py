@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from semantic_hashing.cli.options import (
+    ITEM_ID,
     Registered,
     backend_options,
     common,
@@ -21,6 +22,7 @@ from semantic_hashing.cli.options import (
 )
 from semantic_hashing.query.options import DEFAULT_K
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 from semantic_hashing.retrieval.params import DEFAULT_BITS
 
 log = logging.getLogger("semhash")
@@ -41,7 +43,7 @@ def _baselines():
     help="A file, or a folder of files (one result set each).",
 )
 @click.option("--text", "query_text", help="Search a text collection with this text.")
-@click.option("--id", "item_ids", type=int, multiple=True, help="Search with a stored item.")
+@click.option("--id", "item_ids", type=ITEM_ID, multiple=True, help="Search with a stored item.")
 @click.option(
     "-k", "k", type=int, help=f"Number of neighbours [default: {DEFAULT_K}; with --radius: all]."
 )
@@ -114,7 +116,7 @@ def _show(results, raw, as_json: bool, as_paths: bool, sheet) -> None:
     from semantic_hashing.query import render
 
     if as_paths:
-        click.echo("\n".join(h.path for r in results for h in r.results))
+        click.echo("\n".join(printable(h.path) for r in results for h in r.results))
     elif raw is not None:
         click.echo(render.as_json_lines_beside(results, raw) if as_json
                    else render.beside_table(results, raw))  # fmt: skip

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from semantic_hashing.cli.options import Registered, common, report_skipped
+from semantic_hashing.cli.options import ITEM_ID, Registered, common, report_skipped
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 
 
 def _lookups():
@@ -93,7 +94,7 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
     groups = result.groups
     if as_paths:
         if groups:
-            click.echo("\n".join(d.path for g in groups for d in g.duplicates))
+            click.echo("\n".join(printable(d.path) for g in groups for d in g.duplicates))
     elif groups:
         click.echo(dedup_render.as_json_lines(groups) if as_json else dedup_render.as_lines(groups))
     if sheet and not groups:
@@ -112,7 +113,8 @@ def dedup(collection, radius, verify, threshold, max_candidates, strategy, again
         for line in result.act.lines():
             click.echo(line, err=as_json or as_paths)
         if result.act.removed:
-            click.echo(f"removed {result.act.removed} moved items from {collection}", err=as_json)
+            click.echo(f"removed {result.act.removed} moved items from {printable(collection)}",
+                       err=as_json)
     report_skipped(result.skipped)
 
 
@@ -142,7 +144,7 @@ def outliers(collection, top, metric, as_json, sheet, selection, as_paths, devic
                            "--metric.")  # fmt: skip
     found = outliers_collection(collection, top, metric, sheet, device, selection)
     if as_paths:
-        click.echo("\n".join(o.path for o in found))
+        click.echo("\n".join(printable(o.path) for o in found))
     elif as_json:
         click.echo("\n".join(json.dumps(o.to_dict(), ensure_ascii=False) for o in found))
     else:
@@ -153,7 +155,7 @@ def outliers(collection, top, metric, as_json, sheet, selection, as_paths, devic
 
 @click.command()
 @click.argument("collection", type=click.Path(path_type=Path))
-@click.option("--id", "item_ids", type=int, multiple=True, help="A stored item (repeatable).")
+@click.option("--id", "item_ids", type=ITEM_ID, multiple=True, help="A stored item (repeatable).")
 @click.option("--query", "query", type=click.Path(path_type=Path),
               help="A file, or a folder of files, read as the collection's items.")  # fmt: skip
 @click.option("--sheet", type=click.Path(path_type=Path),
@@ -177,7 +179,7 @@ def reconstruct(collection, item_ids, query, sheet, as_json, seed, device):
         click.echo(words_table(recs))
     else:
         for r in recs:
-            click.echo(f"{r.name}  id {r.id}  reconstruction error {r.score:.3f}")
+            click.echo(f"{printable(r.name)}  id {r.id}  reconstruction error {r.score:.3f}")
     if sheet:
         log.info("reconstruction sheet written to %s", sheet)
     report_skipped(skipped)

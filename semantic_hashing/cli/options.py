@@ -3,6 +3,7 @@ the lines they print. Every command module imports from here; nothing here impor
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -11,12 +12,20 @@ import sys
 import click
 
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 from semantic_hashing.retrieval.kinds import KINDS, get_kind
 from semantic_hashing.retrieval.kinds.choice import feature_choices
-from semantic_hashing.retrieval.params import DEFAULT_BITS
+from semantic_hashing.retrieval.params import DEFAULT_BITS, MAX_ID
 from semantic_hashing.retrieval.presets import PRESETS
 
 log = logging.getLogger("semhash")
+
+
+FULL_DISK = (
+    "the disk is full (no space left on device): free some space, run `semhash check "
+    "--repair` on the collection (it removes what was left half-written), then the command "
+    "again."
+)
 
 
 class SemhashGroup(click.Group):
@@ -26,12 +35,14 @@ class SemhashGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SemhashError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(exc)) from None
         except BrokenPipeError:  # `semhash ... | head`: the reader has seen enough
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
         except OSError as exc:  # a read-only folder, a full disk: one sentence too
-            where = f" {exc.filename}" if exc.filename else ""
+            if exc.errno == errno.ENOSPC:
+                raise click.ClickException(FULL_DISK) from None
+            where = f" {printable(exc.filename)}" if exc.filename else ""
             raise click.ClickException(
                 f"cannot write or read{where}: {exc.strerror or exc}."
             ) from None
@@ -67,6 +78,15 @@ def common(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+class ItemId(click.IntRange):
+    """An item id on the command line: an integer 0..2**63-1, else one sentence."""
+
+    name = "item id"
+
+
+ITEM_ID = ItemId(0, MAX_ID)
 
 
 class Registered(click.Choice):
@@ -217,7 +237,7 @@ def strategy_params(nhash, hash_bits, hash_radius, nlist, nprobe, hnsw_m, ef_sea
 def print_index_report(report) -> None:
     t = report.timings
     click.echo(
-        f"{report.collection}: added {report.added}, changed {report.changed}, "
+        f"{printable(report.collection)}: added {report.added}, changed {report.changed}, "
         f"unchanged {report.unchanged}, removed {report.removed}, "
         f"skipped {len(report.skipped)}; {report.total} items in the collection"
     )
@@ -239,7 +259,7 @@ def print_index_report(report) -> None:
 
 def report_skipped(skipped) -> None:
     for path, reason in skipped[:20]:
-        click.echo(f"skipped {path}: {reason}", err=True)
+        click.echo(f"skipped {printable(path)}: {printable(reason)}", err=True)
     if len(skipped) > 20:
         click.echo(
             f"... and {len(skipped) - 20} more skipped (see the collection's index.log)", err=True

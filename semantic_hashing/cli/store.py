@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from semantic_hashing.cli.options import (
+    ITEM_ID,
     backend_options,
     common,
     print_index_report,
@@ -17,6 +18,7 @@ from semantic_hashing.cli.options import (
     training_options,
 )
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.fsutil import printable
 
 log = logging.getLogger("semhash")
 
@@ -83,7 +85,7 @@ def index(folder, collection, model_path, db_url, prune, rebuild, chunk_size, ba
     type=click.Path(path_type=Path),
     help="Remove everything indexed at or below this path.",
 )
-@click.option("--id", "item_ids", type=int, multiple=True, help="Remove this item.")
+@click.option("--id", "item_ids", type=ITEM_ID, multiple=True, help="Remove this item.")
 @common
 def remove(collection, path, item_ids):
     """Remove items from COLLECTION by path or id (search never returns them again)."""
@@ -92,7 +94,7 @@ def remove(collection, path, item_ids):
     if path is None and not item_ids:
         raise SemhashError("give --path or --id.")
     n = api.remove(collection, item_ids, path)
-    click.echo(f"removed {n} items from {collection}")
+    click.echo(f"removed {n} items from {printable(collection)}")
 
 
 @click.command()
@@ -108,7 +110,7 @@ def check(collection, repair, as_json):
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(f"{collection}: {result['items']} items")
+    click.echo(f"{printable(collection)}: {result['items']} items")
     for name, n in result["problems"].items():
         click.echo(f"  {name}: {n}")
     if repair:

@@ -19,11 +19,11 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from semantic_hashing.retrieval.errors import SemhashError, Unavailable
+from semantic_hashing.retrieval.params import MAX_ID
 from semantic_hashing.server.state import NotFound, one_thread_per_query
 
 router = APIRouter(prefix="/api")
 
-MAX_ID = 2**63 - 1  # ids are SQL BIGINTs
 MAX_OFFSET = 10_000_000
 MAX_PAGE = 500
 ItemId = Path(ge=0, le=MAX_ID, description="An item id.")

@@ -16,6 +16,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from semantic_hashing.indexer.strategies import STRATEGIES
 from semantic_hashing.query.options import BASELINES, DEFAULT_K, SearchOptions
 from semantic_hashing.retrieval.errors import SemhashError, Unavailable
+from semantic_hashing.retrieval.params import MAX_ID
 from semantic_hashing.server.state import NotFound, one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
@@ -33,7 +34,7 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, max_length=100_000, description="Typed text (text collections).")
-    id: int | None = Field(None, ge=0, le=2**63 - 1, description="A stored item to search with.")
+    id: int | None = Field(None, ge=0, le=MAX_ID, description="A stored item to search with.")
     k: int = Field(DEFAULT_K, le=MAX_PAGE, description="Number of neighbours.")
     offset: int = Field(
         0,
@@ -107,7 +108,7 @@ def collection(request: Request, name: str) -> dict:
 
 
 @router.get("/collections/{name}/items/{item_id}", summary="One item's metadata")
-def item(request: Request, name: str, item_id: int = Path(ge=0, le=2**63 - 1)) -> dict:
+def item(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID)) -> dict:
     coll = _served(request, name)
     row = _item(coll, item_id)
     if coll.input_kind.previews:
@@ -121,7 +122,7 @@ def item(request: Request, name: str, item_id: int = Path(ge=0, le=2**63 - 1)) -
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def thumbnail(request: Request, name: str, item_id: int = Path(ge=0, le=2**63 - 1),
+def thumbnail(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID),
               size: int = 128) -> Response:  # fmt: skip
     coll = _served(request, name)
     _item(coll, item_id)
