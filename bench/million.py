@@ -168,7 +168,8 @@ def _problems(stdout: str) -> int:
 
 
 def _record(figures: dict, key: str, run, cmd: list[str], **extra):
-    figures[key] = {"load": round(run.load, 2), "cmd": "semhash " + " ".join(cmd), **extra}
+    figures[key] = {"load": round(run.load, 2), "peak_gb": round(run.peak_gb, 3),
+                    "cmd": "semhash " + " ".join(cmd), **extra}  # fmt: skip
     log.info("%s: %.2f s, %.2f GB peak (load %.2f)", key, run.seconds, run.peak_gb, run.load)
     return run
 

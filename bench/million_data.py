@@ -11,7 +11,8 @@ least 20) more files are planted copies of seeded distinct items, half of them e
 same bytes) and half near (tone x0.95-0.97 or x1.03-1.05, or the other format), recorded in
 `planted.json`. The added files of the add job are the next items of the same sequence.
 
-Files go to `files/sNNNN/` (1,000 items a folder) and `files/planted/`, written by a
+Files go to `files/fashion-mnist/sNNNN/` and `files/cifar10/sNNNN/` (item `i` in folder
+`i // 1000`) and `files/planted/`, written by a
 process pool a folder at a time; a folder finished is marked, so an interrupted run resumes,
 and a later run with the same N and seed reuses everything.
 """
@@ -38,7 +39,10 @@ SHARD = 1000  # items a folder
 N_TRANSFORMS = 2 * 5 * 5 * 3 * 5  # flip x dx x dy x crop x tone
 STRIDE = 263  # prime to N_TRANSFORMS: variants 0..749 of a source are 750 transforms
 TONES = (0.8, 0.9, 1.0, 1.1, 1.2)
-FORMAT = 1  # bump when the files change, so old ones are not reused
+FORMAT = 2  # bump when the files change, so old ones are not reused
+# One folder per source, so that a sample of the sorted paths holds both: `semhash index`
+# decides gray or colour from every len/64-th path, which alternating files could alias.
+PARTS = {"f": "fashion-mnist", "c": "cifar10"}
 N_FASHION = 70_000
 
 
@@ -124,9 +128,8 @@ def item_file(i: int, seed: int) -> tuple[str, bytes]:
     """(relative path, bytes) of distinct item `i`."""
     part, source, t = describe(i, seed)
     fmt = "png" if part == "f" else "jpg"
-    return f"s{i // SHARD:04d}/{i:07d}-{part}.{fmt}", encode(
-        apply(source_image(part, source), t), fmt
-    )
+    rel = f"{PARTS[part]}/s{i // SHARD:04d}/{i:07d}.{fmt}"
+    return rel, encode(apply(source_image(part, source), t), fmt)
 
 
 def planted_file(k: int, plan: Plan) -> tuple[str, bytes, dict]:

@@ -85,6 +85,8 @@ def test_files_are_distinct_real_images(run):
     assert len(files) == Plan(N).distinct
     assert len({hashlib.sha256(p.read_bytes()).digest() for p in files}) == len(files)
     assert {p.suffix for p in files} == {".png", ".jpg"}
+    model = json.loads((out / "million.semhash" / "collection.json").read_text())["model"]
+    assert (model["channels"], model["image_size"]) == (3, 32)  # one colour collection
 
 
 def test_variants_of_one_source_never_share_a_transform():
@@ -98,16 +100,17 @@ def test_variants_of_one_source_never_share_a_transform():
 def test_files_are_reused_and_resumed(tmp_path):
     plan = Plan(1200, seed=3)
     root, truth = make_files(tmp_path, plan)
-    first = root / "s0000" / "0000000-f.png"
+    first = root / "fashion-mnist" / "s0000" / "0000000.png"
     stamp = first.stat().st_mtime_ns
     assert make_files(tmp_path, plan)[1] == truth and first.stat().st_mtime_ns == stamp
     (tmp_path / "files.json").unlink()  # as if killed: one folder lost its mark and a file
     (root / ".done" / "1000-1180").unlink()
-    (root / "s0001" / "0001100-f.png").unlink()
+    lost = root / "fashion-mnist" / "s0001" / "0001100.png"
+    lost.unlink()
     make_files(tmp_path, plan)
-    assert (root / "s0001" / "0001100-f.png").exists() and first.stat().st_mtime_ns == stamp
+    assert lost.exists() and first.stat().st_mtime_ns == stamp
     make_files(tmp_path, Plan(1100, seed=3))  # another N: written anew
-    assert not (root / "s0001" / "0001100-f.png").exists()
+    assert not lost.exists()
 
 
 @pytest.mark.parametrize("args, says", [
