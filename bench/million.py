@@ -169,8 +169,10 @@ def _problems(stdout: str) -> int:
 
 def _record(figures: dict, key: str, run, cmd: list[str], **extra):
     figures[key] = {"load": round(run.load, 2), "peak_gb": round(run.peak_gb, 3),
+                    "cpu_s": round(run.cpu_s, 2),
                     "cmd": "semhash " + " ".join(cmd), **extra}  # fmt: skip
-    log.info("%s: %.2f s, %.2f GB peak (load %.2f)", key, run.seconds, run.peak_gb, run.load)
+    log.info("%s: %.2f s, %.2f CPU-s, %.2f GB peak (load %.2f)", key, run.seconds, run.cpu_s,
+             run.peak_gb, run.load)  # fmt: skip
     return run
 
 

@@ -28,6 +28,7 @@ class Run:
     peak_gb: float
     stdout: str
     load: float  # the 1-minute load average when it ended
+    cpu_s: float = 0.0  # user + system seconds of the process and its reaped children
 
 
 def semhash(*args: str, cwd: Path | None = None) -> Run:
@@ -45,7 +46,8 @@ def semhash(*args: str, cwd: Path | None = None) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SemhashError(f"`semhash {args[0]}` failed ({proc.returncode}): {err[-500:]}")
-    return Run(seconds, usage.ru_maxrss / 2**20, out, os.getloadavg()[0])
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 2**20, out, os.getloadavg()[0], cpu)
 
 
 def _drain(proc: subprocess.Popen) -> tuple[str, str]:
