@@ -32,26 +32,41 @@ class Run:
 
 
 def semhash(*args: str, cwd: Path | None = None) -> Run:
-    """Run `semhash ARGS` and wait for it with wait4, whose rusage is that child's own
-    (ru_maxrss: its peak resident set, or a reaped descendant's if higher)."""
+    """Run `semhash ARGS`: wall and CPU seconds (wait4's rusage, that child's own) and its
+    peak resident memory, the high-water mark VmHWM of the process sampled every 50 ms (not
+    ru_maxrss: Linux starts a forked child's from its parent's resident set, so a child
+    smaller than the bench process would show the bench's)."""
     cmd = [semhash_exe(), *args]
     log.info("running %s", " ".join(cmd[:4]) + (" ..." if len(cmd) > 4 else ""))
     start = time.perf_counter()
     with open(os.devnull, "rb") as devnull:
         proc = subprocess.Popen(cmd, stdin=devnull, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, cwd=cwd)  # fmt: skip
-        out, err = _drain(proc)
+        out, err, peak_kb = _drain(proc)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SemhashError(f"`semhash {args[0]}` failed ({proc.returncode}): {err[-500:]}")
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(seconds, usage.ru_maxrss / 2**20, out, os.getloadavg()[0], cpu)
+    return Run(seconds, peak_kb / 2**20, out, os.getloadavg()[0], cpu)
 
 
-def _drain(proc: subprocess.Popen) -> tuple[str, str]:
-    """Read both pipes to the end without reaping the child (wait4 does that)."""
+def high_water_kb(pid: int) -> int:
+    """VmHWM of a running process in kB (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _drain(proc: subprocess.Popen) -> tuple[str, str, int]:
+    """Read both pipes to the end without reaping the child (wait4 does that), sampling
+    its memory high-water mark meanwhile."""
     import threading
 
     chunks: dict[str, bytes] = {}
@@ -64,9 +79,14 @@ def _drain(proc: subprocess.Popen) -> tuple[str, str]:
                for n, p in (("out", proc.stdout), ("err", proc.stderr))]  # fmt: skip
     for t in threads:
         t.start()
+    peak = 0
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, high_water_kb(proc.pid))
+        threads[0].join(0.05)
     for t in threads:
         t.join()
-    return chunks["out"].decode(errors="replace"), chunks["err"].decode(errors="replace")
+    out, err = (chunks[k].decode(errors="replace") for k in ("out", "err"))
+    return out, err, peak
 
 
 def json_lines(text: str) -> list[dict]:

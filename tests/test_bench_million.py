@@ -129,3 +129,14 @@ def test_an_unwritable_out_is_refused(tmp_path):
     result = CliRunner().invoke(cli, ["bench", "--task", "million", "--items", "2000",
                                       "--out", str(tmp_path / "file" / "sub")])  # fmt: skip
     assert result.exit_code != 0 and "cannot write to --out" in result.output
+
+
+def test_peak_memory_is_the_childs_own(run):
+    """A job smaller than the bench process reports its own peak, not the bench's."""
+    _, out = run
+    import resource
+
+    parent_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    info = semhash("info", str(out / "million.semhash"), "--json")
+    assert 0.01 < info.peak_gb < min(0.3, parent_gb)
+    assert info.cpu_s > 0
