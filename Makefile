@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: demo test docs check-install test-slow bench bench-jobs bench-scale bench-serve lint format data postgres browser clean
+.PHONY: demo test docs check-install test-slow bench bench-jobs bench-scale bench-serve bench-million lint format data postgres browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -123,6 +123,14 @@ bench-serve: $(STAMP) data
 	  "$$($(BIN)/semhash data fashion-mnist -q | sed -n 's/^collection: *//p')" \
 	  -c $(SERVE_COLLECTION) --bits 64 --epochs $(SERVE_EPOCHS) -q
 	$(BIN)/semhash bench-serve $(SERVE_COLLECTION) --out serve-bench
+
+# Every job on a collection of MILLION_ITEMS real-data image files (written once into
+# MILLION_OUT/files and reused), each as its own `semhash` process or over HTTP: hours at the
+# default million, minutes at MILLION_ITEMS=20000. Figures in MILLION_OUT/million.json.
+MILLION_ITEMS ?= 1M
+MILLION_OUT ?= report/million
+bench-million: $(STAMP) data
+	$(BIN)/semhash bench --task million --items $(MILLION_ITEMS) --out $(MILLION_OUT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check semantic_hashing retrieval indexer query bench tests tools

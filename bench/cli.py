@@ -38,11 +38,15 @@ def _parsed(name: str):
 @click.option("--scale", is_flag=True,
               help="Run the scale benchmark instead (`bench-scale` with its defaults, "
                    "into --out).")
-@click.option("--task", type=click.Choice(["retrieval", "indexing", "dedup", "outliers"]),
+@click.option("--task", type=click.Choice(["retrieval", "indexing", "dedup", "outliers",
+                                           "million"]),
               default="retrieval", show_default=True,
               help="indexing: photos/s and peak memory indexing generated large photos "
                    "(into --out, default report/indexing); dedup or outliers: that job's "
-                   "benchmark (`bench-jobs`).")
+                   "benchmark (`bench-jobs`); million: every job on a collection of --items "
+                   "files (into --out, default report/million).")
+@click.option("--items", default="1M", show_default=True,
+              help="million: files in the collection, e.g. 20000, 100k or 1M.")
 @click.option("--photos", default=300, show_default=True,
               help="indexing: 6 MP JPEGs in the main set (the other sets take a share).")
 @click.option("--baseline-code", type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -91,12 +95,15 @@ def _parsed(name: str):
 @common
 # fmt: on
 @click.pass_context
-def bench(ctx, scale, task, photos, baseline_code, **options):
+def bench(ctx, scale, task, photos, baseline_code, items, **options):
     """Compare autoencoder codes with raw data, LSH, PCA and ITQ on a labelled data set."""
     from semantic_hashing.bench.options import FEATURE_METHODS, BenchOptions, parse_methods
     from semantic_hashing.bench.report import format_table
     from semantic_hashing.bench.retrieval import run_bench
 
+    if task == "million":
+        _bench_million(options["out"], parse_count(items), options["seed"], options["epochs"])
+        return
     if task == "indexing":
         _bench_indexing(options["out"], photos, baseline_code, options["seed"],
                         options["features"], options["input_size"])  # fmt: skip
@@ -136,6 +143,15 @@ def _bench_indexing(out, photos, baseline_code, seed, features="pixels", input_s
                                 features=features, input_size=input_size)  # fmt: skip
     click.echo(as_table(run_indexing_bench(opts)))
     click.echo(f"report: {out / 'indexing-report.json'}, {out / 'indexing-table.md'}")
+
+
+def _bench_million(out, items, seed, epochs) -> None:
+    from semantic_hashing.bench.million import MillionOptions, as_table, run_million
+
+    out = Path("report/million") if out == Path("report") else out
+    report = run_million(MillionOptions(out=out, items=items, seed=seed, epochs=epochs))
+    click.echo(as_table(report))
+    click.echo(f"report: {out / 'million.json'} ({report['wall_s']:.0f} s)")
 
 
 def parse_count(text: str) -> int:

@@ -343,6 +343,15 @@ class MetadataStore:
         return [r[0] for r in rows], [from_db(r[1]) for r in rows], [r[2] for r in rows]
 
     @_guarded
+    def label_counts(self) -> tuple[int, int]:
+        """(live rows, distinct labels among them), counted by the database."""
+        with Session(self.engine) as session:
+            stmt = (select(func.count(), func.count(func.distinct(Item.label)))
+                    .where(Item.deleted.is_(False)))  # fmt: skip
+            rows, labels = session.execute(stmt).one()
+        return int(rows), int(labels)
+
+    @_guarded
     def labels(self) -> dict[int, str]:
         """id -> label for every live item (for evaluation)."""
         with Session(self.engine) as session:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from semantic_hashing.indexer.raw_chunks import READ_ERRORS, Located, locate, rows_map
 from semantic_hashing.retrieval.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,13 @@ class RawStore:
         self.folder = folder
         self._cache: tuple[np.ndarray, object] | None = None
         self._damaged: dict[int, str] = {}  # seq -> why it cannot be read
+        self._located: Located | None = None  # where each id's row lies
+        self._maps: dict[int, np.ndarray] = {}  # seq -> its rows, memory-mapped
+
+    def _changed(self) -> None:
+        """Chunks were written, dropped or moved: what was read from them is stale."""
+        self._cache = self._located = None
+        self._damaged, self._maps = {}, {}
 
     def chunks(self) -> list[tuple[int, Path]]:
         if not self.folder.is_dir():
@@ -68,7 +76,7 @@ class RawStore:
             if seq > last_seq:
                 path.unlink()
                 dropped += 1
-        self._cache = None
+        self._changed()
         return dropped
 
     @staticmethod
@@ -95,21 +103,30 @@ class RawStore:
                 continue
             if len(part[0]):
                 parts[seq] = part
-        shapes = [(sparse.issparse(rows), rows.shape[1]) for _, rows in parts.values()]
-        if shapes:  # a chunk of another shape than most is foreign: leave it out
-            usual = max(set(shapes), key=shapes.count)
-            for seq, shape in zip(list(parts), shapes, strict=True):
-                if shape != usual:
-                    self._damaged[seq] = f"rows of shape {shape}, not {usual}"
-                    del parts[seq]
+        for seq in _foreign({s: (sparse.issparse(r), r.shape[1]) for s, (_, r) in parts.items()}):
+            self._damaged[seq] = "rows of another shape than the other chunks"
+            del parts[seq]
         for seq, why in self._damaged.items():
             log.warning("input chunk %08d.npz cannot be read (%s)", seq, why)
         return list(parts.values())
 
     def damaged(self) -> dict[int, str]:
-        """seq -> reason of every chunk that cannot be read."""
-        self.all()
-        return dict(self._damaged)
+        """seq -> reason of every chunk that cannot be read (each chunk is read whole, its
+        checksum verified, one at a time: memory stays that of one chunk)."""
+        found, shapes = {}, {}
+        for seq, path in self.chunks():
+            try:
+                ids, rows = self._load(path)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                found[seq] = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            if len(ids):
+                shapes[seq] = (sparse.issparse(rows), rows.shape[1])
+        for seq in _foreign(shapes):
+            found[seq] = "rows of another shape than the other chunks"
+        self._damaged = found
+        self._located = None  # the ids of a chunk found damaged now are no longer stored
+        return dict(found)
 
     def quarantine(self) -> list[Path]:
         """Move unreadable chunks to raw/damaged/ (kept for inspection, never read again)."""
@@ -123,11 +140,12 @@ class RawStore:
                 dest, n = dest.with_name(f"{src.stem}.{n}.npz"), n + 1
             src.replace(dest)
             moved.append(dest)
-        self._cache = None
+        self._changed()
         return moved
 
     def all(self) -> tuple[np.ndarray, object]:
-        """(ids sorted, rows): the newest row of every id ever stored."""
+        """(ids sorted, rows): the newest row of every id ever stored (all in memory; `ids`
+        and `get` read far less)."""
         if self._cache is None:
             parts = self._readable()
             if not parts:
@@ -146,16 +164,53 @@ class RawStore:
             self._cache = (uniq, rows[pick])
         return self._cache
 
+    def ids(self) -> np.ndarray:
+        """The ids `all()` holds, sorted, read from the chunks' id lists alone."""
+        return self._locate().ids
+
     def get(self, ids) -> object:
-        """Rows for `ids` (each must have been stored)."""
+        """Rows for `ids` (each must have been stored). Pixel rows are read through memory
+        maps of the chunks, so only the rows asked for are read; text rows from `all()`."""
+        ids = np.asarray(ids, dtype=np.int64)
+        where = self._locate()
+        if where.sparse or self._cache is not None:
+            return self._get_loaded(ids)
+        pos = np.searchsorted(where.ids, ids)
+        ok = pos < len(where.ids)  # an empty or unreadable store holds no id at all
+        ok[ok] = where.ids[pos[ok]] == ids[ok]
+        if not np.all(ok):
+            raise KeyError(f"no stored input for id {ids[~ok][0]}")
+        seq, row = where.seq[pos], where.row[pos]
+        out = np.empty((len(ids), where.width), dtype=where.dtype)
+        for s in np.unique(seq):
+            mask = seq == s
+            try:
+                out[mask] = self._rows_map(int(s))[row[mask]]
+            except READ_ERRORS as exc:
+                raise KeyError(f"no readable stored input for id {ids[mask][0]} ({exc})") from None
+        return out
+
+    def _get_loaded(self, ids: np.ndarray) -> object:
         all_ids, rows = self.all()
-        ids = np.asarray(ids)
         pos = np.searchsorted(all_ids, ids)
-        ok = pos < len(all_ids)  # an empty or unreadable store holds no id at all
+        ok = pos < len(all_ids)
         ok[ok] = all_ids[pos[ok]] == ids[ok]
         if not np.all(ok):
             raise KeyError(f"no stored input for id {ids[~ok][0]}")
         return rows[pos]
+
+    def _locate(self) -> Located:
+        """Where the newest row of each id lies (chunk, row), from the chunks' id lists and
+        row headers; a chunk whose structure cannot be read is left out, as in `all()`."""
+        if self._located is None:
+            self._located = locate([c for c in self.chunks() if c[0] not in self._damaged])
+            self._maps = {}
+        return self._located
+
+    def _rows_map(self, seq: int) -> np.ndarray:
+        if seq not in self._maps:
+            self._maps[seq] = rows_map(self.folder / f"{seq:08d}.npz")
+        return self._maps[seq]
 
     def compact(self, keep_ids: np.ndarray) -> int:
         """Write one chunk holding only `keep_ids`; returns its sequence number. The caller
@@ -169,7 +224,7 @@ class RawStore:
         for seq, path in self.chunks():
             if seq < first_seq:
                 path.unlink()
-        self._cache = None
+        self._changed()
 
     def _write(self, seq: int, ids: np.ndarray, rows) -> None:
         buf = io.BytesIO()
@@ -180,4 +235,13 @@ class RawStore:
         else:
             np.savez(buf, ids=ids, rows=np.ascontiguousarray(rows).reshape(len(ids), -1))
         atomic_write(self.folder / f"{seq:08d}.npz", buf.getvalue())
-        self._cache = None
+        self._changed()
+
+
+def _foreign(shapes: dict[int, tuple]) -> list[int]:
+    """Chunks whose rows have another shape than most (a foreign chunk is left out)."""
+    if not shapes:
+        return []
+    values = list(shapes.values())
+    usual = max(set(values), key=values.count)
+    return [seq for seq, shape in shapes.items() if shape != usual]

@@ -127,7 +127,7 @@ def restore_codes(coll, ids) -> tuple[int, list[int]]:
     """Add the codes of live `ids` again, encoded from their stored inputs; returns (count
     restored, ids without a stored input: to read again from their files)."""
     ids = np.asarray(sorted(ids), dtype=np.int64)
-    stored = coll.raw.all()[0]
+    stored = coll.raw.ids()
     has = np.isin(ids, stored)
     if has.any():
         coll.index.add(encode_stored(coll, ids[has]), ids[has])
@@ -168,7 +168,7 @@ def problems(store) -> dict[str, list[int]]:
     live = set(store.meta.labels())
     in_index = store.index.ids()
     uniq, counts = np.unique(in_index, return_counts=True)
-    stored = set(store.raw.all()[0].tolist())
+    stored = set(store.raw.ids().tolist())
     committed = int(store.meta.state("raw_seq", "-1"))
     return {
         "uncommitted input chunks": [s for s, _ in store.raw.chunks() if s > committed],

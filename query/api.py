@@ -58,6 +58,7 @@ class Collection:
         self._lock = threading.RLock()
         self._raw_cache: tuple | None = None
         self._views = None  # query.browse.Views of the current store
+        self._counted: tuple | None = None  # (store, its metadata_rows and labels)
         self.store: Store = self._open_store()
         self._stamp = self._sidecar_stamp()
 
@@ -90,13 +91,18 @@ class Collection:
         return len(self.store.index)
 
     def info(self) -> dict:
-        """Sidecar, counts and model configuration (what `semhash info --json` prints)."""
-        labels = self.store.meta.labels()
+        """Sidecar, counts and model configuration (what `semhash info --json` prints).
+        The metadata is counted by the database once per state of the collection (the
+        page asks on every view), never read row by row."""
+        with self._lock:
+            if self._counted is None or self._counted[0] is not self.store:
+                self._counted = (self.store, self.store.meta.label_counts())
+            rows, labels = self._counted[1]
         return {
             **self.store.info,
             "items": len(self.store.index),
-            "metadata_rows": len(labels),
-            "labels": len(set(labels.values())),
+            "metadata_rows": rows,
+            "labels": labels,
             "model": self.store.model_config,
         }
 

@@ -151,7 +151,7 @@ def collection_items(store: Store, need_inputs: bool) -> Items:
     sha = [s[1] or file_sha256(p) for s, p in zip(stats, paths, strict=True)]
     inputs = None
     if need_inputs and len(ids):
-        missing = sorted(set(ids.tolist()) - set(store.raw.all()[0].tolist()))
+        missing = sorted(set(ids.tolist()) - set(store.raw.ids().tolist()))
         if missing:
             raise SemhashError(
                 f"{store.path} keeps no stored input for {len(missing)} items (first: id "

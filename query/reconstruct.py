@@ -47,7 +47,7 @@ def stored_inputs(store: Store, ids) -> object:
     ids = np.asarray(ids, dtype=np.int64)
     if not len(ids):
         raise SemhashError(f"{store.path} holds no items.")
-    stored = set(store.raw.all()[0].tolist())
+    stored = set(store.raw.ids().tolist())
     missing = [int(i) for i in ids if int(i) not in stored]
     if missing:
         raise SemhashError(
