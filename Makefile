@@ -47,8 +47,12 @@ browser:
 demo: $(STAMP) data
 	$(BIN)/semhash demo
 
+# Test files spread over TEST_WORKERS processes (pytest-xdist), each file whole on one of them
+# (module fixtures are built once): most tests wait on a process of the installed command, so
+# two workers keep two cores busy.
+TEST_WORKERS ?= 2
 test: $(STAMP) data postgres browser docs
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The documentation site (mkdocs.yml, docs/) into the git-ignored site/; --strict makes a
 # broken link, a missing anchor or a page left out of the navigation an error (not with
