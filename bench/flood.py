@@ -15,14 +15,13 @@ import json
 import logging
 import random
 import socket
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from semantic_hashing.bench.serve import free_port, multipart, semhash_exe
+from semantic_hashing.bench.serve import free_port, multipart, start_server
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.errors import SemhashError
 
@@ -50,23 +49,6 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise SemhashError(f"no VmRSS for process {pid} (Linux /proc needed).")
-
-
-def start(collection: Path, port: int, log_file: Path) -> subprocess.Popen:
-    with open(log_file, "wb") as out:
-        proc = subprocess.Popen([semhash_exe(), "serve", str(collection), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SemhashError(f"semhash serve stopped: {log_file.read_text()[-500:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SemhashError("semhash serve did not start within 180 s.")
 
 
 def half_and_close(port: int, path: str, body: bytes, ctype: str) -> None:
@@ -108,7 +90,7 @@ def flood(collection: Path, requests: int = 2000, disconnects: int = 300, client
     name = Path(collection).name.removesuffix(".semhash")
     path = f"/api/collections/{name}/search"
     every = requests // disconnects if disconnects else requests + 1
-    proc = start(Path(collection), port, log_file)
+    proc = start_server(Path(collection), port, log_file)
     report, lock = FloodReport(requests=requests, log_file=str(log_file)), threading.Lock()
     try:
         whole(port, path, *bodies[0])  # warm: the model and index loaded

@@ -112,13 +112,20 @@ def stats(ms: list[float], wall_s: float) -> dict:
             "wall_s": round(wall_s, 2), "throughput_rps": round(len(a) / wall_s, 1)}  # fmt: skip
 
 
-def start_server(collection: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([semhash_exe(), "serve", str(collection), "--port", str(port), "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+def start_server(collection: Path, port: int, log_file: Path | None = None) -> subprocess.Popen:
+    """`semhash serve` as its own process, once it accepts connections: quiet, or with its
+    log (stdout and stderr) written to `log_file`."""
+    cmd = [semhash_exe(), "serve", str(collection), "--port", str(port)]
+    if log_file is None:
+        proc = subprocess.Popen([*cmd, "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    else:
+        with open(log_file, "wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SemhashError(f"semhash serve stopped: {proc.stderr.read().decode()[-500:]}")
+            said = log_file.read_bytes() if log_file else proc.stderr.read()
+            raise SemhashError(f"semhash serve stopped: {said.decode(errors='replace')[-500:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return proc
