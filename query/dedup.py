@@ -169,19 +169,22 @@ def candidate_bits(store: Store) -> int:
     return store.input_kind.candidate_bits or store.bits
 
 
-def with_candidate_codes(store: Store, items: Items) -> Items:
-    """`items` with the codes dedup looks near copies up by: the kind's own candidate
-    codes of their stored inputs where it has them, else the collection's codes."""
+def dedup_codes(store: Store, inputs):
+    """The codes dedup looks near copies up by: the kind's own candidate codes of these
+    model inputs where it has them, else the model's codes."""
     kind = store.input_kind
-    if kind.candidate_bits and items.inputs is not None and len(items.paths):
-        items.codes = kind.candidate_codes(items.inputs)
-    return items
+    if kind.candidate_bits and len(inputs):
+        return kind.candidate_codes(inputs)
+    return store.encoder.encode(inputs)
 
 
 def dedup_items(store: Store, need_inputs: bool) -> Items:
-    """`collection_items` as dedup compares them (`with_candidate_codes`)."""
-    need = need_inputs or bool(store.input_kind.candidate_bits)
-    return with_candidate_codes(store, collection_items(store, need))
+    """`collection_items` with the codes dedup compares them by (`dedup_codes`)."""
+    kind = store.input_kind
+    items = collection_items(store, need_inputs or bool(kind.candidate_bits))
+    if kind.candidate_bits and len(items.ids):
+        items.codes = kind.candidate_codes(items.inputs)
+    return items
 
 
 def model_inputs(store: Store, rows):
@@ -332,9 +335,9 @@ def other_items(store: Store, other: Store, opts: DedupOptions) -> Items:
                            f"{store.kind} one.")  # fmt: skip
     got = collection_items(other, need_inputs=True)
     inputs = _as_model_input(store, other, got.inputs)
-    got.codes = store.encoder.encode(inputs) if len(got.ids) else got.codes
+    got.codes = dedup_codes(store, inputs) if len(got.ids) else got.codes
     got.inputs = inputs
-    return with_candidate_codes(store, got)
+    return got
 
 
 def _as_model_input(store: Store, other: Store, inputs):
@@ -349,9 +352,9 @@ def folder_items(store: Store, folder: str | Path) -> tuple[Items, list[tuple[st
     n = len(queries.names)
     sha = [file_sha256(p) for p in queries.names]
     size = np.array([os.path.getsize(p) for p in queries.names])
-    items = Items(np.full(n, -1, np.int64), queries.names, store.encoder.encode(queries.inputs),
+    items = Items(np.full(n, -1, np.int64), queries.names, dedup_codes(store, queries.inputs),
                   queries.inputs, sha, [""] * n, size, np.zeros(n), np.zeros(n))  # fmt: skip
-    return with_candidate_codes(store, items), queries.skipped
+    return items, queries.skipped
 
 
 def _against(store: Store, items: Items, other: Items, opts: DedupOptions, stats: dict):
