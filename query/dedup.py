@@ -137,7 +137,11 @@ class Items:
     pixels: np.ndarray | None = None
 
 
-def collection_items(store: Store, need_inputs: bool) -> Items:
+VERIFY_NEEDS = ("which --verify raw needs; run `semhash check --repair` and `semhash index` "
+                "again, or use --verify none.")  # fmt: skip
+
+
+def collection_items(store: Store, need_inputs: bool, needs: str = VERIFY_NEEDS) -> Items:
     """Every live item of `store` with its code (and stored input when `need_inputs`)."""
     ids, codes = store.index.ids(), store.index.codes()
     order = np.argsort(ids)
@@ -155,8 +159,7 @@ def collection_items(store: Store, need_inputs: bool) -> Items:
         if missing:
             raise SemhashError(
                 f"{store.path} keeps no stored input for {len(missing)} items (first: id "
-                f"{missing[0]}), which --verify raw needs; run `semhash check --repair` and "
-                "`semhash index` again, or use --verify none."
+                f"{missing[0]}), {needs}"
             )
         inputs = model_inputs(store, store.inputs(ids))
     return Items(ids, paths, codes, inputs, sha, [rows[int(i)].label for i in ids],
@@ -181,8 +184,12 @@ def dedup_codes(store: Store, inputs):
 def dedup_items(store: Store, need_inputs: bool) -> Items:
     """`collection_items` with the codes dedup compares them by (`dedup_codes`)."""
     kind = store.input_kind
-    items = collection_items(store, need_inputs or bool(kind.candidate_bits))
-    if kind.candidate_bits and len(items.ids):
+    if not kind.candidate_bits:
+        return collection_items(store, need_inputs)
+    needs = (f"from which {kind.name} collections find near copies; run `semhash check "
+             "--repair` and `semhash index` again.")  # fmt: skip
+    items = collection_items(store, True, needs)
+    if len(items.ids):
         items.codes = kind.candidate_codes(items.inputs)
     return items
 

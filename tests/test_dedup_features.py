@@ -86,3 +86,10 @@ def test_near_copies_are_found_by_the_small_copies_hash(copies, tmp_path):
     hit = json.loads(against[0])
     assert Path(hit["keep"]["path"]).name in {"p07.jpg", "p07-copy.jpg"}, hit
     assert hit["duplicates"][0]["similarity"] >= 0.94
+    # without the stored small copies there is nothing to look near copies up by, whatever
+    # --verify says: one sentence that does not send the user to --verify none
+    for chunk in (coll / "raw").glob("*.npz"):
+        chunk.write_bytes(b"garbled")
+    refused = semhash("dedup", coll, "--verify", "none", ok=False).stderr
+    assert "from which features collections find near copies" in refused, refused
+    assert "--verify none" not in refused
