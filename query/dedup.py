@@ -64,7 +64,7 @@ class DedupOptions:
     threshold: float | None = None  # verification similarity (None: the kind's default)
     keep: str = "first"
     max_candidates: int = MAX_CANDIDATES  # nearest candidates per item
-    strategy: str | None = None  # None: exact hash lookup; "flat": scan every code
+    strategy: str | None = None  # candidates: flat, ivf or hash (None: by size)
     exact: bool = True  # group items with the same sha256
 
     def resolved(self, store: Store) -> DedupOptions:

@@ -18,6 +18,8 @@ against their median, as a perceptual hash does), for kinds whose own codes do n
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import sparse
 
@@ -32,13 +34,18 @@ def _pooled(x: np.ndarray) -> np.ndarray:
     return gray[:, : 2 * h2, : 2 * w2].reshape(p, h2, 2, w2, 2).mean(axis=(2, 4))
 
 
-def _standard(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (..., D) centred and scaled to unit norm, and the mask of flat rows (left zero):
-    the dot product of two such rows is their Pearson correlation."""
-    x = x - x.mean(axis=-1, keepdims=True)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    flat = norm[..., 0] < 1e-3
-    return np.where(flat[..., None], 0.0, x / np.maximum(norm, 1e-12)).astype(np.float32), flat
+def _standard(x: np.ndarray, centred: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (..., D) centred (unless already) and scaled to unit norm, in place where they
+    are float32, and the mask of flat rows (left zero): the dot product of two such rows is
+    their Pearson correlation."""
+    x = np.asarray(x, dtype=np.float32)
+    if not centred:
+        x = x - x.mean(axis=-1, keepdims=True)
+    norm = np.sqrt(np.einsum("...d,...d->...", x, x))
+    flat = norm < 1e-3
+    x /= np.maximum(norm, 1e-12)[..., None]
+    x[flat] = 0.0
+    return x, flat
 
 
 def window(n: int, scale: float, offset: float) -> np.ndarray:
@@ -65,31 +72,50 @@ def _views(h: int, w: int, zooms=ZOOMS) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+@functools.cache
+def _view_operator(h: int, w: int, zooms=ZOOMS) -> np.ndarray:
+    """(h*w, V*h*w): a flattened image times this is every view of it, each resampled to
+    full size and centred (view v = rows_v X cols_v^T is kron(rows_v, cols_v) on the
+    flattened X, and centring is linear too): one matrix product for all views."""
+    d = h * w
+    centre = np.eye(d, dtype=np.float64) - 1.0 / d
+    blocks = [(centre @ np.kron(rows, cols)).T for rows, cols in _views(h, w, zooms)]
+    return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+
+
 def item_views(pooled: np.ndarray, zooms=ZOOMS) -> tuple[np.ndarray, np.ndarray]:
     """Pooled images (M, h, w) -> every view of each, resampled to full size and
     standardised, (M, V, h*w), with the mask of flat views (M, V)."""
     m, h, w = pooled.shape
-    views = _views(h, w, zooms)
-    out = np.empty((m, len(views), h * w), np.float32)
-    for v, (rows, cols) in enumerate(views):
-        t = (pooled.reshape(m * h, w) @ cols.T).reshape(m, h, w)  # columns resampled
-        t = rows @ t.transpose(1, 0, 2).reshape(h, m * w)  # then rows, as one product
-        out[:, v] = t.reshape(h, m, w).transpose(1, 0, 2).reshape(m, h * w)
-    return _standard(out)
+    op = _view_operator(h, w, tuple(zooms))
+    flat = pooled.reshape(m, h * w)
+    flat = flat - flat.mean(axis=1, keepdims=True)  # a flat image's views are exactly 0
+    out = (flat @ op).reshape(m, -1, h * w)
+    return _standard(out, centred=True)
 
 
-def _best_view(views, vflat, local, target, tflat, chunk: int = 512) -> np.ndarray:
+def _best_view(views, vflat, local, target, tflat, width: int = 32) -> np.ndarray:
     """max over v of corr(views[local[p], v], target[p]) for each pair p (two flat
-    images are alike, one flat image is like nothing)."""
-    out = np.empty(len(local), np.float32)
-    buf = np.empty((min(chunk, len(local)), views.shape[1], views.shape[2]), np.float32)
-    for s in range(0, len(local), chunk):
-        idx = local[s : s + chunk]
-        seen = np.take(views, idx, axis=0, out=buf[: len(idx)])
-        corr = np.matmul(seen, target[s : s + chunk, :, None])[..., 0]
-        corr[vflat[idx] & tflat[s : s + chunk, None]] = 1.0
-        out[s : s + chunk] = corr.max(axis=1)
-    return out
+    images are alike, one flat image is like nothing). `local` is sorted: each item's
+    targets are laid out in rows of up to `width` and multiplied with its views at once, so
+    an item's views are read once per row, not once per pair (gathering them per pair took
+    most of the time)."""
+    m = len(views)
+    counts = np.bincount(local, minlength=m)
+    rank = np.arange(len(local)) - (np.cumsum(counts) - counts)[local]
+    width = int(max(1, min(width, counts.max(initial=1))))
+    per_item = -(-counts // width)
+    row = (np.cumsum(per_item) - per_item)[local] + rank // width
+    col = rank % width
+    row_item = np.repeat(np.arange(m), per_item)
+    grid = np.zeros((len(row_item), width, target.shape[1]), np.float32)
+    grid[row, col] = target
+    seen = views if len(row_item) == m and per_item.all() else views[row_item]
+    corr = np.matmul(seen, grid.transpose(0, 2, 1))  # (rows, views, width)
+    flat = np.zeros((len(row_item), width), bool)
+    flat[row, col] = tflat
+    corr[vflat[row_item][:, :, None] & flat[:, None, :]] = 1.0
+    return corr.max(axis=1)[row, col]
 
 
 def _one_way(src: np.ndarray, src_rows, dst: np.ndarray, dst_rows, block: int) -> np.ndarray:
@@ -109,6 +135,16 @@ def _one_way(src: np.ndarray, src_rows, dst: np.ndarray, dst_rows, block: int) -
     return out
 
 
+def _pooled_rows(inputs, rows: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """`_pooled(inputs[rows])`, a chunk at a time: the float copy of a million colour
+    inputs would take 12 GB, the pooled rows take 1 KB each."""
+    first = _pooled(inputs[rows[:1]])
+    out = np.empty((len(rows), *first.shape[1:]), np.float32)
+    for s in range(0, len(rows), chunk):
+        out[s : s + chunk] = _pooled(inputs[rows[s : s + chunk]])
+    return out
+
+
 def image_pairs(inputs_a, inputs_b, rows_a, rows_b, block: int = 1024) -> np.ndarray:
     """Similarity of `inputs_a[rows_a[p]]` and `inputs_b[rows_b[p]]`: each item pooled and
     its views made once, however many pairs it is in."""
@@ -116,7 +152,7 @@ def image_pairs(inputs_a, inputs_b, rows_a, rows_b, block: int = 1024) -> np.nda
         return np.zeros(0, dtype=np.float32)
     ua, ia = np.unique(rows_a, return_inverse=True)
     ub, ib = np.unique(rows_b, return_inverse=True)
-    pa, pb = _pooled(inputs_a[ua]), _pooled(inputs_b[ub])
+    pa, pb = _pooled_rows(inputs_a, ua), _pooled_rows(inputs_b, ub)
     return np.maximum(_one_way(pa, ia, pb, ib, block), _one_way(pb, ib, pa, ia, block))
 
 

@@ -110,10 +110,28 @@ def test_candidate_pairs_equal_brute_force():
         a, b = np.triu_indices(len(codes), 1)
         near = d[a, b] <= radius
         want = set(zip(ids[a[near]].tolist(), ids[b[near]].tolist(), strict=True))
-        for strategy in (None, "flat"):
+        for strategy in (None, "flat", "hash"):
             got = self_pairs(ids, codes, 64, radius, 10_000, strategy)
             assert set(zip(got.a.tolist(), got.b.tolist(), strict=True)) == want
             assert np.array_equal(got.distance, d[(got.a - 1) // 3, (got.b - 1) // 3])
+
+
+def test_ivf_candidates_find_near_codes():
+    """The approximate lookup (the default above FLAT_UP_TO codes): every pair it gives is
+    a true pair at its true distance, and it finds nearly all pairs of near codes."""
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, (1500, 8), dtype=np.uint8)
+    flips = np.packbits(rng.random((1500, 64)) < 0.03, axis=1)
+    codes = np.concatenate([base, base ^ flips])
+    ids = np.arange(len(codes), dtype=np.int64)
+    d = hamming(codes, codes)
+    a, b = np.triu_indices(len(codes), 1)
+    near = d[a, b] <= 6
+    want = set(zip(a[near].tolist(), b[near].tolist(), strict=True))
+    got = self_pairs(ids, codes, 64, 6, 20, "ivf")
+    pairs = set(zip(got.a.tolist(), got.b.tolist(), strict=True))
+    assert pairs <= want and np.array_equal(got.distance, d[got.a, got.b])
+    assert len(pairs) >= 0.9 * len(want) and len(want) >= 1400
 
 
 def test_defaults_find_the_planted_copies(dup_collection):

@@ -37,7 +37,8 @@ log = logging.getLogger("semhash")
 @click.option("--max-candidates", default=20, show_default=True,
               help="Nearest candidates checked per item.")
 @click.option("--strategy", type=Registered(_lookups),
-              help="Candidate lookup: exact hash tables (default) or a flat scan.")
+              help="Candidate lookup: flat (exact), ivf (approximate) or hash (exact tables); "
+                   "default: flat up to 100,000 items, ivf above.")
 @click.option("--against", type=click.Path(path_type=Path),
               help="Find the items of this other collection that are already in COLLECTION.")
 @click.option("--query", "query", type=click.Path(path_type=Path),
