@@ -1,7 +1,7 @@
 """Items a folder reaches through links: which link brought each in, so `index --prune`
 forgets the item once the link is gone.
 
-An item is stored under its real path (`pipeline._key`), so a file outside the indexed
+An item is stored under its real path (`writing.item_key`), so a file outside the indexed
 folder that a link inside it points to is stored outside the folder; pruning by prefix
 alone would never see it go. Each run records, in the metadata's state, one key per
 listed path whose real path lies outside the folder:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
 
+import numpy as np
 from sqlalchemy import (
     URL,
     BigInteger,
@@ -136,6 +137,19 @@ class ItemRow:
     added_at: dt.datetime
     size: int = -1  # bytes on disk when read (-1: not recorded)
     mtime: float = -1.0  # modification time when read
+
+
+@dataclass
+class ItemColumns:
+    """Live rows as columns, by id (`Metadata.columns`)."""
+
+    ids: np.ndarray
+    paths: list[str]
+    sha256: list[str]
+    labels: list[str]
+    size: np.ndarray
+    mtime: np.ndarray
+    pixels: np.ndarray
 
 
 def _row(item: Item) -> ItemRow:
@@ -341,6 +355,23 @@ class MetadataStore:
                     .order_by(Item.id))  # fmt: skip
             rows = session.execute(stmt).all()
         return [r[0] for r in rows], [from_db(r[1]) for r in rows], [r[2] for r in rows]
+
+    @_guarded
+    def columns(self) -> ItemColumns:
+        """Every live row's id, path, sha256, label, size, mtime and pixels, by id, in one
+        query of plain columns (building a row object per item took most of a dedup's
+        reading at a million items)."""
+        with Session(self.engine) as session:
+            stmt = (select(Item.id, Item.path, Item.sha256, Item.label, Item.size, Item.mtime,
+                           Item.width * Item.height).where(Item.deleted.is_(False))
+                    .order_by(Item.id))  # fmt: skip
+            rows = session.execute(stmt).all()
+        return ItemColumns(np.array([r[0] for r in rows], dtype=np.int64),
+                           [from_db(r[1]) for r in rows], [r[2] for r in rows],
+                           [from_db(r[3]) for r in rows],
+                           np.array([r[4] for r in rows], dtype=np.int64),
+                           np.array([r[5] for r in rows], dtype=np.float64),
+                           np.array([r[6] or 0 for r in rows], dtype=np.int64))  # fmt: skip
 
     @_guarded
     def label_counts(self) -> tuple[int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,18 +20,19 @@ from semantic_hashing.indexer import links as via
 from semantic_hashing.indexer import rebuild, repair, swap
 from semantic_hashing.indexer.layout import INDEX, LOCK, LOG, MODEL, RAW, SIDECAR
 from semantic_hashing.indexer.opening import DB_URL_ENV, new_metadata
-from semantic_hashing.indexer.store import Chunk, Store
+from semantic_hashing.indexer.store import Store
+from semantic_hashing.indexer.writing import file_stat, item_key, write_loaded, write_paths
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
-from semantic_hashing.retrieval.fsutil import check_writable, folder_label
-from semantic_hashing.retrieval.kinds import Loaded, check_kinds, get_kind, infer_kind
+from semantic_hashing.retrieval.fsutil import check_writable
+from semantic_hashing.retrieval.kinds import check_kinds, get_kind, infer_kind
 from semantic_hashing.retrieval.kinds.choice import check_features
 from semantic_hashing.retrieval.kinds.choice import resolve as resolve_features
 from semantic_hashing.retrieval.params import check_bits
 from semantic_hashing.retrieval.pool import resolve_workers
 from semantic_hashing.retrieval.presets import get_preset
-from semantic_hashing.retrieval.progress import progress, timed
+from semantic_hashing.retrieval.progress import timed
 from semantic_hashing.retrieval.training import resolve_device
 from semantic_hashing.retrieval.walk import ListingRules
 
@@ -107,30 +107,6 @@ class Plan:
     stale_links: list[str] = field(default_factory=list)  # link records to drop (links.py)
 
 
-def _key(path: Path, root: Path | None = None, resolved_root: Path | None = None) -> str:
-    """The absolute, symlink-free path an item is stored under. For files listed below
-    `root` by a walk that followed no linked folders (`resolved_root` given) only `root`
-    needs resolving: a file that is itself a link is resolved on its own."""
-    if root is not None and resolved_root is not None and not path.is_symlink():
-        try:
-            return str(resolved_root / path.relative_to(root))
-        except ValueError:
-            pass
-    return _resolve(path)
-
-
-def _resolve(path: Path) -> str:
-    return str(path.resolve())
-
-
-def _stat(path: Path) -> tuple[int, float]:
-    try:
-        st = path.stat()
-        return st.st_size, st.st_mtime
-    except OSError:
-        return -1, -1.0
-
-
 def plan(
     coll: Store | None, paths: list[Path], root: Path, prune: bool, links: bool = False
 ) -> Plan:
@@ -138,16 +114,16 @@ def plan(
     is resolved on its own); a file listed twice (through links) is read once."""
     live, every = (coll.meta.live(), coll.meta.any_by_path()) if coll else ({}, {})
     todo, keep_id, unchanged, seen, outside = [], {}, 0, set(), {}
-    base, prefix = None if links else root.resolve(), _key(root)
+    base, prefix = None if links else root.resolve(), item_key(root)
     for path in paths:
-        key = _key(path, root, base)
+        key = item_key(path, root, base)
         if (listed := via.outside(path, key, prefix)) is not None:
             outside[listed] = key
         if key in seen:
             continue
         seen.add(key)
         row = live.get(key)
-        if row is not None and row[1] and (row[2], row[3]) == _stat(path):
+        if row is not None and row[1] and (row[2], row[3]) == file_stat(path):
             unchanged += 1
             continue
         if key in every:
@@ -281,101 +257,44 @@ def _index(root, collection, coll, encoder, opts) -> IndexReport:
     work = plan(coll, paths, root, opts.prune, opts.listing.follow_links)
     report.unchanged = work.unchanged
 
-    if coll is None and encoder is None:  # train on the whole folder first
+    if coll is None and encoder is None:  # train on the folder (or a sample of it) first
+        sample = training_sample(work.todo, opts.spec.train.max_items, opts.spec.train.seed)
         with timed("read", report.timings):
-            loaded = source.read(work.todo, None, opts.spec, workers=report.workers)
+            loaded = source.read(sample, None, opts.spec, workers=report.workers)
         if not loaded.paths:
             raise SemhashError(f"none of the {len(paths)} {kind} files in {root} could be read.")
         with timed("train", report.timings):
             encoder, report.train_info = fit_encoder(source, loaded, opts.spec)
         coll = Store.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
-            _write_loaded(coll, source, loaded, root, work, report, opts.chunk_size)
+            if len(sample) == len(work.todo):
+                write_loaded(coll, source, loaded, root, work, report, opts.chunk_size)
+            else:  # a sample was read for training: stream every file, a chunk at a time
+                del loaded
+                write_paths(coll, source, root, work, report, opts)
             return _finish(coll, root, work, report)
         finally:
             coll.close()
     if coll is None:
         coll = Store.create(collection, encoder, opts.db_url, opts.backend, opts.uri)
         try:
-            _write_paths(coll, source, root, work, report, opts)
+            write_paths(coll, source, root, work, report, opts)
             return _finish(coll, root, work, report)
         finally:
             coll.close()
-    _write_paths(coll, source, root, work, report, opts)
+    write_paths(coll, source, root, work, report, opts)
     return _finish(coll, root, work, report)
 
 
-def _write_paths(coll, source, root, work: Plan, report: IndexReport, opts) -> None:
-    """Read `work.todo` on every core, encoding and committing chunk by chunk while the
-    workers read ahead. `read` is the time spent waiting for read files."""
-    chunks = source.stream(work.todo, coll.encoder, opts.spec, opts.chunk_size, report.workers)
-    while True:
-        t0 = time.perf_counter()
-        loaded = next(chunks, None)
-        report.timings["read"] = report.timings.get("read", 0.0) + time.perf_counter() - t0
-        if loaded is None:
-            break
-        report.skipped += loaded.skipped
-        _write_chunk(coll, source, loaded, root, work, report)
-
-
-def _write_loaded(coll, source, loaded: Loaded, root, work, report, chunk_size: int) -> None:
-    """Encode and commit items already in memory, chunk by chunk."""
-    report.skipped += loaded.skipped
-    for start in progress(range(0, len(loaded.paths), chunk_size), desc="indexing", unit="chunk"):
-        part = slice(start, start + chunk_size)
-        items = loaded.items[part]
-        sub = Loaded(loaded.paths[part], items, loaded.meta[part])
-        _write_chunk(coll, source, sub, root, work, report)
-
-
-def _write_chunk(coll: Store, source, loaded: Loaded, root: Path, work: Plan, report) -> None:
-    if not loaded.paths:
-        return
-    t0 = time.perf_counter()
-    inputs = source.features(loaded, coll.encoder)
-    loaded, inputs = _drop_unencodable(source, loaded, inputs, report)
-    if not loaded.paths:
-        return
-    codes = coll.encoder.encode(inputs)
-    report.timings["encode"] = report.timings.get("encode", 0.0) + time.perf_counter() - t0
-    next_id, base = coll.meta.next_id(), work.base
-    ids, new_rows, changed_rows = [], [], []
-    for path, meta in zip(loaded.paths, loaded.meta, strict=True):
-        size, mtime = _stat(path)
-        row = {"path": _key(path, root, base), "label": folder_label(path, root), "size": size,
-               "mtime": mtime, **meta}  # fmt: skip
-        if path in work.keep_id:
-            row["id"] = work.keep_id[path]
-            changed_rows.append(row)
-        else:
-            row["id"] = next_id
-            next_id += 1
-            new_rows.append(row)
-        ids.append(row["id"])
-    t0 = time.perf_counter()
-    coll.write(Chunk(np.array(ids, dtype=np.int64), codes, inputs, new_rows, changed_rows))
-    report.timings["write"] = report.timings.get("write", 0.0) + time.perf_counter() - t0
-    report.added += len(new_rows)
-    report.changed += len(changed_rows)
-
-
-def _drop_unencodable(source, loaded: Loaded, inputs, report: IndexReport):
-    """Items with nothing to encode (a document with no word of the model's vocabulary,
-    whose code would be that of an empty text) are skipped with the kind's reason."""
-    found = source.unencodable(inputs)
-    if found is None or not found[0].any():
-        return loaded, inputs
-    empty, why = found
-    report.skipped += [(str(loaded.paths[i]), why[i]) for i in np.flatnonzero(empty)]
-    keep = np.flatnonzero(~empty)
-    items = (
-        loaded.items[keep]
-        if isinstance(loaded.items, np.ndarray)
-        else [loaded.items[i] for i in keep]
-    )
-    sub = Loaded([loaded.paths[i] for i in keep], items, [loaded.meta[i] for i in keep])
-    return sub, inputs[keep]
+def training_sample(paths: list[Path], max_items: int, seed: int) -> list[Path]:
+    """The files a new model trains on: all of them, or a seeded sample of `max_items` (in
+    listing order) when there are more; training samples that many rows anyway, and
+    reading only those keeps memory flat however large the folder (the rest are streamed
+    through the trained model a chunk at a time)."""
+    if len(paths) <= max_items:
+        return paths
+    rows = np.sort(np.random.default_rng(seed).choice(len(paths), max_items, replace=False))
+    return [paths[i] for i in rows]
 
 
 def _finish(coll: Store, root: Path, work: Plan, report: IndexReport) -> IndexReport:

@@ -8,14 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from semantic_hashing.indexer.layout import SIDECAR
-from semantic_hashing.indexer.pipeline import (
-    IndexOptions,
-    IndexReport,
-    _drop_unencodable,
-    _features_kind,
-    _stat,
-)
+from semantic_hashing.indexer.pipeline import IndexOptions, IndexReport, _features_kind
 from semantic_hashing.indexer.store import Chunk, Store
+from semantic_hashing.indexer.writing import drop_unencodable, file_stat
 from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.fitting import TrainSpec, fit_encoder
 from semantic_hashing.retrieval.fsutil import check_writable
@@ -37,11 +32,11 @@ def reread_stale(coll: Store) -> dict:
         report.skipped += loaded.skipped
         if loaded.paths:
             inputs = source.features(loaded, coll.encoder)
-            loaded, inputs = _drop_unencodable(source, loaded, inputs, report)
+            loaded, inputs = drop_unencodable(source, loaded, inputs, report)
         if loaded.paths:
             changed = []
             for path, meta in zip(loaded.paths, loaded.meta, strict=True):
-                size, mtime = _stat(path)
+                size, mtime = file_stat(path)
                 old = paths[path]
                 changed.append({"id": old.id, "path": old.path, "label": old.label,
                                 "size": size, "mtime": mtime, **meta})  # fmt: skip

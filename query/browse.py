@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from semantic_hashing.indexer.store import Store
-from semantic_hashing.query.dedup import (
-    KEEP,
-    DedupOptions,
+from semantic_hashing.query.dedup import KEEP, DedupOptions, candidate_bits, dedup_items
+from semantic_hashing.query.dedup_groups import (
     DuplicateGroup,
     Items,
-    _group,
-    candidate_bits,
-    dedup_items,
+    Known,
     exact_pairs,
+    group_of,
     star_groups,
 )
 from semantic_hashing.retrieval.errors import SemhashError
@@ -253,9 +251,9 @@ class Views:
                 return self._groups[key]
             ok = t.similarity >= threshold
             found = star_groups(t.items, (t.a[ok], t.b[ok]), [t.exact], keep)
-            groups = [
-                _group(self.store.input_kind, t.items, members, kept) for kept, members in found
-            ]
+            known = Known.of(len(t.items.ids), t.a, t.b, t.similarity)
+            groups = [group_of(self.store.input_kind, t.items, members, kept, known)
+                      for kept, members in found]  # fmt: skip
             self._groups[key] = groups
             while len(self._groups) > 8:
                 self._groups.popitem(last=False)

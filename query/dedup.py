@@ -21,12 +21,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.candidates import (
@@ -36,6 +34,16 @@ from semantic_hashing.query.candidates import (
     lookup_index,
     neighbours,
     self_pairs,
+)
+from semantic_hashing.query.dedup_groups import (
+    DuplicateGroup,
+    Items,
+    Known,
+    Member,
+    exact_pairs,
+    group_of,
+    member,
+    star_groups,
 )
 from semantic_hashing.retrieval.codes import hamming
 from semantic_hashing.retrieval.errors import SemhashError
@@ -91,52 +99,6 @@ class DedupOptions:
         return out
 
 
-@dataclass
-class Member:
-    """One item of a group; distance (Hamming) and similarity are to the kept item."""
-
-    id: int | None
-    path: str
-    distance: int = 0
-    similarity: float | None = None
-    exact: bool = False  # the same file bytes as the kept item
-    label: str = ""
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "path": self.path, "distance": self.distance,
-                "similarity": self.similarity, "exact": self.exact,
-                "label": self.label}  # fmt: skip
-
-
-@dataclass
-class DuplicateGroup:
-    keep: Member
-    duplicates: list[Member]
-
-    def to_dict(self) -> dict:
-        keep = {k: v for k, v in self.keep.to_dict().items() if k in ("id", "path", "label")}
-        return {"keep": keep, "duplicates": [m.to_dict() for m in self.duplicates]}
-
-    @property
-    def members(self) -> list[Member]:
-        return [self.keep, *self.duplicates]
-
-
-@dataclass
-class Items:
-    """Items taking part in a dedup: ids (None for loose files), paths, codes, inputs."""
-
-    ids: np.ndarray
-    paths: list[str]
-    codes: np.ndarray
-    inputs: object
-    sha256: list[str]
-    labels: list[str] = field(default_factory=list)
-    size: np.ndarray | None = None  # bytes on disk
-    mtime: np.ndarray | None = None
-    pixels: np.ndarray | None = None
-
-
 VERIFY_NEEDS = ("which --verify raw needs; run `semhash check --repair` and `semhash index` "
                 "again, or use --verify none.")  # fmt: skip
 
@@ -146,13 +108,12 @@ def collection_items(store: Store, need_inputs: bool, needs: str = VERIFY_NEEDS)
     ids, codes = store.index.ids(), store.index.codes()
     order = np.argsort(ids)
     ids, codes = np.asarray(ids[order], np.int64), np.asarray(codes[order], np.uint8)
-    rows = store.meta.get(ids.tolist())
-    live = store.meta.live()
-    keep = np.array([int(i) in rows for i in ids], dtype=bool)
+    cols = store.meta.columns()
+    keep = np.isin(ids, cols.ids)
     ids, codes = ids[keep], codes[keep]
-    paths = [rows[int(i)].path for i in ids]
-    stats = [live.get(p, (0, "", -1, -1.0)) for p in paths]
-    sha = [s[1] or file_sha256(p) for s, p in zip(stats, paths, strict=True)]
+    at = np.searchsorted(cols.ids, ids).tolist()
+    paths = [cols.paths[p] for p in at]
+    sha = [cols.sha256[p] or file_sha256(cols.paths[p]) for p in at]
     inputs = None
     if need_inputs and len(ids):
         missing = sorted(set(ids.tolist()) - set(store.raw.ids().tolist()))
@@ -162,9 +123,8 @@ def collection_items(store: Store, need_inputs: bool, needs: str = VERIFY_NEEDS)
                 f"{missing[0]}), {needs}"
             )
         inputs = model_inputs(store, store.inputs(ids))
-    return Items(ids, paths, codes, inputs, sha, [rows[int(i)].label for i in ids],
-                 np.array([s[2] for s in stats]), np.array([s[3] for s in stats]),
-                 np.array([rows[int(i)].width * rows[int(i)].height for i in ids]))  # fmt: skip
+    return Items(ids, paths, codes, inputs, sha, [cols.labels[p] for p in at],
+                 cols.size[at], cols.mtime[at], cols.pixels[at])  # fmt: skip
 
 
 def candidate_bits(store: Store) -> int:
@@ -244,7 +204,8 @@ def _within(store: Store, items: Items, opts: DedupOptions, stats: dict):
     stats["candidates_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     pa, pb = np.searchsorted(items.ids, pairs.a), np.searchsorted(items.ids, pairs.b)
-    ok, _ = _verified(store.input_kind, opts, items.inputs, items.inputs, pairs, pa, pb)
+    ok, sim = _verified(store.input_kind, opts, items.inputs, items.inputs, pairs, pa, pb)
+    known = Known.of(len(items.ids), pa[ok], pb[ok], None if sim is None else sim[ok])
     stats["verified_pairs"] = int(ok.sum())
     edges: list[tuple] = [(pa[ok], pb[ok])]
     if opts.exact:
@@ -252,86 +213,8 @@ def _within(store: Store, items: Items, opts: DedupOptions, stats: dict):
         stats["exact_pairs"] = len(ea)
         edges.append((ea, eb))
     stats["verify_s"] = time.perf_counter() - t0
-    return [_group(store.input_kind, items, members, keep)
+    return [group_of(store.input_kind, items, members, keep, known)
             for keep, members in star_groups(items, edges[0], edges[1:], opts.keep)]  # fmt: skip
-
-
-def star_groups(items: Items, near: tuple, exact: list[tuple], rule: str):
-    """(kept position, member positions) of each group. Items with the same bytes are one
-    class (union-find: sameness is transitive). Likeness is not (a chain of alike pairs
-    joins unlike ends: on 60,000 Fashion-MNIST items the connected components of the
-    verified pairs chained 48,671 items into groups), so each group is a star: in the order
-    of the keep rule, an item not yet grouped is kept with its own class and every class
-    with a verified pair to it."""
-    n = len(items.ids)
-    a = np.concatenate([e[0] for e in exact]) if exact else np.zeros(0, np.int64)
-    b = np.concatenate([e[1] for e in exact]) if exact else np.zeros(0, np.int64)
-    same = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
-    _, cls = connected_components(same, directed=False)
-    by_class: dict[int, list[int]] = {}
-    for pos, c in enumerate(cls.tolist()):
-        by_class.setdefault(c, []).append(pos)
-    na, nb = near
-    adj = sparse.coo_matrix((np.ones(2 * len(na), np.int8),
-                             (np.r_[na, nb], np.r_[nb, na])), shape=(n, n)).tocsr()  # fmt: skip
-    grouped = np.zeros(n, dtype=bool)
-    out = []
-    for u in _keep_order(items, rule):
-        if grouped[u]:
-            continue
-        members = [u]
-        for v in [u, *adj.indices[adj.indptr[u] : adj.indptr[u + 1]].tolist()]:
-            members += [w for w in by_class[int(cls[v])] if not grouped[w] and w != u]
-            grouped[by_class[int(cls[v])]] = True
-        grouped[u] = True
-        if len(members) > 1:
-            out.append((int(u), np.array(sorted(set(members)), dtype=np.int64)))
-    return sorted(out, key=lambda g: int(g[1].min()))
-
-
-def _keep_order(items: Items, rule: str) -> list[int]:
-    """Positions in the order the keep rule prefers them (ties: lowest id first)."""
-    pos = np.arange(len(items.ids))
-    if rule == "largest" and items.size is not None:
-        return np.lexsort((pos, -items.size, -items.pixels)).tolist()
-    if rule == "oldest" and items.mtime is not None:
-        return np.lexsort((pos, items.mtime)).tolist()
-    return pos.tolist()
-
-
-def exact_pairs(sha256: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (first, other) of items sharing a non-empty sha256: a star per hash."""
-    first: dict[str, int] = {}
-    a, b = [], []
-    for pos, digest in enumerate(sha256):
-        if not digest:
-            continue
-        if digest in first:
-            a.append(first[digest])
-            b.append(pos)
-        else:
-            first[digest] = pos
-    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
-
-
-def _member(items: Items, pos: int, distance: int, sim, exact: bool) -> Member:
-    item_id = None if items.ids[pos] < 0 else int(items.ids[pos])
-    label = items.labels[pos] if items.labels else ""
-    sim = None if sim is None else round(float(sim), 4)
-    return Member(item_id, items.paths[pos], int(distance), sim, exact, label)
-
-
-def _group(kind: Kind, items: Items, members: np.ndarray, keep: int) -> DuplicateGroup:
-    rest = np.array([m for m in np.sort(members) if m != keep], dtype=np.int64)
-    dist = hamming(items.codes[[keep]], items.codes[rest])[0]
-    sims = None
-    if items.inputs is not None:
-        sims = kind.pair_similarity(items.inputs, items.inputs, np.full(len(rest), keep), rest)
-    dups = [_member(items, int(m), dist[j], None if sims is None else sims[j],
-                    bool(items.sha256[m]) and items.sha256[m] == items.sha256[keep])
-            for j, m in enumerate(rest)]  # fmt: skip
-    dups.sort(key=lambda m: (-(m.similarity if m.similarity is not None else 2), m.distance))
-    return DuplicateGroup(_member(items, keep, 0, 1.0 if sims is not None else None, True), dups)
 
 
 # -- against another collection or a folder ------------------------------------------------
@@ -393,8 +276,8 @@ def _against(store: Store, items: Items, other: Items, opts: DedupOptions, stats
     for q, (s, pos, d) in sorted(best.items()):
         exact = bool(other.sha256[q]) and other.sha256[q] == items.sha256[pos]
         groups.setdefault(pos, []).append(
-            _member(other, q, d, None if sim is None and not exact else s, exact)
+            member(other, q, d, None if sim is None and not exact else s, exact)
         )
-    return [DuplicateGroup(_member(items, pos, 0, None, True),
+    return [DuplicateGroup(member(items, pos, 0, None, True),
                            sorted(m, key=lambda x: (-(x.similarity or 0), x.distance)))
             for pos, m in sorted(groups.items())]  # fmt: skip

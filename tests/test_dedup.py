@@ -405,3 +405,21 @@ def test_alike_chains_do_not_join_unlike_ends():
     assert groups == [(0, [0, 1]), (2, [2, 3, 4])]
     groups = [(k, m.tolist()) for k, m in star_groups(items, near, exact, "largest")]
     assert groups == [(2, [1, 2, 3, 4])]  # the largest item keeps its neighbours; 0 is alone
+
+
+def test_group_similarities_equal_a_fresh_measure(dup_collection):
+    """Groups take the kept-vs-member similarity from verification (not measured twice):
+    each must equal the input kind's similarity of that pair computed on its own."""
+    _, coll, _ = dup_collection
+    with Store.open(coll) as store:
+        groups = find_duplicates(store)
+        items = collection_items(store, True)
+        pos = {int(i): p for p, i in enumerate(items.ids)}
+        checked = 0
+        for g in groups:
+            for m in g.duplicates:
+                a, b = np.array([pos[g.keep.id]]), np.array([pos[m.id]])
+                fresh = store.input_kind.pair_similarity(items.inputs, items.inputs, a, b)[0]
+                assert m.similarity == round(float(fresh), 4)
+                checked += 1
+    assert checked >= 5
