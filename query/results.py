@@ -40,6 +40,7 @@ class Queries:
     names: list[str]
     inputs: np.ndarray
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    codes: np.ndarray | None = None  # stored items' own codes (queries by id)
 
 
 @dataclass

@@ -41,7 +41,8 @@ def id_queries(coll: Store, ids: list[int]) -> Queries:
     missing = [i for i in ids if i not in rows]
     if missing:
         raise SemhashError(f"id {missing[0]} is not in {coll.path}.")
-    return Queries([rows[i].path for i in ids], coll.model_inputs(ids))
+    return Queries([rows[i].path for i in ids], coll.model_inputs(ids),
+                   codes=np.asarray(coll.index.codes_of(ids), np.uint8))
 
 
 def search(coll: Store, queries: Queries, options: SearchOptions | None = None,
@@ -70,8 +71,11 @@ def search(coll: Store, queries: Queries, options: SearchOptions | None = None,
         method = coll.input_kind.baselines[baseline][0]
     else:
         index = coll.search_index(options.strategy, options.params)
-        real = coll.encoder.real(queries.inputs)
-        codes = coll.encoder.binarize(real)
+        if queries.codes is not None and not asymmetric:
+            real, codes = None, queries.codes  # what encoding the stored input gives again
+        else:
+            real = coll.encoder.real(queries.inputs)
+            codes = coll.encoder.binarize(real)
         if radius is not None:  # with asymmetric, the whole ball is re-ranked, then cut
             balls = index.range_search(codes, radius)
             pairs = balls if asymmetric else [(d[:k], i[:k]) for d, i in balls]
