@@ -283,14 +283,17 @@ def _classes(text: str) -> tuple[int, ...]:
 @click.option("--epochs", default=2, show_default=True, help="Epochs when training here.")
 @click.option("--queries", default=200, show_default=True, help="Seeded test queries.")
 @click.option("--uri", help="A running Milvus server [default: start the embedded one].")
+@click.option("--collection", type=click.Path(path_type=Path, exists=True),
+              help="Take the codes of this collection (queries: seeded items of it).")
 @common
-def bench_milvus(out, sizes, model, epochs, queries, uri):
+def bench_milvus(out, sizes, model, epochs, queries, uri, collection):
     """Latency and recall@100 of a Milvus server (BIN_FLAT, Hamming) next to FAISS flat on
-    the scale benchmark's Fashion-MNIST codes, one query at a time."""
+    the scale benchmark's Fashion-MNIST codes (or a collection's), one query at a time."""
     from semantic_hashing.bench.milvus import MilvusBenchOptions, as_table, run_milvus_bench
 
     opts = MilvusBenchOptions(out=out, sizes=tuple(parse_count(x) for x in sizes.split(",")),
-                              model=model, epochs=epochs, n_queries=queries, uri=uri)  # fmt: skip
+                              model=model, epochs=epochs, n_queries=queries, uri=uri,
+                              collection=collection)  # fmt: skip
     report = run_milvus_bench(opts)
     click.echo(as_table(report))
     click.echo(f"report: {out / 'milvus-report.json'} ({report['wall_s']:.0f} s)")

@@ -61,6 +61,7 @@ class MillionOptions:
     clients: int = 8
     requests: int = 1000  # in all, over the clients
     backbone_images: int = 64  # timed through the backbone for the colour projection
+    milvus: bool = True  # the collection's codes through the embedded Milvus server
 
 
 def check_options(opts: MillionOptions) -> None:
@@ -88,6 +89,7 @@ def run_million(opts: MillionOptions) -> dict:
     figures: dict[str, dict] = {}
     report.update(index_jobs(root, coll, plan, opts, figures))
     report.update(serve_jobs(coll, report["items"], opts, figures))
+    report["milvus"] = milvus_job(coll, opts) if opts.milvus else {}
     report.update(collection_jobs(coll, root, truth, report["items"], opts, figures))
     report.update(backbone=backbone_rate(opts), features=FEATURES, figures=figures,
                   planted=len(truth), removed=min(opts.removed, report["items"] // 10),
@@ -136,6 +138,25 @@ def serve_jobs(coll: Path, items: int, opts: MillionOptions, figures: dict) -> d
     run = _record(figures, "cli_search_s", semhash(*cmd), cmd)
     return {"info_ms": info, "serve_p50_ms": got["p50_ms"], "serve_p99_ms": got["p99_ms"],
             "serve_rps": got["throughput_rps"], "cli_search_s": run.seconds}  # fmt: skip
+
+
+def milvus_job(coll: Path, opts: MillionOptions) -> dict:
+    """The collection's codes inserted into the embedded Milvus server (BIN_FLAT, Hamming):
+    insert rate and one-query-at-a-time latency next to FAISS's flat scan (bench-milvus
+    --collection); empty with the reason where the `milvus` package is not installed."""
+    from importlib.util import find_spec
+
+    if find_spec("milvus") is None:
+        return {"skipped": "the embedded Milvus server (package milvus) is not installed"}
+    from semantic_hashing.bench.milvus import MilvusBenchOptions, run_milvus_bench
+
+    row = run_milvus_bench(MilvusBenchOptions(out=opts.out / "milvus", collection=coll,
+                                              seed=opts.seed))["rows"][0]  # fmt: skip
+    m, e, f = row["milvus"], row["milvus_eventually"], row["faiss_flat"]
+    return {"codes": row["n"], "insert_s": m["insert_s"], "insert_per_s": m["insert_per_s"],
+            "p50_ms": m["ms_p50"], "p99_ms": m["ms_p99"], "eventually_p50_ms": e["ms_p50"],
+            "faiss_flat_p50_ms": f["ms_p50"], "recall": m["recall"],
+            "same_distances": row["same_distances"]}  # fmt: skip
 
 
 def collection_jobs(coll: Path, root: Path, truth: list[dict], items: int, opts: MillionOptions,

@@ -29,7 +29,9 @@ N = 1500
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("million")
-    opts = MillionOptions(out=out, items=N, epochs=1, requests=200, backbone_images=8)
+    opts = MillionOptions(
+        out=out, items=N, epochs=1, requests=200, backbone_images=8, milvus=False
+    )  # its figures: tests/test_milvus_cli.py
     return run_million(opts), out
 
 

@@ -131,3 +131,31 @@ def test_bench_milvus_measures_the_server_against_faiss(milvus_server):
     assert row["milvus"]["recall"] == row["faiss_flat"]["recall"] == 1.0
     assert row["milvus"]["queries"] == 12 and row["milvus"]["ms_p50"] > 0
     assert "Milvus Strong" in as_table({"rows": [row]})
+
+
+def test_bench_milvus_on_a_collection(collection, milvus_server, tmp_path):
+    """`semhash bench-milvus --collection C` (the million bench's Milvus figures): every live
+    code of C inserted, seeded items of C as queries, FAISS's distances returned."""
+    from semantic_hashing.bench.cli import bench_milvus
+    from semantic_hashing.indexer.store import Store
+
+    out = CliRunner().invoke(
+        bench_milvus,
+        [
+            "--collection",
+            str(collection),
+            "--queries",
+            "7",
+            "--uri",
+            milvus_server.uri,
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    report = json.loads((tmp_path / "milvus-report.json").read_text())
+    (row,) = report["rows"]
+    with Store.open(collection) as store:
+        assert row["n"] == len(store.index)
+    assert row["same_distances"] and row["milvus"]["queries"] == 7
+    assert row["milvus"]["insert_per_s"] > 0 and report["collection"] == str(collection)
