@@ -3,7 +3,8 @@
     1. exact duplicates: the same sha256 of the file bytes (stored in the metadata at
        indexing time; files indexed before the hash existed are hashed now, streaming)
     2. candidates: every item's neighbours within `radius` bits in the Hamming index
-       (query/candidates.py: an exact hash lookup, near-linear in N, no all-pairs matrix)
+       (query/candidates.py: a k-nearest search, exact flat scan up to 100,000 items, IVF
+       above; no all-pairs matrix)
     3. verification: each candidate pair's stored model inputs must be alike
        (the input kind's `pair_similarity`) at `threshold` or above; `verify="none"` trusts
        the codes
