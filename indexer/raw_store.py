@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = re.compile(r"^(\d{8})\.npz$")
 DAMAGED = "damaged"
+BULK_ROWS = 65536  # a read of more rows keeps no chunk mapped after it is read (a million
+# colour items map 3 GB, which would count in the reading process's resident memory)
 
 
 class RawStore:
@@ -182,12 +184,15 @@ class RawStore:
             raise KeyError(f"no stored input for id {ids[~ok][0]}")
         seq, row = where.seq[pos], where.row[pos]
         out = np.empty((len(ids), where.width), dtype=where.dtype)
+        bulk = len(ids) > BULK_ROWS  # maps dropped once read: their pages count as resident
         for s in np.unique(seq):
             mask = seq == s
             try:
                 out[mask] = self._rows_map(int(s))[row[mask]]
             except READ_ERRORS as exc:
                 raise KeyError(f"no readable stored input for id {ids[mask][0]} ({exc})") from None
+            if bulk:
+                self._maps.pop(int(s), None)
         return out
 
     def _get_loaded(self, ids: np.ndarray) -> object:

@@ -150,9 +150,14 @@ def image_pairs(inputs_a, inputs_b, rows_a, rows_b, block: int = 1024) -> np.nda
     its views made once, however many pairs it is in."""
     if len(rows_a) == 0:
         return np.zeros(0, dtype=np.float32)
-    ua, ia = np.unique(rows_a, return_inverse=True)
-    ub, ib = np.unique(rows_b, return_inverse=True)
-    pa, pb = _pooled_rows(inputs_a, ua), _pooled_rows(inputs_b, ub)
+    if inputs_a is inputs_b:  # one collection against itself: each item pooled once
+        u = np.union1d(rows_a, rows_b)
+        pa = pb = _pooled_rows(inputs_a, u)
+        ia, ib = np.searchsorted(u, rows_a), np.searchsorted(u, rows_b)
+    else:
+        ua, ia = np.unique(rows_a, return_inverse=True)
+        ub, ib = np.unique(rows_b, return_inverse=True)
+        pa, pb = _pooled_rows(inputs_a, ua), _pooled_rows(inputs_b, ub)
     return np.maximum(_one_way(pa, ia, pb, ib, block), _one_way(pb, ib, pa, ia, block))
 
 

@@ -39,4 +39,5 @@ def test_pairs_equal_the_definition():
     got = image_pairs(inputs, inputs, a, b)  # item 0 in 53 pairs: several rows of targets
     want = np.array([reference(inputs[i], inputs[j]) for i, j in zip(a, b, strict=True)])
     assert np.allclose(got, want, atol=1e-4)
+    assert np.allclose(image_pairs(inputs, inputs.copy(), a, b), got, atol=1e-6)  # two arrays
     assert (want[:40] > 0.9).all() and got[-3] == 1.0 and got[-1] == 0.0
