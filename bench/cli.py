@@ -183,9 +183,11 @@ def parse_count(text: str) -> int:
               help="Largest size given an HNSW graph (slow to build).")  # fmt: skip
 @click.option("--encode-budget", default=300.0, show_default=True,
               help="Seconds to encode augmented images; fitted codes fill the rest.")  # fmt: skip
+@click.option("-k", "--k", "k", default=100, show_default=True, type=click.IntRange(1, 1000),
+              help="Neighbours per query: latency and recall are of the top k.")
 @common
 def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_queries,
-                raw_max_n, hnsw_max_n, encode_budget):  # fmt: skip
+                raw_max_n, hnsw_max_n, encode_budget, k):  # fmt: skip
     """Latency, recall@100, memory and build time of each strategy from 60k to 10M codes."""
     from semantic_hashing.bench.scale import ScaleOptions, as_table, run_scale
     from semantic_hashing.indexer.strategies import STRATEGIES
@@ -200,7 +202,7 @@ def bench_scale(out, sizes, strategies, model, collection, epochs, queries, raw_
         out=out, sizes=tuple(parse_count(x) for x in sizes.split(",")), strategies=names,
         model=model, epochs=epochs, n_queries=queries, raw_queries=raw_queries,
         raw_max_n=parse_count(raw_max_n), hnsw_max_n=parse_count(hnsw_max_n),
-        encode_budget_s=encode_budget,
+        encode_budget_s=encode_budget, k=k,
     )  # fmt: skip
     report = run_scale(opts)
     click.echo(as_table(report))

@@ -55,3 +55,25 @@ def test_get_encoder_trains_and_reuses_a_model(tmp_path):
     assert info["trained_here"] and encoder.bits == 64 and (tmp_path / "model.pt").exists()
     again, info = get_encoder(opts, images)
     assert not info["trained_here"] and again.fingerprint() == encoder.fingerprint()
+
+
+def test_recall_at_k_of_each_strategy(tmp_path):
+    """`bench-scale --k 10`: latency and tie-aware recall of the top 10, the exact scan 1.0."""
+    from semantic_hashing.bench.scale import (
+        ScaleOptions,
+        Workload,
+        _recall,
+        measure_strategy,
+        truth_kth,
+    )
+
+    from .conftest import seeded_codes
+
+    codes, q, c = seeded_codes(5000, 64, 1), seeded_codes(30, 64, 2), seeded_codes(20, 64, 3)
+    work = Workload(None, codes, len(codes), None, q, c)
+    opts = ScaleOptions(out=tmp_path, k=10)
+    kth, c_kth = truth_kth(codes, q, 10), truth_kth(codes, c, 10)
+    flat = measure_strategy("flat", codes, work, kth, c_kth, opts)
+    ivf = measure_strategy("ivf", codes, work, kth, c_kth, opts)
+    assert flat["recall@10"] == 1.0 and _recall(flat) == 1.0 and flat["queries"] == 30
+    assert ivf["recall_k"] == 10 and 0 < _recall(ivf) <= 1.0 and "recall@100" not in ivf
