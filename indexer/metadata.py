@@ -357,6 +357,13 @@ class MetadataStore:
         return [r[0] for r in rows], [from_db(r[1]) for r in rows], [r[2] for r in rows]
 
     @_guarded
+    def live_ids(self) -> np.ndarray:
+        """Ids of every live row, ascending."""
+        with Session(self.engine) as session:
+            stmt = select(Item.id).where(Item.deleted.is_(False)).order_by(Item.id)
+            return np.fromiter(session.scalars(stmt), dtype=np.int64)
+
+    @_guarded
     def columns(self) -> ItemColumns:
         """Every live row's id, path, sha256, label, size, mtime and pixels, by id, in one
         query of plain columns (building a row object per item took most of a dedup's

@@ -162,21 +162,23 @@ def leftovers(store) -> dict[str, int]:
     }
 
 
-def problems(store) -> dict[str, list[int]]:
+def problems(store, damaged: dict | None = None) -> dict[str, list[int]]:
     """Differences between a store's index, metadata and raw inputs (ids; chunk numbers
-    for the chunk entries)."""
-    live = set(store.meta.labels())
+    for the chunk entries). `damaged`: the raw chunks' damage as just verified, when the
+    caller did (verifying reads every stored input: 3 GB at a million colour items)."""
+    live = store.meta.live_ids()
     in_index = store.index.ids()
     uniq, counts = np.unique(in_index, return_counts=True)
-    stored = set(store.raw.ids().tolist())
+    stored = np.unique(store.raw.ids())
     committed = int(store.meta.state("raw_seq", "-1"))
+    damaged = store.raw.damaged() if damaged is None else damaged
     return {
         "uncommitted input chunks": [s for s, _ in store.raw.chunks() if s > committed],
-        "unreadable input chunks": sorted(store.raw.damaged()),
+        "unreadable input chunks": sorted(damaged),
         "duplicate ids in the index": uniq[counts > 1].tolist(),
-        "codes without a live metadata row": sorted(set(uniq.tolist()) - live),
-        "live rows without a code": sorted(live - set(uniq.tolist())),
-        "live rows without stored input": sorted(live - stored),
+        "codes without a live metadata row": np.setdiff1d(uniq, live).tolist(),
+        "live rows without a code": np.setdiff1d(live, uniq).tolist(),
+        "live rows without stored input": np.setdiff1d(live, stored).tolist(),
     }
 
 
@@ -190,10 +192,11 @@ def reconcile(store) -> dict[str, int]:
     fixed["interrupted dedup moves completed"] = journal.recover(store)
     fixed["temporary files removed"] = remove_temporary(store.path)
     fixed["unfinished rebuilds removed"] = staging.clear_leftovers(store.path)
-    found = problems(store)
+    found = problems(store, damaged={})  # every unreadable chunk was just set aside
     dup = found["duplicate ids in the index"]
-    known = uncommitted | set(store.meta.any_by_path().values())  # deleted rows included
-    orphans = [i for i in found["codes without a live metadata row"] if i in known]
+    unexplained = found["codes without a live metadata row"]
+    known = uncommitted | set(store.meta.any_by_path().values()) if unexplained else set()
+    orphans = [i for i in unexplained if i in known]  # deleted rows included in `known`
     kept = len(found["codes without a live metadata row"]) - len(orphans)
     if dup or orphans:
         codes = {i: store.index.reconstruct(i) for i in dup if i not in orphans}
