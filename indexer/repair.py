@@ -162,16 +162,23 @@ def leftovers(store) -> dict[str, int]:
     }
 
 
+def _sorted_unique(ids) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct ids ascending, mask of the first of each in the sorted ids): by sorting,
+    which at a million ids took a tenth of np.unique's hashing."""
+    ids = np.sort(np.asarray(ids, dtype=np.int64))
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    return ids[first], first
+
+
 def problems(store, damaged: dict | None = None) -> dict[str, list[int]]:
     """Differences between a store's index, metadata and raw inputs (ids; chunk numbers
     for the chunk entries). `damaged`: the raw chunks' damage as just verified, when the
     caller did (verifying reads every stored input: 3 GB at a million colour items)."""
     live = store.meta.live_ids()  # ascending, unique
-    in_index = np.sort(store.index.ids())
-    first = np.r_[True, in_index[1:] != in_index[:-1]]  # sorted: np.unique's hashing was slower
-    uniq, counts = in_index[first], np.diff(np.r_[np.flatnonzero(first), len(in_index)])
-    stored = np.sort(store.raw.ids())
-    stored = stored[np.r_[True, stored[1:] != stored[:-1]]]
+    uniq, first = _sorted_unique(store.index.ids())
+    counts = np.diff(np.r_[np.flatnonzero(first), len(first)])
+    stored, _ = _sorted_unique(store.raw.ids())
     committed = int(store.meta.state("raw_seq", "-1"))
     damaged = store.raw.damaged() if damaged is None else damaged
     return {
