@@ -129,8 +129,8 @@ bench-serve: $(STAMP) data
 	$(BIN)/semhash bench-serve $(SERVE_COLLECTION) --out serve-bench
 
 # Every job on a collection of MILLION_ITEMS real-data image files (written once into
-# MILLION_OUT/files and reused), each as its own `semhash` process or over HTTP: hours at the
-# default million, minutes at MILLION_ITEMS=20000. Figures in MILLION_OUT/million.json.
+# MILLION_OUT/files and reused), each as its own `semhash` process or over HTTP: about 30
+# minutes at the default million on 2 cores, 8 at MILLION_ITEMS=100000. Figures in MILLION_OUT/million.json.
 MILLION_ITEMS ?= 1M
 MILLION_OUT ?= report/million
 bench-million: $(STAMP) data
