@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -32,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from semantic_hashing.indexer.pathnames import from_db, to_db
 from semantic_hashing.retrieval.errors import SemhashError, Unavailable
 from semantic_hashing.retrieval.params import MAX_ID
 
@@ -90,25 +90,6 @@ def _engine_url(url: str) -> URL:
     return parsed
 
 
-def to_db(name: str) -> str:
-    """A file name as stored: always valid UTF-8. Bytes that are not UTF-8 (the surrogate
-    escapes of os.fsdecode) become \\xNN and a backslash becomes two, so the mapping is
-    reversible, one character at a time (a folder's prefix stays a prefix)."""
-    if "\\" not in name and not _SURROGATE.search(name):
-        return name
-    return "".join("\\\\" if c == "\\" else f"\\x{ord(c) - 0xDC00:02x}" if _SURROGATE.match(c)
-                   else c for c in name)  # fmt: skip
-
-
-def from_db(text: str) -> str:
-    """The file name `to_db` stored (os.fsencode of it gives the original bytes)."""
-    if "\\" not in text:
-        return text
-    return _ESCAPE.sub(lambda m: "\\" if m[1] == "\\" else chr(0xDC00 + int(m[1][1:], 16)), text)
-
-
-_SURROGATE = re.compile("[\udc80-\udcff]")
-_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2})")
 NAMES = ("path", "label", "title")  # columns that may hold file or folder names
 
 
@@ -327,6 +308,17 @@ class MetadataStore:
                 # `deleted` (every live row) instead of looking the ids up (60k rows: 20 ms)
                 stmt = select(Item).where(Item.id.in_(chunk))
                 out.update((it.id, _row(it)) for it in session.scalars(stmt) if not it.deleted)
+        return out
+
+    @_guarded
+    def ids_of_paths(self, paths: Sequence[str]) -> dict[str, int]:
+        """path -> id of the rows (deleted ones included) of these paths only."""
+        out: dict[str, int] = {}
+        with Session(self.engine) as session:
+            for start in range(0, len(paths), 900):  # SQLite's parameter limit
+                chunk = [to_db(p) for p in paths[start : start + 900]]
+                stmt = select(Item.path, Item.id).where(Item.path.in_(chunk))
+                out.update((from_db(r[0]), r[1]) for r in session.execute(stmt))
         return out
 
     @_guarded

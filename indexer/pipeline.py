@@ -112,8 +112,8 @@ def plan(
 ) -> Plan:
     """What to read of `paths` (`links`: the walk followed linked folders, so every path
     is resolved on its own); a file listed twice (through links) is read once."""
-    live, every = (coll.meta.live(), coll.meta.any_by_path()) if coll else ({}, {})
-    todo, keep_id, unchanged, seen, outside = [], {}, 0, set(), {}
+    live = coll.meta.live() if coll else {}
+    todo, keep_id, unchanged, seen, outside, unknown = [], {}, 0, set(), {}, {}
     base, prefix = None if links else root.resolve(), item_key(root)
     for path in paths:
         key = item_key(path, root, base)
@@ -126,9 +126,14 @@ def plan(
         if row is not None and row[1] and (row[2], row[3]) == file_stat(path):
             unchanged += 1
             continue
-        if key in every:
-            keep_id[path] = every[key]
+        if row is not None:
+            keep_id[path] = row[0]
+        else:  # new, or removed once: a path keeps its id for good
+            unknown[key] = path
         todo.append(path)
+    if coll is not None and unknown:  # the rows of these paths only, not every row's
+        for key, item_id in coll.meta.ids_of_paths(list(unknown)).items():
+            keep_id[unknown[key]] = item_id
     gone, stale = [], []
     if prune:
         gone = [row[0] for key, row in live.items() if key not in seen and
