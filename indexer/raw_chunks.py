@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 READ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, struct.error)
+VERIFY_BLOCK = 1 << 18  # bytes read at a time to check a member
 LOCAL_HEADER = 30  # bytes of a zip local file header before the name and extra field
 
 
@@ -88,9 +89,14 @@ def locate(chunks: list[tuple[int, Path]]) -> Located:
 
 
 def rows_map(path: Path) -> np.ndarray:
-    """A chunk's pixel rows, memory-mapped (loaded whole when the member is compressed)."""
+    """A chunk's pixel rows, memory-mapped (loaded whole when the member is compressed),
+    once the member's bytes match their checksum: a map reads whatever the file holds, so
+    a garbled chunk would otherwise give wrong rows without a word."""
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("rows.npy")
+        with zf.open(info) as fh:  # zipfile checks the CRC-32 at the member's end
+            while fh.read(VERIFY_BLOCK):
+                pass
         if info.compress_type != zipfile.ZIP_STORED:
             with zf.open(info) as fh:
                 return np.lib.format.read_array(fh, allow_pickle=False)

@@ -73,3 +73,17 @@ def test_text_rows_are_read_as_before(tmp_path):
     store.append(np.arange(50), rows)
     assert np.array_equal(store.ids(), np.arange(50))
     assert (store.get([4, 9]) != rows[[4, 9]]).nnz == 0
+
+
+def test_a_garbled_chunk_is_never_read_as_rows(tmp_path):
+    """Read straight away (no `damaged()` first), a chunk whose rows fail their checksum
+    gives no rows at all, one asked for or all of them: never the garbled pixels."""
+    store = filled(tmp_path)
+    path = store.folder / "00000002.npz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    for ids in ([1200], list(range(3000))):
+        with pytest.raises(KeyError, match="no readable stored input"):
+            RawStore(store.folder).get(ids)
+    assert np.array_equal(RawStore(store.folder).get([10, 2500]), store.get([10, 2500]))
