@@ -172,8 +172,17 @@ class RawStore:
 
     def get(self, ids) -> object:
         """Rows for `ids` (each must have been stored). Pixel rows are read through memory
-        maps of the chunks, so only the rows asked for are read; text rows from `all()`."""
+        maps of the chunks, so only the rows asked for are read; text rows from `all()`.
+        An id not found is looked for once more in the chunks as they are now: another
+        process may have appended some since this store read their list."""
         ids = np.asarray(ids, dtype=np.int64)
+        try:
+            return self._get(ids)
+        except KeyError:
+            self._changed()
+            return self._get(ids)
+
+    def _get(self, ids: np.ndarray) -> object:
         where = self._locate()
         if where.sparse or self._cache is not None:
             return self._get_loaded(ids)

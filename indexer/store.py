@@ -358,9 +358,9 @@ class Store:
         try:
             return self.raw.get(np.asarray(ids, dtype=np.int64))
         except KeyError as exc:
-            raise SemhashError(f"{self.path}: {exc.args[0]}; `semhash check --repair` sets "
-                               "damaged chunks aside, then `semhash index` reads those files "
-                               "again.") from None  # fmt: skip
+            raise SemhashError(f"{self.path}: {exc.args[0]}; `semhash check` says why, "
+                               "`semhash check --repair` then `semhash index` mend "
+                               "it.") from None  # fmt: skip
 
     def live_inputs(self) -> tuple[np.ndarray, object]:
         """(ids, inputs) of every live item, ids ascending."""

@@ -41,8 +41,12 @@ def id_queries(coll: Store, ids: list[int]) -> Queries:
     missing = [i for i in ids if i not in rows]
     if missing:
         raise SemhashError(f"id {missing[0]} is not in {coll.path}.")
-    return Queries([rows[i].path for i in ids], coll.model_inputs(ids),
-                   codes=np.asarray(coll.index.codes_of(ids), np.uint8))
+    inputs = coll.model_inputs(ids)
+    try:
+        codes = np.asarray(coll.index.codes_of(ids), np.uint8)
+    except SemhashError:  # written by another process after this state was opened
+        codes = None  # encoded from the stored input instead
+    return Queries([rows[i].path for i in ids], inputs, codes=codes)
 
 
 def search(coll: Store, queries: Queries, options: SearchOptions | None = None,

@@ -87,3 +87,23 @@ def test_a_garbled_chunk_is_never_read_as_rows(tmp_path):
         with pytest.raises(KeyError, match="no readable stored input"):
             RawStore(store.folder).get(ids)
     assert np.array_equal(RawStore(store.folder).get([10, 2500]), store.get([10, 2500]))
+
+
+def test_rows_appended_by_another_writer_are_found(tmp_path):
+    """A reader that located the chunks before another process appended one (a server
+    between a writer's commit and its reload) finds the new ids, pixel and text rows."""
+    for rows in (np.full((4, 12), 9, np.uint8), sparse.csr_matrix(np.eye(4, 12, dtype=np.float32))):
+        folder = tmp_path / f"raw{rows.__class__.__name__}"
+        folder.mkdir()
+        reader = RawStore(folder)
+        reader.append(np.arange(4), rows)
+        reader.get([1])  # chunk list read and cached
+        RawStore(folder).append(np.arange(10, 14), rows)  # the other writer
+        got = reader.get([12, 1])
+        want = rows[[2, 1]]
+        assert np.array_equal(
+            got.toarray() if sparse.issparse(got) else got,
+            want.toarray() if sparse.issparse(want) else want,
+        )
+    with pytest.raises(KeyError, match="no stored input for id 99"):
+        reader.get([99])
