@@ -178,7 +178,7 @@ def problems(store, damaged: dict | None = None) -> dict[str, list[int]]:
     live = store.meta.live_ids()  # ascending, unique
     uniq, first = _sorted_unique(store.index.ids())
     counts = np.diff(np.r_[np.flatnonzero(first), len(first)])
-    stored, _ = _sorted_unique(store.raw.ids())
+    stored = store.raw.ids()  # ascending, unique
     committed = int(store.meta.state("raw_seq", "-1"))
     damaged = store.raw.damaged() if damaged is None else damaged
     return {

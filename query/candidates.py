@@ -88,7 +88,8 @@ def lookup_name(strategy: str | None, n: int) -> str:
 
 def lookup_index(bits: int, codes: np.ndarray, ids: np.ndarray, radius: int,
                  strategy: str | None = None):  # fmt: skip
-    """An in-memory index over `codes` for k-nearest candidate searches."""
+    """An in-memory index over `codes` for k-nearest candidate searches (ivf over fewer than
+    two cells' worth of codes is the flat scan: exact, and as fast there)."""
     name = lookup_name(strategy, len(codes))
     if name == "ivf" and len(codes) >= 2 * IVF_CELL:
         nlist = min(1 << 16, len(codes) // IVF_CELL)
@@ -106,7 +107,8 @@ def lookup_index(bits: int, codes: np.ndarray, ids: np.ndarray, radius: int,
 def neighbours(index: BinaryIndex | DistinctHashIndex, queries: np.ndarray, radius: int,
                max_candidates: int, show: bool = True) -> Pairs:  # fmt: skip
     """(query row, item id, distance) for the nearest `max_candidates` items of each query
-    within `radius` (ties at the last place broken by id), in query chunks."""
+    within `radius`, in query chunks (among items tied at the last place, those the index
+    returns)."""
     rows, found, dist = [], [], []
     starts = range(0, len(queries), QUERY_CHUNK)
     for start in progress(starts, show, desc="candidates", unit="chunk"):

@@ -130,23 +130,31 @@ class Known:
     a group takes its kept-vs-member similarities from here instead of computing them
     again (which took a third of a dedup's time on the 20,000-item bench)."""
 
-    keys: np.ndarray  # lo * n + hi, sorted
+    n: int  # positions are below n
+    keys: np.ndarray  # lo * n + hi of each pair, sorted
     sims: np.ndarray
 
     @classmethod
     def of(cls, n: int, pa: np.ndarray, pb: np.ndarray, sims: np.ndarray | None) -> Known:
         if sims is None:
-            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32))
-        keys = np.minimum(pa, pb).astype(np.int64) * n + np.maximum(pa, pb)
+            return cls(n, np.zeros(0, np.int64), np.zeros(0, np.float32))
+        keys = _pair_keys(n, pa, pb)
         order = np.argsort(keys, kind="stable")
-        return cls(keys[order], np.asarray(sims, np.float32)[order])
+        return cls(n, keys[order], np.asarray(sims, np.float32)[order])
 
-    def lookup(self, n: int, keep: int, rest: np.ndarray) -> np.ndarray:
+    def lookup(self, keep: int, rest: np.ndarray) -> np.ndarray:
         """Similarities of (keep, r) for r in rest; NaN where not measured."""
-        keys = np.minimum(rest, keep).astype(np.int64) * n + np.maximum(rest, keep)
-        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
-        found = (self.keys[at] == keys) if len(self.keys) else np.zeros(len(keys), bool)
-        return np.where(found, self.sims[at] if len(self.sims) else 0.0, np.nan)
+        out = np.full(len(rest), np.nan, np.float32)
+        if len(self.keys):
+            keys = _pair_keys(self.n, np.full(len(rest), keep), rest)
+            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            found = self.keys[at] == keys
+            out[found] = self.sims[at[found]]
+        return out
+
+
+def _pair_keys(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
 
 
 def group_of(kind: Kind, items: Items, members: np.ndarray, keep: int,
@@ -158,9 +166,11 @@ def group_of(kind: Kind, items: Items, members: np.ndarray, keep: int,
     dist = hamming(items.codes[[keep]], items.codes[rest])[0]
     sims = None
     if items.inputs is not None:
-        sims = np.full(len(rest), np.nan, np.float32)
-        if known is not None:
-            sims[:] = known.lookup(len(items.ids), keep, rest)
+        sims = (
+            known.lookup(keep, rest)
+            if known is not None
+            else np.full(len(rest), np.nan, np.float32)
+        )
         todo = np.isnan(sims)
         if todo.any():
             kept = np.full(int(todo.sum()), keep)

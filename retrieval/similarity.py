@@ -110,7 +110,7 @@ def _best_view(views, vflat, local, target, tflat, width: int = 32) -> np.ndarra
     row_item = np.repeat(np.arange(m), per_item)
     grid = np.zeros((len(row_item), width, target.shape[1]), np.float32)
     grid[row, col] = target
-    seen = views if len(row_item) == m and per_item.all() else views[row_item]
+    seen = views if len(row_item) == m else views[row_item]  # one row per item: as they are
     corr = np.matmul(seen, grid.transpose(0, 2, 1))  # (rows, views, width)
     flat = np.zeros((len(row_item), width), bool)
     flat[row, col] = tflat
@@ -138,8 +138,7 @@ def _one_way(src: np.ndarray, src_rows, dst: np.ndarray, dst_rows, block: int) -
 def _pooled_rows(inputs, rows: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """`_pooled(inputs[rows])`, a chunk at a time: the float copy of a million colour
     inputs would take 12 GB, the pooled rows take 1 KB each."""
-    first = _pooled(inputs[rows[:1]])
-    out = np.empty((len(rows), *first.shape[1:]), np.float32)
+    out = np.empty((len(rows), inputs.shape[2] // 2, inputs.shape[3] // 2), np.float32)
     for s in range(0, len(rows), chunk):
         out[s : s + chunk] = _pooled(inputs[rows[s : s + chunk]])
     return out
