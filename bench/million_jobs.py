@@ -125,12 +125,12 @@ def folder_bytes(folder: Path) -> int:
 class Served:
     """A `semhash serve` process on a free loopback port, stopped on exit."""
 
-    def __init__(self, collection: Path):
-        self.collection = collection
+    def __init__(self, collection: Path, workers: int = 1):
+        self.collection, self.workers = collection, workers
 
     def __enter__(self):
         self.port = free_port()
-        self.proc = start_server(self.collection, self.port)
+        self.proc = start_server(self.collection, self.port, workers=self.workers)
         self.name = self.get("/api/collections")[0]["name"]
         return self
 

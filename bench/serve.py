@@ -112,10 +112,11 @@ def stats(ms: list[float], wall_s: float) -> dict:
             "wall_s": round(wall_s, 2), "throughput_rps": round(len(a) / wall_s, 1)}  # fmt: skip
 
 
-def start_server(collection: Path, port: int, log_file: Path | None = None) -> subprocess.Popen:
-    """`semhash serve` as its own process, once it accepts connections: quiet, or with its
-    log (stdout and stderr) written to `log_file`."""
-    cmd = [semhash_exe(), "serve", str(collection), "--port", str(port)]
+def start_server(collection: Path, port: int, log_file: Path | None = None,
+                 workers: int = 1) -> subprocess.Popen:  # fmt: skip
+    """`semhash serve` as its own process (with `workers` processes answering), once it
+    accepts connections: quiet, or with its log (stdout and stderr) written to `log_file`."""
+    cmd = [semhash_exe(), "serve", str(collection), "--port", str(port), "--workers", str(workers)]
     if log_file is None:
         proc = subprocess.Popen([*cmd, "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     else:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from semantic_hashing.indexer.repair import leftovers
 from semantic_hashing.indexer.store import Store
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, UnknownItem
 
 
 def remove_items(collection: str | Path, ids=(), path: str | Path | None = None) -> int:
@@ -20,7 +20,7 @@ def remove_items(collection: str | Path, ids=(), path: str | Path | None = None)
         wanted = [int(i) for i in ids]
         missing = set(wanted) - set(coll.meta.get(wanted))
         if missing:
-            raise SemhashError(f"id {min(missing)} is not in {collection}.")
+            raise UnknownItem(f"id {min(missing)} is not in {collection}.")
         if path is not None:
             found = coll.meta.ids_under(str(Path(path).resolve()))
             if not found:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from semantic_hashing.query.options import SearchOptions
 from semantic_hashing.query.results import Batch, Queries, QueryResult
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, UnknownItem
 
 SIDECAR = "collection.json"
 
@@ -111,7 +111,7 @@ class Collection:
         with self._lock:  # refresh() may swap the store meanwhile
             row = self.store.meta.get([int(item_id)]).get(int(item_id))
         if row is None:
-            raise SemhashError(f"id {item_id} is not in {self.path}.")
+            raise UnknownItem(f"id {item_id} is not in {self.path}.")
         out = {k: getattr(row, k) for k in row.__dataclass_fields__}
         out["added_at"] = row.added_at.isoformat() if row.added_at else None
         return out

@@ -27,7 +27,7 @@ from semantic_hashing.query.dedup_groups import (
     group_of,
     star_groups,
 )
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, UnknownItem
 
 SORTS = ("id", "path", "added", "outlier")
 MAX_PAGE = 500  # items (or groups) per page
@@ -212,7 +212,7 @@ class Views:
         ids, scores, ranked = self.scores()
         pos = int(np.searchsorted(ids, item_id))
         if pos >= len(ids) or ids[pos] != item_id:
-            raise SemhashError(f"id {item_id} is not in {self.store.path}.")
+            raise UnknownItem(f"id {item_id} is not in {self.store.path}.")
         score = float(scores[pos])
         below = int(np.searchsorted(ranked, score, side="right"))
         return {"score": round(score, 4), "percentile": round(100.0 * below / len(ranked), 2)}

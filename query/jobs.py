@@ -8,7 +8,7 @@ from pathlib import Path
 
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.query.dedup import DedupOptions, DuplicateGroup, find_duplicates, folder_items
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, UnknownItem
 from semantic_hashing.retrieval.kinds import Kind
 
 
@@ -123,7 +123,7 @@ def reconstructions(store: Store, ids: list[int] | None = None, query: Path | No
         rows = store.meta.get(ids)
         missing = [i for i in ids if i not in rows]
         if missing:
-            raise SemhashError(f"id {missing[0]} is not in {store.path}.")
+            raise UnknownItem(f"id {missing[0]} is not in {store.path}.")
         inputs = stored_inputs(store, ids)
         return reconstruct(store, inputs, [rows[i].path for i in ids], list(ids), seed), []
     queries = load_queries(store, query)

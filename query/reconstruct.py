@@ -18,7 +18,7 @@ import torch
 
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.codes import HashEncoder
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, UnknownItem
 from semantic_hashing.retrieval.progress import progress
 
 METRICS = ("loss", "mse")
@@ -60,7 +60,7 @@ def stored_inputs(store: Store, ids) -> object:
 def item_score(store: Store, item_id: int, metric: str = "loss") -> float:
     """The reconstruction error of one stored item (its outlier score)."""
     if item_id not in store.meta.get([item_id]):
-        raise SemhashError(f"id {item_id} is not in {store.path}.")
+        raise UnknownItem(f"id {item_id} is not in {store.path}.")
     inputs = stored_inputs(store, [item_id])
     return float(reconstruction_errors(store.encoder, inputs, metric, show=False)[0])
 

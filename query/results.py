@@ -5,7 +5,8 @@ Kept apart from the searching code so that importing them costs nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,8 +19,9 @@ class Hit:
     label: str
     title: str = ""
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> dict:  # not asdict: its deep copies cost more than a search
+        return {"id": self.id, "path": self.path, "distance": self.distance,
+                "label": self.label, "title": self.title}  # fmt: skip
 
 
 @dataclass
@@ -32,15 +34,25 @@ class QueryResult:
         return {"query": self.query, "results": [h.to_dict() for h in self.results]}
 
 
-@dataclass
 class Queries:
     """Model-ready queries: names, inputs (uint8 pixels or sparse word counts), and the
-    files that could not be used."""
+    files that could not be used. Stored items as queries come with their own `codes` and
+    a `read` that gives their inputs when a search needs them (a raw baseline, asymmetric
+    distances, an item whose code is not in the opened index): a plain search by id reads
+    no stored input."""
 
-    names: list[str]
-    inputs: np.ndarray
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    codes: np.ndarray | None = None  # stored items' own codes (queries by id)
+    def __init__(self, names: list[str], inputs=None, skipped=None,
+                 codes: np.ndarray | None = None, read: Callable | None = None):  # fmt: skip
+        self.names = names
+        self.skipped: list[tuple[str, str]] = list(skipped or [])
+        self.codes = codes
+        self._inputs, self._read = inputs, read
+
+    @property
+    def inputs(self):
+        if self._inputs is None and self._read is not None:
+            self._inputs, self._read = self._read(), None
+        return self._inputs
 
 
 @dataclass

@@ -17,7 +17,7 @@ from semantic_hashing.indexer.store import Store
 from semantic_hashing.query import rerank
 from semantic_hashing.query.options import SearchOptions
 from semantic_hashing.query.results import Hit, Queries, QueryResult
-from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.errors import SemhashError, UnknownItem
 
 
 def load_queries(coll: Store, query: str | Path) -> Queries:
@@ -40,13 +40,13 @@ def id_queries(coll: Store, ids: list[int]) -> Queries:
     rows = coll.meta.get(ids)
     missing = [i for i in ids if i not in rows]
     if missing:
-        raise SemhashError(f"id {missing[0]} is not in {coll.path}.")
-    inputs = coll.model_inputs(ids)
+        raise UnknownItem(f"id {missing[0]} is not in {coll.path}.")
     try:
         codes = np.asarray(coll.index.codes_of(ids), np.uint8)
     except SemhashError:  # written by another process after this state was opened
         codes = None  # encoded from the stored input instead
-    return Queries([rows[i].path for i in ids], inputs, codes=codes)
+    return Queries([rows[i].path for i in ids], codes=codes,
+                   read=lambda: coll.model_inputs(ids))  # fmt: skip
 
 
 def search(coll: Store, queries: Queries, options: SearchOptions | None = None,

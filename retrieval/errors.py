@@ -13,6 +13,11 @@ class IndexLost(SemhashError):
     damaged); `semhash check --repair` rebuilds them from the model and stored inputs."""
 
 
+class UnknownItem(SemhashError):
+    """An id the collection does not hold (removed, or never given): the server answers
+    404."""
+
+
 class OptionError(SemhashError):
     """One option out of its range. `option` names it as the JSON API spells it (k, radius,
     nhash, ...); `anywhere` is True when no collection would accept the value (the request

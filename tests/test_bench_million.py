@@ -47,6 +47,10 @@ def test_every_figure_is_present_numeric_and_measured(run):
                 "remove_10k_s", "info_ms", "serve_p50_ms"):  # fmt: skip
         assert report["figures"][key]["load"] >= 0 and report["figures"][key]["cmd"], key
     assert report["serve_p50_ms"] <= report["serve_p99_ms"]
+    assert report["serve_workers"] == report["machine"]["cores"]  # --workers: the cores
+    assert f"--workers {report['serve_workers']}" in report["figures"]["serve_p50_ms"]["cmd"]
+    one = report["serve_one_process"]  # the same searches against one process
+    assert 0 < one["p50_ms"] <= one["p99_ms"] and one["throughput_rps"] > 0
     assert 0.05 < report["index_peak_gb"] < report["machine"]["ram_gb"]
     assert report["commit"] and report["date"] and report["machine"]["cores"] >= 1
     assert json.loads((out / "million.json").read_text()) == report

@@ -20,8 +20,12 @@ from semantic_hashing.cli.options import common
               help="Host names the server answers for, comma-separated or repeated "
                    "(*.example.org, or * for any); others get a 400 [default: --host, "
                    "localhost, 127.0.0.1, ::1].")  # fmt: skip
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Processes answering (1-64), each with its own copy of the collections' "
+                   "codes and model: more answer concurrent clients faster on more "
+                   "cores.")  # fmt: skip
 @common
-def serve(collections, host, port, allowed_hosts):
+def serve(collections, host, port, allowed_hosts, workers):
     """Serve a workspace and a JSON API over COLLECTION(s) (read-only).
 
     Open http://127.0.0.1:8000/ to browse each collection a page at a time, search it by
@@ -33,4 +37,4 @@ def serve(collections, host, port, allowed_hosts):
         click.echo(f"serving {', '.join(names)} at {url} (API docs at {url}docs); Ctrl-C stops")
 
     hosts = [h.strip() for given in allowed_hosts for h in given.split(",") if h.strip()]
-    run(collections, host, port, on_ready=ready, allowed_hosts=hosts or None)
+    run(collections, host, port, on_ready=ready, allowed_hosts=hosts or None, workers=workers)

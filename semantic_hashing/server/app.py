@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from semantic_hashing.retrieval.errors import OptionError, SemhashError, Unavailable
+from semantic_hashing.retrieval.errors import OptionError, SemhashError, Unavailable, UnknownItem
 from semantic_hashing.server.state import (
     AllowedHosts,
     NotFound,
@@ -74,6 +74,7 @@ def _error_handlers(app: FastAPI, page) -> None:
         return shown if shown is not None else JSONResponse({"detail": text}, status_code=status)
 
     @app.exception_handler(NotFound)
+    @app.exception_handler(UnknownItem)
     async def not_found(request, exc):
         return sentence(request, 404, str(exc))
 

@@ -151,9 +151,7 @@ async def search(request: Request, name: str) -> dict:
 def _search(served, coll, image: bytes | None, query: SearchRequest) -> dict:
     if served.one_thread:
         one_thread_per_query()  # in each worker thread: OpenMP settings are per thread
-    coll.refresh()
-    if query.id is not None:
-        _item(coll, query.id)
+    coll.refresh()  # an id the collection lacks: UnknownItem, a 404
     how = SearchOptions(k=query.k + query.offset, radius=query.radius, baseline=query.baseline,
                         strategy=query.strategy, asymmetric=query.asymmetric)  # fmt: skip
     result = coll.search(image, text=query.text, id=query.id, options=how)

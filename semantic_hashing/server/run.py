@@ -47,21 +47,26 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(paths, host: str = "127.0.0.1", port: int = 8000, on_ready=None,
-          allowed_hosts=None) -> None:  # fmt: skip
+          allowed_hosts=None, workers: int = 1) -> None:  # fmt: skip
     """Serve the collections at `paths` until interrupted (the page at http://host:port/);
     `on_ready(url, names)` is called once the socket listens. Only requests naming one of
     `allowed_hosts` in their Host header are answered (default: `host`, localhost,
-    127.0.0.1 and ::1; "*" for any)."""
-    import uvicorn
-
+    127.0.0.1 and ::1; "*" for any). `workers` > 1: that many processes answer
+    (server/workers.py), each with the collections opened on its own."""
     from semantic_hashing.retrieval.progress import set_progress
     from semantic_hashing.server.app import create_app
     from semantic_hashing.server.state import default_hosts
+    from semantic_hashing.server.workers import check_workers
 
     check_address(host, port)
+    check_workers(workers)
     hosts = list(allowed_hosts) if allowed_hosts else default_hosts(host)
     set_progress(False)  # no progress bar per query in the server's log
-    app = create_app(paths, one_thread=True, allowed_hosts=hosts)
+    app = create_app(paths, one_thread=True, allowed_hosts=hosts)  # each must open, here
+    names = list(app.state.served.collections)
+    if workers > 1:  # the workers open their own; this process only supervises them
+        app.state.served.close()
+        app = None
     sock = bind(host, port)
     if not is_loopback(host):
         log.warning("listening on %s, not on loopback: anyone who can reach this machine can "
@@ -72,10 +77,35 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8000, on_ready=None,
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/"
     if on_ready is not None:
-        on_ready(url, list(app.state.served.collections))
-    config = uvicorn.Config(app, log_config=None, access_log=log.isEnabledFor(logging.DEBUG),
-                            timeout_graceful_shutdown=3)  # fmt: skip
+        on_ready(url, names)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if app is not None:
+            import uvicorn
+
+            uvicorn.Server(_config(app)).run(sockets=[sock])
+        else:
+            _supervise(paths, hosts, workers, sock)
     finally:
         sock.close()
+
+
+def _config(app, **more):
+    import uvicorn
+
+    return uvicorn.Config(app, log_config=None, access_log=log.isEnabledFor(logging.DEBUG),
+                          timeout_graceful_shutdown=3, **more)  # fmt: skip
+
+
+def _supervise(paths, hosts, workers: int, sock) -> None:
+    """uvicorn's supervisor over `workers` spawned processes on `sock`; a worker that
+    dies is started again, one that cannot start stops them all (one sentence)."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from semantic_hashing.server.workers import FACTORY, hand_over
+
+    hand_over(paths, hosts)
+    supervisor = Multiprocess(_config(FACTORY, factory=True, workers=workers), sockets=[sock])
+    supervisor.run()
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise SemhashError("a worker process of semhash serve could not start (its log says why).")
