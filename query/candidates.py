@@ -56,11 +56,10 @@ class Pairs:
         return len(self.a)
 
 
-def check_radius(radius: int, bits: int) -> int:
+def check_radius(radius: int, bits: int, width: str = "the code length") -> int:
+    """`radius` within 0..`bits`; `width` names what `bits` is in the sentence."""
     if not 0 <= radius <= bits:
-        raise SemhashError(
-            f"--radius must be between 0 and {bits} (the code length), not {radius}."
-        )
+        raise SemhashError(f"--radius must be between 0 and {bits} ({width}), not {radius}.")
     return int(radius)
 
 

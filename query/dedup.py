@@ -83,7 +83,9 @@ class DedupOptions:
             out.radius = kind.candidate_radius or max(
                 1, round(RADIUS_PER_64_BITS * store.bits / 64)
             )
-        check_radius(out.radius, candidate_bits(store))
+        width = (f"dedup compares a {kind.name} collection by {kind.candidate_bits}-bit codes"
+                 if kind.candidate_bits else "the code length")  # fmt: skip
+        check_radius(out.radius, candidate_bits(store), width)
         if out.verify not in VERIFY:
             raise SemhashError(f"unknown --verify {out.verify!r}; choose raw or none.")
         if out.keep not in KEEP:

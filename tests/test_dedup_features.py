@@ -86,6 +86,14 @@ def test_near_copies_are_found_by_the_small_copies_hash(copies, tmp_path):
     hit = json.loads(against[0])
     assert Path(hit["keep"]["path"]).name in {"p07.jpg", "p07-copy.jpg"}, hit
     assert hit["duplicates"][0]["similarity"] >= 0.94
+    # the radius is checked against the hash's 64 bits, and the sentence says which codes
+    wide = semhash("dedup", coll, "--radius", 65, ok=False).stderr
+    want = (
+        "--radius must be between 0 and 64 (dedup compares a features collection by 64-bit "
+        "codes), not 65."
+    )
+    assert want in wide, wide
+    assert semhash("dedup", coll, "--radius", 40, "--json").returncode == 0  # > the 16-bit codes
     # without the stored small copies there is nothing to look near copies up by, whatever
     # --verify says: one sentence that does not send the user to --verify none
     for chunk in (coll / "raw").glob("*.npz"):
