@@ -19,7 +19,7 @@ import torch
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.codes import HashEncoder
 from semantic_hashing.retrieval.errors import SemhashError, UnknownItem
-from semantic_hashing.retrieval.heap import return_large_blocks
+from semantic_hashing.retrieval.heap import HeapWatch
 from semantic_hashing.retrieval.progress import progress
 
 METRICS = ("loss", "mse")
@@ -31,14 +31,14 @@ def reconstruction_errors(encoder: HashEncoder, inputs, metric: str = "loss",
     """Per-item reconstruction error of `inputs` (stored model inputs) under `encoder`."""
     if metric not in METRICS:
         raise SemhashError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}.")
-    return_large_blocks()  # else the heap grows by fragments over the batches (heap.py)
     model = encoder.model.eval()
-    out = []
+    out, heap = [], HeapWatch()  # else the heap can keep growing over the batches (heap.py)
     starts = range(0, inputs.shape[0], batch_size)
     for start in progress(starts, show, desc="reconstructing", unit="batch"):
         x = model.prepare(inputs[start : start + batch_size])
         _, recon = model(x)
         out.append(model.inputs.item_error(recon, x, metric).float().cpu().numpy())
+        heap.tick()
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 

@@ -172,11 +172,15 @@ def test_milvus_lite_damage_as_processes(pristine_lite, tmp_path, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_raw_chunk_damaged_as_processes(pristine, tmp_path, mode):
-    # no stored input left at all: the commands that need one say so in one sentence
+    # no stored input left at all: the commands that need one say so in one sentence; a
+    # search by id answers from the item's code in the index, as before the damage
     folder, coll, before = copy_of(pristine, tmp_path)
+    by_id = ["search", str(coll), "--id", "4", "--json", "-q"]
+    answer = as_process(by_id)
     for chunk in sorted((coll / "raw").glob("*.npz")):
         damage(chunk, mode)
-    for args in (["search", str(coll), "--id", "4", "-q"], ["dedup", str(coll), "-q"],
+    assert as_process(by_id) == answer and answer[0] == 0
+    for args in (by_id[:-1] + ["--baseline", "raw", "-q"], ["dedup", str(coll), "-q"],
                  ["outliers", str(coll), "-q"]):  # fmt: skip
         code, out = as_process(args)
         assert code == 1 and "input" in out.strip().splitlines()[-1], (args, out)
