@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from semantic_hashing.retrieval.errors import SemhashError, Unavailable
+from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.params import MAX_ID
 from semantic_hashing.server.state import NotFound, one_thread_per_query
 
@@ -38,15 +38,6 @@ MAX_FILE = 512 * 1024 * 1024
 
 def served(request: Request, name: str):
     return request.app.state.served.get(name)
-
-
-def item_row(coll, item_id: int) -> dict:
-    try:
-        return coll.item(item_id)
-    except Unavailable:  # the database is down: a 503, not a 404
-        raise
-    except SemhashError as exc:
-        raise NotFound(str(exc)) from None
 
 
 async def in_thread(request: Request, fn, *args, **kwargs):
@@ -99,7 +90,7 @@ async def duplicates(request: Request, name: str,
 @router.get("/collections/{name}/items/{item_id}/code", summary="An item's binary code")
 def code(request: Request, name: str, item_id: int = ItemId) -> dict:
     coll = served(request, name)
-    item_row(coll, item_id)
+    coll.item(item_id)
     return {"id": item_id, "bits": coll.bits, "hex": coll.code(item_id)}
 
 
@@ -107,7 +98,7 @@ def code(request: Request, name: str, item_id: int = ItemId) -> dict:
             summary="An item's outlier score and percentile")  # fmt: skip
 async def outlier(request: Request, name: str, item_id: int = ItemId) -> dict:
     coll = served(request, name)
-    item_row(coll, item_id)
+    coll.item(item_id)
     return {"id": item_id, **await in_thread(request, coll.outlier_rank, item_id)}
 
 
@@ -117,7 +108,7 @@ async def reconstruction(request: Request, name: str, item_id: int = ItemId) -> 
     """The reconstruction error; text: the top words of the document, of its corrupted
     copy and of both reconstructions (`semhash reconstruct --json`)."""
     coll = served(request, name)
-    item_row(coll, item_id)
+    coll.item(item_id)
     rec = (await in_thread(request, coll.reconstruct, [item_id]))[0]
     return rec.to_dict()
 
@@ -132,7 +123,7 @@ async def reconstruction_png(request: Request, name: str, item_id: int = ItemId,
     from semantic_hashing.query.browse import reconstruction_strip
 
     coll = served(request, name)
-    item_row(coll, item_id)
+    coll.item(item_id)
     if coll.input_kind.word_counts:
         raise SemhashError("a text item's reconstruction is words: ask for /reconstruction.")
     coll.input_kind.check_sheet("reconstruction")  # a features model's cannot be drawn
@@ -144,7 +135,7 @@ async def reconstruction_png(request: Request, name: str, item_id: int = ItemId,
 @router.get("/collections/{name}/items/{item_id}/document", summary="A text item, whole")
 def document(request: Request, name: str, item_id: int = ItemId) -> dict:
     coll = served(request, name)
-    item_row(coll, item_id)
+    coll.item(item_id)
     return {"id": item_id, **coll.document(item_id)}
 
 
@@ -164,7 +155,7 @@ def file(request: Request, name: str, item_id: int = ItemId) -> Response:
     not sent). Images a browser shows are sent inline, text as plain text, anything else
     as a download; never run as a page (sandboxed)."""
     coll = served(request, name)
-    path = item_row(coll, item_id)["path"]
+    path = coll.item(item_id)["path"]
     if not servable(path):
         raise NotFound(f"the file of item {item_id} is gone or is not a regular file.")
     suffix = FsPath(path).suffix.lower()

@@ -15,9 +15,9 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 
 from semantic_hashing.indexer.strategies import STRATEGIES
 from semantic_hashing.query.options import BASELINES, DEFAULT_K, SearchOptions
-from semantic_hashing.retrieval.errors import SemhashError, Unavailable
+from semantic_hashing.retrieval.errors import SemhashError
 from semantic_hashing.retrieval.params import MAX_ID
-from semantic_hashing.server.state import NotFound, one_thread_per_query, validation_sentence
+from semantic_hashing.server.state import one_thread_per_query, validation_sentence
 
 router = APIRouter(prefix="/api")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes of one search request (the image and its fields)
@@ -110,7 +110,7 @@ def collection(request: Request, name: str) -> dict:
 @router.get("/collections/{name}/items/{item_id}", summary="One item's metadata")
 def item(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID)) -> dict:
     coll = _served(request, name)
-    row = _item(coll, item_id)
+    row = coll.item(item_id)
     if coll.input_kind.previews:
         row["preview"] = coll.preview(item_id)
     return row
@@ -125,7 +125,7 @@ def item(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID)) -> d
 def thumbnail(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID),
               size: int = 128) -> Response:  # fmt: skip
     coll = _served(request, name)
-    _item(coll, item_id)
+    coll.item(item_id)
     data = coll.thumbnail(item_id, size)
     return Response(data, media_type="image/png", headers={"Cache-Control": "no-cache"})
 
@@ -157,15 +157,6 @@ def _search(served, coll, image: bytes | None, query: SearchRequest) -> dict:
     result = coll.search(image, text=query.text, id=query.id, options=how)
     result.results = result.results[query.offset :]
     return {**result.to_dict(), "method": result.method, "offset": query.offset}
-
-
-def _item(coll, item_id: int) -> dict:
-    try:
-        return coll.item(item_id)
-    except Unavailable:  # the database is down: a 503, not a 404
-        raise
-    except SemhashError as exc:
-        raise NotFound(str(exc)) from None
 
 
 async def _read_query(request: Request) -> tuple[dict, bytes | None]:

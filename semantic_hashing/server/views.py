@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from semantic_hashing.retrieval.errors import SemhashError
-from semantic_hashing.server.browse import INLINE, MAX_ID, in_thread, item_row, servable
+from semantic_hashing.server.browse import INLINE, MAX_ID, in_thread, servable
 from semantic_hashing.server.state import validation_sentence
 
 router = APIRouter(include_in_schema=False)
@@ -258,7 +258,7 @@ async def workspace(
     if q:
         query = parse_q(q, coll.input_kind)
         if "id" in query:
-            ctx["query_row"] = item_row(coll, query["id"])
+            ctx["query_row"] = coll.item(query["id"])
         ctx["found"] = await in_thread(request, run_search, coll, query, how)
         return render(request, "workspace.html", **ctx)
     listing = await in_thread(request, coll.items_page, (page - 1) * per, per, sort=sort,
@@ -315,7 +315,7 @@ async def item(request: Request, name: str, item_id: int = Path(ge=0, le=MAX_ID)
     model's reconstruction, the nearest neighbours, and its file."""
     ctx = base(request, name, "item")
     coll = ctx["coll"]
-    row = item_row(coll, item_id)
+    row = coll.item(item_id)
 
     def work():
         near = coll.search(id=item_id, k=k + 1)
