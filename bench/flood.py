@@ -24,6 +24,7 @@ from pathlib import Path
 from semantic_hashing.bench.serve import free_port, multipart, start_server
 from semantic_hashing.indexer.store import Store
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.heap import status_kb
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,10 @@ class FloodReport:
 
 
 def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise SemhashError(f"no VmRSS for process {pid} (Linux /proc needed).")
+    got = status_kb("VmRSS", pid)
+    if got is None:
+        raise SemhashError(f"no VmRSS for process {pid} (Linux /proc needed).")
+    return got
 
 
 def half_and_close(port: int, path: str, body: bytes, ctype: str) -> None:

@@ -124,28 +124,27 @@ def serve_jobs(coll: Path, items: int, opts: MillionOptions, figures: dict) -> d
     """Searches by id from `opts.clients` clients against `semhash serve --workers W` (W:
     opts.workers, else the cores) and, for comparison, against one process; the
     collection's info as the page asks for it; then one `semhash search --id`."""
-    ids = np.random.default_rng(opts.seed).choice(items, min(items, 500), replace=False)
+    ids = np.random.default_rng(opts.seed).choice(items, min(items, 500), replace=False).tolist()
     workers = opts.workers or cores()
-    out: dict = {"serve_workers": workers}
-    for n in sorted({1, workers}, reverse=True):  # the figure first, one process after
-        with Served(coll, workers=n) as served:
-            if n == workers:
-                out["info_ms"] = info_ms(served)
-                figures["info_ms"] = {"load": round(os.getloadavg()[0], 2),
-                                      "cmd": "GET /api/collections/NAME"}  # fmt: skip
-            got = search_by_id(served, ids.tolist(), opts.clients, opts.requests)
-        if n == workers:
-            out.update(serve_p50_ms=got["p50_ms"], serve_p99_ms=got["p99_ms"],
-                       serve_rps=got["throughput_rps"])  # fmt: skip
-            figures["serve_p50_ms"] = {"load": round(os.getloadavg()[0], 2),
-                                       "requests": got["requests"], "clients": opts.clients,
-                                       "cmd": f"semhash serve --workers {n}; POST "
-                                              ".../search {id, k: 10}"}  # fmt: skip
-        if n == 1:
-            out["serve_one_process"] = {k: got[k] for k in ("p50_ms", "p99_ms", "throughput_rps")}
-    cmd = ["search", str(coll), "--id", str(int(ids[0])), "--json", "-q"]
-    out["cli_search_s"] = _record(figures, "cli_search_s", semhash(*cmd), cmd).seconds
-    return out
+    with Served(coll, workers=workers) as served:
+        info = info_ms(served)
+        figures["info_ms"] = {"load": round(os.getloadavg()[0], 2),
+                              "cmd": "GET /api/collections/NAME"}  # fmt: skip
+        got = search_by_id(served, ids, opts.clients, opts.requests)
+    figures["serve_p50_ms"] = {"load": round(os.getloadavg()[0], 2), "requests": got["requests"],
+                               "clients": opts.clients, "cmd": f"semhash serve --workers "
+                               f"{workers}; POST .../search {{id, k: 10}}"}  # fmt: skip
+    if workers == 1:
+        one = got
+    else:
+        with Served(coll) as served:
+            one = search_by_id(served, ids, opts.clients, opts.requests)
+    cmd = ["search", str(coll), "--id", str(ids[0]), "--json", "-q"]
+    run = _record(figures, "cli_search_s", semhash(*cmd), cmd)
+    return {"serve_workers": workers, "info_ms": info, "serve_p50_ms": got["p50_ms"],
+            "serve_p99_ms": got["p99_ms"], "serve_rps": got["throughput_rps"],
+            "serve_one_process": {k: one[k] for k in ("p50_ms", "p99_ms", "throughput_rps")},
+            "cli_search_s": run.seconds}  # fmt: skip
 
 
 def milvus_job(coll: Path, opts: MillionOptions) -> dict:

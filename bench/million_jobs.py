@@ -16,6 +16,7 @@ import numpy as np
 
 from semantic_hashing.bench.serve import concurrent, free_port, semhash_exe, start_server
 from semantic_hashing.retrieval.errors import SemhashError
+from semantic_hashing.retrieval.heap import status_kb
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,7 @@ def semhash(*args: str, cwd: Path | None = None) -> Run:
 
 def high_water_kb(pid: int) -> int:
     """VmHWM of a running process in kB (0 once it has exited)."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return status_kb("VmHWM", pid) or 0
 
 
 def _drain(proc: subprocess.Popen) -> tuple[str, str, int]:

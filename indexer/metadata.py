@@ -144,9 +144,7 @@ def _row(item) -> ItemRow:
 
 # rows by id as plain tuples (no ORM objects): the hot path of every search's answer; the
 # ids expand at execution, and the compiled statement is cached
-_BY_IDS = select(*(c for c in Item.__table__.c)).where(
-    Item.id.in_(bindparam("ids", expanding=True))
-)
+_BY_IDS = select(Item.__table__).where(Item.id.in_(bindparam("ids", expanding=True)))
 
 
 def _guarded(method):

@@ -94,12 +94,14 @@ def rows_map(path: Path) -> np.ndarray:
     a garbled chunk would otherwise give wrong rows without a word."""
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("rows.npy")
-        with zf.open(info) as fh:  # zipfile checks the CRC-32 at the member's end
+        with zf.open(info) as fh:  # zipfile checks the CRC-32 when the member's end is read
+            rows = None
+            if info.compress_type != zipfile.ZIP_STORED:
+                rows = np.lib.format.read_array(fh, allow_pickle=False)
             while fh.read(VERIFY_BLOCK):
                 pass
-        if info.compress_type != zipfile.ZIP_STORED:
-            with zf.open(info) as fh:
-                return np.lib.format.read_array(fh, allow_pickle=False)
+        if rows is not None:
+            return rows
     with open(path, "rb") as fh:
         fh.seek(info.header_offset)
         local = fh.read(LOCAL_HEADER)

@@ -206,7 +206,7 @@ def reconcile(store) -> dict[str, int]:
     unexplained = found["codes without a live metadata row"]
     known = uncommitted | set(store.meta.any_by_path().values()) if unexplained else set()
     orphans = [i for i in unexplained if i in known]  # deleted rows included in `known`
-    kept = len(found["codes without a live metadata row"]) - len(orphans)
+    kept = len(unexplained) - len(orphans)
     if dup or orphans:
         codes = {i: store.index.reconstruct(i) for i in dup if i not in orphans}
         store.index.remove(np.array(dup + orphans, dtype=np.int64))

@@ -20,16 +20,22 @@ SLACK = 1 << 30  # growth of anonymous memory tolerated before trimming
 EVERY = 16  # batches between looks
 
 
-def anonymous_bytes() -> int:
-    """This process's resident anonymous memory (0 where /proc is not there)."""
+def status_kb(key: str, pid: int | str = "self") -> int | None:
+    """One kB figure of /proc/PID/status (VmRSS, VmHWM, RssAnon, ...); None where the
+    process or /proc is not there."""
     try:
-        with open("/proc/self/status") as fh:
+        with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return None
+
+
+def anonymous_bytes() -> int:
+    """This process's resident anonymous memory (0 where /proc is not there)."""
+    return (status_kb("RssAnon") or 0) * 1024
 
 
 @functools.cache

@@ -6,6 +6,8 @@ import ipaddress
 import logging
 import socket
 
+import uvicorn
+
 from semantic_hashing.retrieval.errors import SemhashError
 
 log = logging.getLogger(__name__)
@@ -80,8 +82,6 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8000, on_ready=None,
         on_ready(url, names)
     try:
         if app is not None:
-            import uvicorn
-
             uvicorn.Server(_config(app)).run(sockets=[sock])
         else:
             _supervise(paths, hosts, workers, sock)
@@ -90,8 +90,6 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8000, on_ready=None,
 
 
 def _config(app, **more):
-    import uvicorn
-
     return uvicorn.Config(app, log_config=None, access_log=log.isEnabledFor(logging.DEBUG),
                           timeout_graceful_shutdown=3, **more)  # fmt: skip
 
