@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,6 +68,18 @@ if TYPE_CHECKING:
     from semantic_hashing.retrieval.codes import HashEncoder
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _named(files: Path, path: Path):
+    """A sentence raised while reading through the pinned folder `files` names the
+    collection as the user gave it (`path`), not /proc/self/fd/N."""
+    try:
+        yield
+    except SemhashError as exc:
+        if files != path:
+            exc.args = (str(exc).replace(str(files), str(path)), *exc.args[1:])
+        raise
 
 
 @dataclass
@@ -111,7 +124,8 @@ class Store:
         """The collection's model, loaded on first use and checked against the codes:
         commands that need no model (info, check, remove) never import torch."""
         if self.loaded_encoder is None:
-            self.loaded_encoder = load_encoder(self.path, self.info, self.device, self.files)
+            with _named(self.files, self.path):
+                self.loaded_encoder = load_encoder(self.path, self.info, self.device, self.files)
         return self.loaded_encoder
 
     @encoder.setter
@@ -196,7 +210,8 @@ class Store:
         lock = acquire_lock(path) if write else None
         dirfd = None if write else pin(path)
         try:
-            coll = cls._open(path, device, write, db_url, uri, lock, dirfd)
+            with _named(pinned(dirfd) if dirfd is not None else path, path):
+                coll = cls._open(path, device, write, db_url, uri, lock, dirfd)
         except BaseException:
             if lock is not None:
                 os.close(lock)
@@ -209,10 +224,7 @@ class Store:
     def _open(cls, path: Path, device, write: bool, db_url: str | None, uri: str | None,
               lock: int | None, dirfd: int | None = None):  # fmt: skip
         files = pinned(dirfd) if dirfd is not None else path
-        try:
-            info, rebuilt = repair.read_sidecar(files, recover=write)
-        except SemhashError as exc:
-            raise SemhashError(str(exc).replace(str(files), str(path))) from None
+        info, rebuilt = repair.read_sidecar(files, recover=write)
         if info.get("format") != FORMAT:
             raise SemhashError(f"{path} has collection format {info.get('format')}; "
                                f"this semhash reads format {FORMAT}: index it again.")  # fmt: skip

@@ -105,6 +105,7 @@ def in_process(args):
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         args, result.output, repr(result.exception))  # fmt: skip
     assert "Traceback" not in result.output
+    assert "/proc/self/fd" not in result.output  # the collection as the user named it
     if result.exit_code:
         assert result.output.strip().splitlines()[-1].startswith("Error: "), result.output
     return result.exit_code, result.output
@@ -113,6 +114,7 @@ def in_process(args):
 def as_process(args):
     done = subprocess.run([str(SEMHASH), *args], capture_output=True, text=True, timeout=180)
     assert "Traceback" not in done.stderr, (args, done.stderr)
+    assert "/proc/self/fd" not in done.stderr, (args, done.stderr)
     assert done.returncode in (0, 1), (args, done.returncode, done.stderr)
     if done.returncode:
         assert done.stderr.strip().splitlines()[-1].startswith("Error: "), done.stderr
